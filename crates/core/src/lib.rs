@@ -1,0 +1,15 @@
+//! herald's domain core: orders and their lifecycle, the business calendar, ship-by deadlines,
+//! shipping-performance arithmetic and the parsers for store exports.
+//!
+//! Nothing in this crate does IO or knows about HTTP or databases; the `store` and `server`
+//! crates translate the outside world into calls on these types.
+
+pub mod calendar;
+pub mod deadline;
+pub mod import;
+pub mod order;
+pub mod time;
+
+pub use calendar::{BusinessCalendar, Holiday, HolidaySet};
+pub use deadline::{ShipByPolicy, ShipByState};
+pub use order::{Channel, FieldError, NewOrder, Order, OrderEventKind, OrderState};

@@ -1,1 +1,241 @@
-//! placeholder
+//! herald's storage. One [`Store`] trait; a SQLite and a PostgreSQL implementation that share
+//! one body of SQL (see `sql.rs`), each with its own migrations. [`open`] picks the
+//! implementation from the database URL's scheme and refuses any other scheme.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sql::Cursor;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use herald_core::deadline::{ShipByPolicy, ShipByState};
+use herald_core::order::{NewOrder, Order, OrderEventKind, OrderState};
+use jiff::Timestamp;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What can go wrong in storage, phrased for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data could not be read back: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The outcome of writing one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Upserted {
+    pub id: i64,
+    /// `created`, `updated` or `unchanged` (the same facts were already stored).
+    pub outcome: UpsertOutcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpsertOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Filters for listing orders. Every field narrows the list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub state: Option<OrderState>,
+    pub ship_by_state: Option<ShipByState>,
+    pub channel: Option<String>,
+    pub placed_from: Option<Timestamp>,
+    pub placed_to: Option<Timestamp>,
+    /// The cursor returned with the previous page.
+    pub cursor: Option<Cursor>,
+    pub limit: u32,
+}
+
+/// One page of a list and the cursor for the next, if there is one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// One step of an order's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderEvent {
+    pub kind: OrderEventKind,
+    pub at: Timestamp,
+    pub recorded_at: Timestamp,
+}
+
+/// A notice for the seller: an order at risk or late, and later kinds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub kind: String,
+    pub order_id: Option<i64>,
+    pub message: String,
+    pub due_at: Option<Timestamp>,
+    pub raised_at: Timestamp,
+}
+
+/// Shipping performance as marketplaces compute it, over a window of days.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct ShippingWindow {
+    pub days: u32,
+    /// Orders whose ship-by deadline fell in the window (cancelled-before-shipping excluded).
+    pub orders_due: u64,
+    /// Of those, shipped after the deadline or still unshipped past it.
+    pub shipped_late: u64,
+    pub late_shipment_rate: f64,
+    /// Orders placed in the window.
+    pub orders_placed: u64,
+    /// Of those, cancelled before they shipped.
+    pub cancelled_before_shipping: u64,
+    pub pre_fulfilment_cancel_rate: f64,
+}
+
+/// An API token's public facts (never the token or its hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub name: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Everything herald keeps. Implemented for SQLite and PostgreSQL.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// Writes orders (new or re-sent) in one transaction: merged with what is stored, never
+    /// duplicated, never moved backwards. Returns one outcome per input, in input order.
+    async fn upsert_orders(
+        &self,
+        orders: &[NewOrder],
+        policy: &ShipByPolicy,
+        now: Timestamp,
+    ) -> Result<Vec<Upserted>>;
+    async fn get_order(&self, id: i64, now: Timestamp) -> Result<Option<Order>>;
+    async fn list_orders(&self, filter: &OrderFilter, now: Timestamp) -> Result<Page<Order>>;
+    async fn order_events(&self, id: i64) -> Result<Vec<OrderEvent>>;
+    /// Raises the at-risk and late alerts that have come due, reading only orders that are due.
+    /// Returns how many alerts were raised.
+    async fn raise_due_alerts(&self, now: Timestamp, limit: u32) -> Result<u64>;
+    async fn list_alerts(&self, after_id: Option<i64>, limit: u32) -> Result<Vec<Alert>>;
+    async fn shipping_window(&self, days: u32, now: Timestamp) -> Result<ShippingWindow>;
+    async fn count_orders(&self) -> Result<u64>;
+    /// Stores a token's hash under a unique name.
+    async fn create_token(&self, name: &str, token_hash: &str, now: Timestamp) -> Result<()>;
+    /// The name of the live token with this hash.
+    async fn token_name(&self, token_hash: &str) -> Result<Option<String>>;
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>>;
+    /// Revokes a token by name; false if no live token has that name.
+    async fn revoke_token(&self, name: &str, now: Timestamp) -> Result<bool>;
+}
+
+/// Storage tuning that is not part of the URL.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections to PostgreSQL; readers for SQLite (it always has one writer).
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 8 }
+    }
+}
+
+/// Opens (creating a SQLite file if needed) and migrates the database at `url`:
+/// `sqlite://PATH` or `postgres://...`. Any other scheme is refused.
+pub async fn open(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
+    match scheme(url)? {
+        Scheme::Sqlite => Ok(Arc::new(SqliteStore::open(url, opts).await?)),
+        Scheme::Postgres => Ok(Arc::new(PgStore::open(url, opts).await?)),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Sqlite,
+    Postgres,
+}
+
+/// Checks a database URL's scheme without connecting.
+pub fn scheme(url: &str) -> Result<Scheme> {
+    let s = url.split_once(':').map(|(s, _)| s).unwrap_or("");
+    match s {
+        "sqlite" if url.starts_with("sqlite://") && url.len() > "sqlite://".len() => {
+            Ok(Scheme::Sqlite)
+        }
+        "postgres" | "postgresql" if url.contains("://") => Ok(Scheme::Postgres),
+        _ => Err(StoreError::BadUrl(format!(
+            "database URL {:?} is not supported: use sqlite://PATH (for example sqlite://herald.db) or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+            redact_url(url)
+        ))),
+    }
+}
+
+/// The URL with any password replaced by `***`, safe for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        if let Some((userinfo, host)) = rest[..end].rsplit_once('@')
+            && let Some((user, _)) = userinfo.split_once(':')
+        {
+            out = format!("{scheme}://{user}:***@{host}{}", &rest[end..]);
+        }
+    }
+    if let Some(i) = out.find("password=") {
+        let start = i + "password=".len();
+        let end = out[start..].find('&').map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "***");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_schemes_are_refused_with_the_fix() {
+        for bad in ["mysql://x", "herald.db", "sqlite://", "file:herald.db", ""] {
+            let e = scheme(bad).unwrap_err().to_string();
+            assert!(e.contains("use sqlite://PATH"), "{bad}: {e}");
+        }
+        assert_eq!(scheme("sqlite://herald.db").unwrap(), Scheme::Sqlite);
+        assert_eq!(scheme("postgres://u@h/db").unwrap(), Scheme::Postgres);
+        assert_eq!(scheme("postgresql://u@h/db").unwrap(), Scheme::Postgres);
+    }
+
+    #[test]
+    fn passwords_never_leave_in_messages() {
+        assert_eq!(
+            redact_url("postgres://herald:s3cret@db:5432/herald"),
+            "postgres://herald:***@db:5432/herald"
+        );
+        assert_eq!(
+            redact_url("postgres://db/herald?user=h&password=s3cret&sslmode=require"),
+            "postgres://db/herald?user=h&password=***&sslmode=require"
+        );
+        let e = scheme("mysql://root:hunter2@db/x").unwrap_err().to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+}

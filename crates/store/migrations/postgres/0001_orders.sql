@@ -1,0 +1,54 @@
+-- herald schema v1 (PostgreSQL). Instants are BIGINT microseconds since the Unix epoch, UTC.
+CREATE TABLE orders (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    number TEXT NOT NULL,
+    state TEXT NOT NULL,
+    customer_email TEXT,
+    data TEXT NOT NULL,
+    placed_at BIGINT NOT NULL,
+    shipped_at BIGINT,
+    closed_at BIGINT,
+    ship_by BIGINT NOT NULL,
+    at_risk_from BIGINT NOT NULL,
+    awaiting_ship_by BIGINT,
+    alert_due_at BIGINT,
+    as_of BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (channel, external_id)
+);
+CREATE INDEX orders_awaiting ON orders (awaiting_ship_by, id) WHERE awaiting_ship_by IS NOT NULL;
+CREATE INDEX orders_alert_due ON orders (alert_due_at) WHERE alert_due_at IS NOT NULL;
+CREATE INDEX orders_placed ON orders (placed_at);
+CREATE INDEX orders_ship_by ON orders (ship_by);
+CREATE INDEX orders_state ON orders (state, id);
+
+CREATE TABLE order_events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    order_id BIGINT NOT NULL REFERENCES orders (id),
+    kind TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    recorded_at BIGINT NOT NULL,
+    UNIQUE (order_id, kind)
+);
+
+CREATE TABLE alerts (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    order_id BIGINT REFERENCES orders (id),
+    message TEXT NOT NULL,
+    due_at BIGINT,
+    raised_at BIGINT NOT NULL
+);
+CREATE INDEX alerts_raised ON alerts (raised_at, id);
+
+CREATE TABLE api_tokens (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);

@@ -1,0 +1,521 @@
+//! The storage conformance suite: every test runs against SQLite and against PostgreSQL.
+//!
+//! PostgreSQL comes from `HERALD_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each test gets a fresh database. With
+//! `CI=true` an unreachable PostgreSQL fails the run; elsewhere those tests skip with a note.
+
+use herald_core::deadline::{ShipByPolicy, ShipByState};
+use herald_core::order::{NewOrder, OrderInput, OrderState};
+use herald_store::{Cursor, OrderFilter, Store, StoreOptions, UpsertOutcome};
+use jiff::Timestamp;
+use std::sync::Arc;
+
+struct Db {
+    store: Arc<dyn Store>,
+    url: String,
+    _dir: Option<tempdir::Dir>,
+    pg_admin: Option<(String, String)>,
+}
+
+mod tempdir {
+    /// A directory removed when dropped (kept tiny to avoid a dependency).
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg_admin.take() {
+            // Best effort: a leftover test database is harmless.
+            let _ = std::process::Command::new("psql")
+                .args([
+                    &admin,
+                    "-qc",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
+                .output();
+        }
+    }
+}
+
+async fn sqlite() -> Option<Db> {
+    let dir = std::env::temp_dir().join(format!("herald-conf-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/herald.db", dir.display());
+    let store = herald_store::open(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    Some(Db {
+        store,
+        url,
+        _dir: Some(tempdir::Dir(dir)),
+        pg_admin: None,
+    })
+}
+
+async fn postgres() -> Option<Db> {
+    let admin = std::env::var("HERALD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("herald_test_{}", uuid::Uuid::new_v4().simple());
+    let created = async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&admin).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut c)
+            .await?;
+        Ok::<_, sqlx::Error>(())
+    }
+    .await;
+    if let Err(e) = created {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("PostgreSQL is required in CI but {admin} is unreachable: {e}");
+        }
+        eprintln!("skipping PostgreSQL conformance test: {admin} is unreachable ({e})");
+        return None;
+    }
+    let url = match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => unreachable!(),
+    };
+    let store = herald_store::open(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    Some(Db {
+        store,
+        url,
+        _dir: None,
+        pg_admin: Some((admin, name)),
+    })
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(db) = super::sqlite().await { super::$name(&db).await }
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(db) = super::postgres().await { super::$name(&db).await }
+            })*
+        }
+    };
+}
+
+conformance!(
+    resent_orders_are_recognised_not_duplicated,
+    a_late_old_update_never_moves_an_order_backwards,
+    repeats_within_one_batch_become_one_order,
+    filters_and_cursor_pagination,
+    at_risk_and_late_alerts_are_raised_once,
+    shipping_performance_rates,
+    api_tokens_store_only_hashes_and_can_be_revoked,
+    concurrent_writers_of_the_same_orders_never_duplicate,
+    reopening_keeps_everything,
+);
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn order(ext: &str, placed: &str) -> OrderInput {
+    OrderInput {
+        channel: "shopify".into(),
+        external_id: ext.into(),
+        number: Some(format!("#{ext}")),
+        placed_at: placed.into(),
+        customer: herald_core::order::Customer {
+            name: Some("Jane Doe".into()),
+            email: Some("jane@shopper.test".into()),
+            phone: None,
+        },
+        items: vec![herald_core::order::LineItem {
+            sku: Some("MUG".into()),
+            name: "Mug".into(),
+            quantity: 1,
+            quantity_shipped: 0,
+            price: Some("12.00".into()),
+        }],
+        ..Default::default()
+    }
+}
+
+fn ok(i: OrderInput) -> NewOrder {
+    i.validate().unwrap()
+}
+
+fn policy() -> ShipByPolicy {
+    ShipByPolicy {
+        time_zone: jiff::tz::TimeZone::get("America/New_York").unwrap(),
+        ..ShipByPolicy::default()
+    }
+}
+
+const NOW: &str = "2025-12-03T12:00:00Z";
+
+async fn resent_orders_are_recognised_not_duplicated(db: &Db) {
+    let s = &db.store;
+    let batch = vec![
+        ok(order("1", "2025-12-01T15:00:00Z")),
+        ok(order("2", "2025-12-01T16:00:00Z")),
+    ];
+    let first = s.upsert_orders(&batch, &policy(), ts(NOW)).await.unwrap();
+    assert!(first.iter().all(|u| u.outcome == UpsertOutcome::Created));
+    let again = s.upsert_orders(&batch, &policy(), ts(NOW)).await.unwrap();
+    assert!(again.iter().all(|u| u.outcome == UpsertOutcome::Unchanged));
+    assert_eq!(
+        first.iter().map(|u| u.id).collect::<Vec<_>>(),
+        again.iter().map(|u| u.id).collect::<Vec<_>>()
+    );
+    assert_eq!(s.count_orders().await.unwrap(), 2);
+    let o = s.get_order(first[0].id, ts(NOW)).await.unwrap().unwrap();
+    assert_eq!(o.facts.number, "#1");
+    assert_eq!(o.facts.customer.email.as_deref(), Some("jane@shopper.test"));
+    assert_eq!(o.state, OrderState::Placed);
+    assert!(s.get_order(999_999, ts(NOW)).await.unwrap().is_none());
+}
+
+async fn a_late_old_update_never_moves_an_order_backwards(db: &Db) {
+    let s = &db.store;
+    let mut shipped = order("10", "2025-12-01T15:00:00Z");
+    shipped.paid_at = Some("2025-12-01T15:01:00Z".into());
+    shipped.shipped_at = Some("2025-12-02T15:00:00Z".into());
+    let id = s
+        .upsert_orders(&[ok(shipped)], &policy(), ts(NOW))
+        .await
+        .unwrap()[0]
+        .id;
+    let mut old = order("10", "2025-12-01T15:00:00Z");
+    old.paid_at = Some("2025-12-01T15:01:00Z".into());
+    old.customer.name = Some("Old Name".into());
+    let u = s
+        .upsert_orders(&[ok(old)], &policy(), ts(NOW))
+        .await
+        .unwrap();
+    assert_eq!(u[0].id, id);
+    let o = s.get_order(id, ts(NOW)).await.unwrap().unwrap();
+    assert_eq!(o.state, OrderState::Shipped);
+    assert_eq!(o.ship_by_state, Some(ShipByState::ShippedOnTime));
+    let kinds: Vec<_> = s
+        .order_events(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["placed", "paid", "partially_shipped", "shipped"]);
+}
+
+async fn repeats_within_one_batch_become_one_order(db: &Db) {
+    let s = &db.store;
+    let a = ok(order("20", "2025-12-01T15:00:00Z"));
+    let mut b = order("20", "2025-12-01T15:00:00Z");
+    b.paid_at = Some("2025-12-01T15:30:00Z".into());
+    let u = s
+        .upsert_orders(&[a, ok(b)], &policy(), ts(NOW))
+        .await
+        .unwrap();
+    assert_eq!(u[0].id, u[1].id);
+    assert_eq!(s.count_orders().await.unwrap(), 1);
+    let o = s.get_order(u[0].id, ts(NOW)).await.unwrap().unwrap();
+    assert_eq!(o.state, OrderState::Paid);
+}
+
+async fn filters_and_cursor_pagination(db: &Db) {
+    let s = &db.store;
+    // Tuesday 2025-12-02 10:00 EST with 2 handling days: due Thursday 12-04 23:59:59 EST,
+    // at risk from Thursday 13:00 EST.
+    let mut batch = Vec::new();
+    for i in 0..25 {
+        batch.push(ok(order(&format!("p{i}"), "2025-12-02T15:00:00Z")));
+    }
+    // Late: placed the week before.
+    for i in 0..5 {
+        batch.push(ok(order(&format!("l{i}"), "2025-11-24T15:00:00Z")));
+    }
+    let mut amazon = order("a1", "2025-12-02T15:00:00Z");
+    amazon.channel = "amazon".into();
+    batch.push(ok(amazon));
+    let mut shipped = order("s1", "2025-12-01T15:00:00Z");
+    shipped.shipped_at = Some("2025-12-02T12:00:00Z".into());
+    batch.push(ok(shipped));
+    s.upsert_orders(&batch, &policy(), ts(NOW)).await.unwrap();
+
+    let at = ts("2025-12-04T19:00:00Z"); // Thursday 14:00 EST
+    let list = |f: OrderFilter| async move { s.list_orders(&f, at).await.unwrap() };
+    let at_risk = list(OrderFilter {
+        ship_by_state: Some(ShipByState::AtRisk),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(at_risk.items.len(), 26);
+    assert!(
+        at_risk
+            .items
+            .iter()
+            .all(|o| o.ship_by_state == Some(ShipByState::AtRisk))
+    );
+    let late = list(OrderFilter {
+        ship_by_state: Some(ShipByState::Late),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(late.items.len(), 5);
+    let shipped = list(OrderFilter {
+        ship_by_state: Some(ShipByState::ShippedOnTime),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(shipped.items.len(), 1);
+    let on_amazon = list(OrderFilter {
+        channel: Some("amazon".into()),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(on_amazon.items.len(), 1);
+    let shipped_state = list(OrderFilter {
+        state: Some(OrderState::Shipped),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(shipped_state.items[0].facts.external_id, "s1");
+    let placed_range = list(OrderFilter {
+        placed_from: Some(ts("2025-11-20T00:00:00Z")),
+        placed_to: Some(ts("2025-11-30T00:00:00Z")),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(placed_range.items.len(), 5);
+
+    // Walk every page of both orderings: each order exactly once.
+    for sbs in [None, Some(ShipByState::AtRisk)] {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut cursor: Option<Cursor> = None;
+        let mut pages = 0;
+        loop {
+            let page = list(OrderFilter {
+                ship_by_state: sbs,
+                cursor,
+                limit: 7,
+                ..Default::default()
+            })
+            .await;
+            pages += 1;
+            for o in &page.items {
+                assert!(seen.insert(o.id), "order {} listed twice", o.id);
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(Cursor::parse(&c).unwrap()),
+                None => break,
+            }
+        }
+        let want = if sbs.is_some() { 26 } else { 32 };
+        assert_eq!(seen.len(), want);
+        assert_eq!(pages, want.div_ceil(7));
+    }
+}
+
+async fn at_risk_and_late_alerts_are_raised_once(db: &Db) {
+    let s = &db.store;
+    s.upsert_orders(
+        &[ok(order("x1", "2025-12-02T15:00:00Z"))],
+        &policy(),
+        ts(NOW),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.raise_due_alerts(ts("2025-12-04T12:00:00Z"), 100)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.raise_due_alerts(ts("2025-12-04T19:00:00Z"), 100)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.raise_due_alerts(ts("2025-12-04T20:00:00Z"), 100)
+            .await
+            .unwrap(),
+        0
+    );
+    // Re-sending the order does not raise the same alert again.
+    s.upsert_orders(
+        &[ok(order("x1", "2025-12-02T15:00:00Z"))],
+        &policy(),
+        ts(NOW),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.raise_due_alerts(ts("2025-12-04T21:00:00Z"), 100)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.raise_due_alerts(ts("2025-12-05T06:00:00Z"), 100)
+            .await
+            .unwrap(),
+        1
+    );
+    let alerts = s.list_alerts(None, 100).await.unwrap();
+    let kinds: Vec<_> = alerts.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, ["order_at_risk", "order_late"]);
+    assert!(alerts[0].message.contains("#x1"), "{}", alerts[0].message);
+    // A shipped order raises nothing.
+    let mut shipped = order("x2", "2025-12-02T15:00:00Z");
+    shipped.shipped_at = Some("2025-12-03T15:00:00Z".into());
+    s.upsert_orders(&[ok(shipped)], &policy(), ts(NOW))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.raise_due_alerts(ts("2025-12-09T06:00:00Z"), 100)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.list_alerts(Some(alerts[1].id), 100).await.unwrap().len(),
+        0
+    );
+}
+
+async fn shipping_performance_rates(db: &Db) {
+    let s = &db.store;
+    let mut batch = Vec::new();
+    // Four orders due in the last week: one shipped late, one never shipped, two on time.
+    for (i, shipped) in [
+        Some("2025-12-10T15:00:00Z"),
+        None,
+        Some("2025-12-02T15:00:00Z"),
+        Some("2025-12-02T16:00:00Z"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut o = order(&format!("r{i}"), "2025-12-01T15:00:00Z");
+        o.shipped_at = shipped.map(String::from);
+        batch.push(ok(o));
+    }
+    let mut cancelled = order("rc", "2025-12-01T15:00:00Z");
+    cancelled.cancelled_at = Some("2025-12-01T18:00:00Z".into());
+    batch.push(ok(cancelled));
+    s.upsert_orders(&batch, &policy(), ts(NOW)).await.unwrap();
+    let w = s
+        .shipping_window(7, ts("2025-12-07T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!((w.orders_due, w.shipped_late), (4, 2));
+    assert!((w.late_shipment_rate - 0.5).abs() < 1e-9);
+    assert_eq!((w.orders_placed, w.cancelled_before_shipping), (5, 1));
+    assert!((w.pre_fulfilment_cancel_rate - 0.2).abs() < 1e-9);
+    let empty = s
+        .shipping_window(7, ts("2026-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(empty.late_shipment_rate, 0.0);
+}
+
+async fn api_tokens_store_only_hashes_and_can_be_revoked(db: &Db) {
+    let s = &db.store;
+    s.create_token("shop", "hash-1", ts(NOW)).await.unwrap();
+    let dup = s.create_token("shop", "hash-2", ts(NOW)).await.unwrap_err();
+    assert!(dup.to_string().contains("already exists"), "{dup}");
+    assert_eq!(
+        s.token_name("hash-1").await.unwrap().as_deref(),
+        Some("shop")
+    );
+    assert_eq!(s.token_name("hash-2").await.unwrap(), None);
+    assert!(s.revoke_token("shop", ts(NOW)).await.unwrap());
+    assert!(!s.revoke_token("shop", ts(NOW)).await.unwrap());
+    assert_eq!(s.token_name("hash-1").await.unwrap(), None);
+    s.create_token("shop", "hash-3", ts(NOW)).await.unwrap();
+    let tokens = s.list_tokens().await.unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert!(tokens[0].revoked_at.is_some());
+}
+
+async fn concurrent_writers_of_the_same_orders_never_duplicate(db: &Db) {
+    // A second store on the same database stands for a second herald node.
+    let other = herald_store::open(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let stores = [db.store.clone(), other];
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let s = stores[w % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..5 {
+                let batch: Vec<NewOrder> = (0..40)
+                    .map(|i| {
+                        let mut o = order(
+                            &format!("c{}", (i * 7 + w + round) % 40),
+                            "2025-12-01T15:00:00Z",
+                        );
+                        if (w + round) % 3 == 0 {
+                            o.paid_at = Some(format!("2025-12-01T15:{:02}:00Z", 10 + w));
+                        }
+                        ok(o)
+                    })
+                    .collect();
+                s.upsert_orders(&batch, &policy(), ts(NOW)).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(db.store.count_orders().await.unwrap(), 40);
+    // Every order kept the earliest payment any writer reported.
+    let page = db
+        .store
+        .list_orders(
+            &OrderFilter {
+                limit: 100,
+                ..Default::default()
+            },
+            ts(NOW),
+        )
+        .await
+        .unwrap();
+    for o in page.items {
+        if let Some(p) = o.facts.paid_at {
+            assert!(p <= ts("2025-12-01T15:17:00Z"));
+        }
+    }
+}
+
+async fn reopening_keeps_everything(db: &Db) {
+    let ids = db
+        .store
+        .upsert_orders(
+            &[ok(order("k1", "2025-12-01T15:00:00Z"))],
+            &policy(),
+            ts(NOW),
+        )
+        .await
+        .unwrap();
+    let again = herald_store::open(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let o = again.get_order(ids[0].id, ts(NOW)).await.unwrap().unwrap();
+    assert_eq!(o.facts.external_id, "k1");
+    assert_eq!(again.kind(), db.store.kind());
+}

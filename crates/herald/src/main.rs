@@ -1,1 +1,444 @@
-fn main() {}
+//! The `herald` command: serve, demo, migrate, import, calendar, deadline, token, check.
+
+mod config;
+mod demo;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use config::{Config, FlagOverrides, LogFormat};
+use herald_server::api::imports::{ExportKind, ImportReport, write_orders};
+use herald_server::{AppState, launch, shutdown_signal};
+use herald_store::{Store, StoreOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "herald",
+    version,
+    about = "Keeps an online seller's customers informed: every order, every parcel, every outage."
+)]
+struct Cli {
+    /// TOML configuration file. Environment variables HERALD_* override it; flags override both.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// sqlite://PATH (default sqlite://herald.db) or postgres://USER:PASSWORD@HOST:PORT/DB.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run herald: the HTTP API and the background workers.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Start a demo store on a fresh temporary SQLite file and serve it.
+    Demo {
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Orders to seed.
+        #[arg(long, default_value_t = 300)]
+        orders: usize,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Import a store export file.
+    Import {
+        /// shopify (orders export CSV) or amazon (Seller Central order report, tab-separated).
+        format: ExportKind,
+        file: PathBuf,
+        /// Reject the whole file if any row is bad (default: import the good orders).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Business calendar facts.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+    /// Print the ship-by deadline for an order placed at a given moment.
+    Deadline {
+        /// When the order was placed, RFC 3339 (2025-12-06T10:37:33-05:00).
+        #[arg(long)]
+        placed: String,
+        /// Handling time in business days.
+        #[arg(long)]
+        handling_days: u32,
+        /// Orders at or after this local time count from the next business day (HH:MM).
+        #[arg(long)]
+        cutoff: Option<String>,
+        /// The store's IANA time zone (default: store.time_zone).
+        #[arg(long)]
+        tz: Option<String>,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Check the configuration and the database, printing every problem found.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Print the public holidays closed in a year, one per line: YYYY-MM-DD name.
+    Holidays {
+        #[arg(long)]
+        year: i16,
+        /// Use a carrier's calendar from [carriers.NAME] instead of the store's.
+        #[arg(long)]
+        carrier: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once. Only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens by name (never the tokens themselves).
+    List,
+    /// Revoke a token by name.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn load_config(cli: &Cli, listen: Option<String>) -> Result<Config> {
+    let flags = FlagOverrides {
+        database_url: cli.database_url.clone(),
+        listen,
+    };
+    config::load(cli.config.as_deref(), &flags).map_err(|problems| {
+        anyhow::anyhow!(
+            "the configuration has {} problem(s):\n  {}\n(run `herald check` after fixing them)",
+            problems.len(),
+            problems.join("\n  ")
+        )
+    })
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{},sqlx=warn", cfg.log_level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cfg.log_format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Text => b.init(),
+    }
+}
+
+async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
+    Ok(herald_store::open(
+        &cfg.database_url,
+        &StoreOptions {
+            max_connections: cfg.max_connections,
+        },
+    )
+    .await?)
+}
+
+fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("hld_{}", hex::encode(bytes))
+}
+
+async fn serve(cfg: &Config, store: Arc<dyn Store>) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}: is another program using it? set --listen or listen",
+                cfg.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = store.kind(), "herald is serving");
+    let state = AppState {
+        store,
+        policy: Arc::new(cfg.policy.clone()),
+        settings: Arc::new(cfg.settings.clone()),
+    };
+    launch(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+fn print_import_errors(file: &Path, errors: &[herald_core::import::RowError]) {
+    for e in errors.iter().take(200) {
+        eprintln!("{}: {e}", file.display());
+    }
+    if errors.len() > 200 {
+        eprintln!(
+            "{}: ... and {} more bad rows",
+            file.display(),
+            errors.len() - 200
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("herald: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    match &cli.command {
+        Command::Serve { listen } => {
+            let cfg = load_config(&cli, listen.clone())?;
+            init_logging(&cfg);
+            let store = open_store(&cfg).await?;
+            serve(&cfg, store).await?;
+        }
+        Command::Demo { listen, orders } => {
+            let dir = tempfile::Builder::new().prefix("herald-demo-").tempdir()?;
+            let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+            let mut cfg = load_config(
+                &Cli {
+                    database_url: Some(url),
+                    ..cli_clone(&cli)
+                },
+                listen.clone(),
+            )?;
+            cfg.store_name = "Canyon Clay Co.".into();
+            cfg.policy.time_zone = jiff::tz::TimeZone::get("America/Phoenix")?;
+            cfg.policy.handling_days.insert("amazon".into(), 2);
+            init_logging(&cfg);
+            let store = open_store(&cfg).await?;
+            let now = jiff::Timestamp::now();
+            let seeded = demo::orders(*orders, now, 7);
+            store.upsert_orders(&seeded, &cfg.policy, now).await?;
+            store.raise_due_alerts(now, 10_000).await?;
+            let token = new_token();
+            store
+                .create_token("demo", &herald_store::hash_token(&token), now)
+                .await?;
+            let listener = tokio::net::TcpListener::bind(cfg.listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {}: pass --listen 127.0.0.1:8081 or another free port",
+                        cfg.listen
+                    )
+                })?;
+            let base = format!("http://{}", listener.local_addr()?);
+            println!(
+                "herald demo: {} (Flagstaff, Arizona), {} orders on Shopify and Amazon",
+                cfg.store_name,
+                seeded.len()
+            );
+            println!("  URL:   {base}");
+            println!("  token: {token}");
+            println!(
+                "  try:   curl -H 'Authorization: Bearer {token}' '{base}/api/v1/orders?ship_by_state=at_risk'"
+            );
+            println!("         curl -H 'Authorization: Bearer {token}' {base}/api/v1/alerts");
+            println!(
+                "  data:  {} (removed when the demo stops; Ctrl-C to stop)",
+                dir.path().display()
+            );
+            let state = AppState {
+                store,
+                policy: Arc::new(cfg.policy.clone()),
+                settings: Arc::new(cfg.settings.clone()),
+            };
+            launch(listener, state, shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let cfg = load_config(&cli, None)?;
+            let store = open_store(&cfg).await?;
+            println!("database is up to date ({})", store.kind());
+        }
+        Command::Import {
+            format,
+            file,
+            strict,
+        } => {
+            let cfg = load_config(&cli, None)?;
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let kind = *format;
+            let parsed = tokio::task::spawn_blocking(move || kind.parse(&bytes))
+                .await?
+                .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.0))?;
+            print_import_errors(file, &parsed.errors);
+            if *strict && !parsed.errors.is_empty() {
+                bail!(
+                    "{}: {} bad rows; --strict given, so nothing was imported",
+                    file.display(),
+                    parsed.errors.len()
+                );
+            }
+            let store = open_store(&cfg).await?;
+            let orders: Vec<_> = parsed.orders.into_iter().map(|p| p.order).collect();
+            let mut report = ImportReport {
+                orders_in_file: orders.len(),
+                rejected_rows: parsed.errors.len(),
+                ..Default::default()
+            };
+            write_orders(store.as_ref(), &cfg.policy, &orders, &mut report).await?;
+            println!(
+                "{}: {} orders: {} created, {} updated, {} unchanged; {} bad rows skipped",
+                file.display(),
+                report.orders_in_file,
+                report.created,
+                report.updated,
+                report.unchanged,
+                report.rejected_rows
+            );
+            if report.rejected_rows > 0 {
+                return Ok(3);
+            }
+        }
+        Command::Calendar {
+            command: CalendarCommand::Holidays { year, carrier },
+        } => {
+            let cfg = load_config(&cli, None)?;
+            if !(herald_core::calendar::FIRST_YEAR..=herald_core::calendar::LAST_YEAR)
+                .contains(year)
+            {
+                bail!(
+                    "--year {year} is outside the supported range {}..={}",
+                    herald_core::calendar::FIRST_YEAR,
+                    herald_core::calendar::LAST_YEAR
+                );
+            }
+            let cal = match carrier {
+                None => cfg.policy.calendar.clone(),
+                Some(c) => cfg.carriers.get(c).cloned().with_context(|| {
+                    format!("no carrier calendar [carriers.{c}] in the configuration")
+                })?,
+            };
+            for h in herald_core::calendar::us_federal_closures(*year) {
+                if cal.holiday_on(h.observed).is_none() {
+                    continue;
+                }
+                if h.observed == h.date {
+                    println!("{} {}", h.observed, h.name);
+                } else {
+                    println!("{} {} (observed; falls on {})", h.observed, h.name, h.date);
+                }
+            }
+        }
+        Command::Deadline {
+            placed,
+            handling_days,
+            cutoff,
+            tz,
+        } => {
+            let mut cfg = load_config(&cli, None)?;
+            if let Some(tz) = tz {
+                cfg.policy.time_zone = jiff::tz::TimeZone::get(tz).with_context(|| {
+                    format!("--tz {tz:?} is not an IANA time zone (for example America/New_York)")
+                })?;
+            }
+            if let Some(c) = cutoff {
+                cfg.policy.cutoff = jiff::civil::Time::strptime("%H:%M", c)
+                    .with_context(|| format!("--cutoff {c:?} is not HH:MM"))?;
+            }
+            let placed: jiff::Timestamp = placed.parse().with_context(|| {
+                format!(
+                    "--placed {placed:?} is not RFC 3339 (for example 2025-12-06T10:37:33-05:00)"
+                )
+            })?;
+            let d = cfg.policy.deadline_after(placed, *handling_days);
+            println!("{}", herald_core::time::rfc3339_zoned(&d));
+        }
+        Command::Token { command } => {
+            let cfg = load_config(&cli, None)?;
+            let store = open_store(&cfg).await?;
+            let now = jiff::Timestamp::now();
+            match command {
+                TokenCommand::Create { name } => {
+                    if name.trim().is_empty() || name.len() > 64 {
+                        bail!("--name must be 1 to 64 characters");
+                    }
+                    let token = new_token();
+                    store
+                        .create_token(name, &herald_store::hash_token(&token), now)
+                        .await?;
+                    eprintln!("Created token {name:?}. It is shown only now; store it safely:");
+                    println!("{token}");
+                }
+                TokenCommand::List => {
+                    for t in store.list_tokens().await? {
+                        match t.revoked_at {
+                            None => println!("{}\tcreated {}", t.name, t.created_at),
+                            Some(r) => {
+                                println!("{}\tcreated {}\trevoked {r}", t.name, t.created_at)
+                            }
+                        }
+                    }
+                }
+                TokenCommand::Revoke { name } => {
+                    if !store.revoke_token(name, now).await? {
+                        bail!("no live token is named {name:?} (see `herald token list`)");
+                    }
+                    println!("revoked {name:?}");
+                }
+            }
+        }
+        Command::Check => {
+            let flags = FlagOverrides {
+                database_url: cli.database_url.clone(),
+                listen: None,
+            };
+            let mut problems = Vec::new();
+            match config::load(cli.config.as_deref(), &flags) {
+                Err(p) => problems.extend(p),
+                Ok(cfg) => {
+                    if let Err(e) = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        herald_store::probe(&cfg.database_url),
+                    )
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(herald_store::StoreError::BadUrl(format!(
+                            "{} did not answer within 10 s",
+                            herald_store::redact_url(&cfg.database_url)
+                        )))
+                    }) {
+                        problems.push(format!("database_url: {e}"));
+                    }
+                }
+            }
+            if problems.is_empty() {
+                println!("configuration OK");
+            } else {
+                for p in &problems {
+                    println!("problem: {p}");
+                }
+                println!("{} problem(s) found", problems.len());
+                return Ok(1);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn cli_clone(cli: &Cli) -> Cli {
+    Cli {
+        config: cli.config.clone(),
+        database_url: cli.database_url.clone(),
+        command: Command::Check,
+    }
+}

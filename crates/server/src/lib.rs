@@ -1,1 +1,185 @@
-//! placeholder
+//! herald's HTTP service: the router, its middleware, the JSON API and the background workers.
+//!
+//! [`launch`] serves a [`Router`] on a listener until a shutdown future resolves; in-flight
+//! requests finish first. Tests start the real service on `127.0.0.1:0` through it.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod workers;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use herald_core::ShipByPolicy;
+use herald_store::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// HTTP and worker settings (the `http.*` and `alerts.*` configuration keys).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub alert_sweep_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024 * 1024,
+            request_timeout: Duration::from_secs(120),
+            alert_sweep_interval: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Everything a handler needs, passed to the router once.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub policy: Arc<ShipByPolicy>,
+    pub settings: Arc<Settings>,
+}
+
+/// The process-wide Prometheus recorder (a metrics recorder is global by design).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .install_recorder()
+            .expect("no other metrics recorder is installed in herald")
+    })
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => error::AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready",
+            format!("the {} database is unreachable: {e}", state.store.kind()),
+        )
+        .into_response(),
+        Err(_) => error::AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready",
+            format!(
+                "the {} database did not answer within 2 s",
+                state.store.kind()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+async fn prometheus_metrics(State(state): State<AppState>) -> Response {
+    // Stale shipping figures are better than none when the database is down.
+    if let Err(e) = api::shipping::export_gauges(&state).await {
+        tracing::warn!(detail = %e.detail, "shipping gauges not refreshed");
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        prometheus().render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> error::AppError {
+    error::AppError::not_found("no such endpoint; the API lives under /api/v1")
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    prometheus();
+    let api = Router::new()
+        .route("/orders", post(api::orders::create).get(api::orders::list))
+        .route("/orders/{id}", get(api::orders::get))
+        .route("/imports/{kind}", post(api::imports::import))
+        .route("/alerts", get(api::alerts::list))
+        .route("/metrics/shipping", get(api::shipping::get))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(prometheus_metrics))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.settings.request_timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves herald on `listener` until `shutdown` resolves, running the background workers
+/// alongside. In-flight requests finish before it returns; a write is one transaction, so a
+/// stop never leaves anything half-written.
+pub async fn launch(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(workers::alert_sweeper(state.clone(), stop_rx));
+    let app = router(state);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    served
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

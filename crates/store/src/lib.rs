@@ -239,3 +239,45 @@ mod tests {
         assert!(!e.contains("hunter2"), "{e}");
     }
 }
+
+/// The stored form of an API token: its SHA-256, hex. Tokens are 256 random bits, so a fast
+/// hash is enough (no password stretching needed) and lookups stay cheap on every request.
+pub fn hash_token(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// Checks that the database at `url` can be reached, without creating or migrating anything.
+/// For SQLite: the file's folder exists. For PostgreSQL: a connection answers `SELECT 1`.
+pub async fn probe(url: &str) -> Result<()> {
+    match scheme(url)? {
+        Scheme::Sqlite => {
+            let path = url.trim_start_matches("sqlite://");
+            let path = path.split('?').next().unwrap_or(path);
+            let dir = std::path::Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            if dir.is_dir() {
+                Ok(())
+            } else {
+                Err(StoreError::BadUrl(format!(
+                    "the folder {} for the SQLite file does not exist: create it or change database_url",
+                    dir.display()
+                )))
+            }
+        }
+        Scheme::Postgres => {
+            use sqlx::Connection;
+            let mut c =
+                sqlx::PgConnection::connect(url)
+                    .await
+                    .map_err(|source| StoreError::Connect {
+                        url: redact_url(url),
+                        source,
+                    })?;
+            sqlx::query("SELECT 1").execute(&mut c).await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,540 @@
+//! herald's configuration: a TOML file (`--config`), then `HERALD_*` environment variables,
+//! then command-line flags, later ones winning. Nested keys map to the environment with a double
+//! underscore: `store.time_zone` is `HERALD_STORE__TIME_ZONE`.
+//!
+//! The raw values are read leniently and then checked all at once, so `herald check` can list
+//! every problem with the key (and environment variable) it came from.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use herald_core::calendar::{BusinessCalendar, HolidaySet, parse_weekday};
+use herald_core::deadline::ShipByPolicy;
+use jiff::civil::{Date, Time};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// The top-level keys; `HERALD_*` variables outside these are not configuration and are ignored.
+const TOP_LEVEL: &[&str] = &[
+    "database_url",
+    "listen",
+    "log",
+    "store",
+    "http",
+    "alerts",
+    "database",
+    "carriers",
+];
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub alerts: RawAlerts,
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub carriers: BTreeMap<String, RawCalendar>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
+    pub cutoff: Option<String>,
+    pub opening_time: Option<String>,
+    pub closing_time: Option<String>,
+    pub closed_weekdays: Option<Vec<String>>,
+    pub closed_days: Option<Vec<String>>,
+    pub holidays: Option<String>,
+    pub default_handling_days: Option<i64>,
+    pub handling_days: Option<BTreeMap<String, i64>>,
+    pub at_risk_business_hours: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub max_body_bytes: Option<i64>,
+    pub request_timeout_secs: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    pub sweep_interval_secs: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub max_connections: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCalendar {
+    pub closed_weekdays: Option<Vec<String>>,
+    pub closed_days: Option<Vec<String>>,
+    pub holidays: Option<String>,
+}
+
+/// Values given on the command line; only those set override the rest.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub store_name: String,
+    pub policy: ShipByPolicy,
+    pub carriers: BTreeMap<String, BusinessCalendar>,
+    pub settings: herald_server::Settings,
+    pub max_connections: u32,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://herald.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Collects the layers. A `--config` file that does not exist is an error, not an empty file.
+pub fn figment(file: Option<&Path>, flags: &FlagOverrides) -> Result<Figment, Vec<String>> {
+    let mut f = Figment::new();
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(vec![format!(
+                "configuration file {} does not exist",
+                path.display()
+            )]);
+        }
+        f = f.merge(Toml::file_exact(path));
+    }
+    let env = Env::prefixed("HERALD_").split("__").filter(|k| {
+        let top = k
+            .as_str()
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        TOP_LEVEL.contains(&top.as_str())
+    });
+    Ok(f.merge(env).merge(Serialized::globals(flags)))
+}
+
+/// Where a key's value came from, for messages: "HERALD_STORE__TIME_ZONE" or "herald.toml".
+fn source(fig: &Figment, key: &str) -> String {
+    match fig.find_metadata(key) {
+        Some(m) => {
+            let via = format!("HERALD_{}", key.to_ascii_uppercase().replace('.', "__"));
+            match &m.source {
+                Some(figment::Source::File(p)) => format!("{key} in {}", p.display()),
+                _ if m.name.contains("environment") => format!("{key} (from {via})"),
+                _ if m.name.contains("Serialized") || m.name.contains("flag") => {
+                    format!("{key} (from a command-line flag)")
+                }
+                _ => key.to_string(),
+            }
+        }
+        None => key.to_string(),
+    }
+}
+
+fn parse_time(v: &str) -> Result<Time, String> {
+    Time::strptime("%H:%M", v)
+        .map_err(|_| format!("{v:?} is not a time of day as HH:MM (for example 14:00)"))
+}
+
+fn calendar(
+    fig: &Figment,
+    key: &str,
+    weekdays: &Option<Vec<String>>,
+    days: &Option<Vec<String>>,
+    holidays: &Option<String>,
+    problems: &mut Vec<String>,
+) -> BusinessCalendar {
+    let mut closed = Vec::new();
+    for w in weekdays
+        .clone()
+        .unwrap_or_else(|| vec!["saturday".into(), "sunday".into()])
+    {
+        match parse_weekday(&w) {
+            Ok(d) => closed.push(d),
+            Err(e) => problems.push(format!(
+                "{}: {e}",
+                source(fig, &format!("{key}.closed_weekdays"))
+            )),
+        }
+    }
+    closed.sort_by_key(|d| d.to_monday_zero_offset());
+    closed.dedup();
+    if closed.len() >= 7 {
+        problems.push(format!(
+            "{}: every weekday is closed, so nothing could ever ship; open at least one",
+            source(fig, &format!("{key}.closed_weekdays"))
+        ));
+        closed.pop();
+    }
+    let mut dates = Vec::new();
+    for d in days.clone().unwrap_or_default() {
+        match d.parse::<Date>() {
+            Ok(d) => dates.push(d),
+            Err(_) => problems.push(format!(
+                "{}: {d:?} is not a date as YYYY-MM-DD",
+                source(fig, &format!("{key}.closed_days"))
+            )),
+        }
+    }
+    let set = match holidays.as_deref().unwrap_or("us").parse::<HolidaySet>() {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(format!("{}: {e}", source(fig, &format!("{key}.holidays"))));
+            HolidaySet::Us
+        }
+    };
+    BusinessCalendar::new(closed, set, dates)
+}
+
+fn positive(
+    fig: &Figment,
+    key: &str,
+    v: Option<i64>,
+    default: i64,
+    max: i64,
+    problems: &mut Vec<String>,
+) -> i64 {
+    match v {
+        None => default,
+        Some(n) if (0..=max).contains(&n) => n,
+        Some(n) => {
+            problems.push(format!(
+                "{}: {n} is out of range (0 to {max})",
+                source(fig, key)
+            ));
+            default
+        }
+    }
+}
+
+/// Reads and checks everything, returning every problem found.
+pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Vec<String>> {
+    let fig = figment(file, flags)?;
+    let raw: RawConfig = fig.extract().map_err(|e| {
+        e.into_iter()
+            .map(|e| {
+                let key = e.path.join(".");
+                let msg = e.kind.to_string();
+                if key.is_empty() {
+                    msg
+                } else {
+                    format!("{}: {msg}", source(&fig, &key))
+                }
+            })
+            .collect::<Vec<_>>()
+    })?;
+    let mut problems = Vec::new();
+    let database_url = raw
+        .database_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+    if let Err(e) = herald_store::scheme(&database_url) {
+        problems.push(format!("{}: {e}", source(&fig, "database_url")));
+    }
+    let listen_s = raw.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into());
+    let listen = listen_s.parse::<SocketAddr>().unwrap_or_else(|_| {
+        problems.push(format!(
+            "{}: {listen_s:?} is not an address and port such as 127.0.0.1:8080",
+            source(&fig, "listen")
+        ));
+        DEFAULT_LISTEN.parse().expect("default parses")
+    });
+    let log_level = raw.log.level.clone().unwrap_or_else(|| "info".into());
+    if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+        problems.push(format!(
+            "{}: {log_level:?} is not a log level (error, warn, info, debug, trace)",
+            source(&fig, "log.level")
+        ));
+    }
+    let log_format = match raw.log.format.as_deref().unwrap_or("text") {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            problems.push(format!(
+                "{}: {other:?} is not a log format (text or json)",
+                source(&fig, "log.format")
+            ));
+            LogFormat::Text
+        }
+    };
+    let s = &raw.store;
+    let tz_name = s.time_zone.clone().unwrap_or_else(|| "UTC".into());
+    let time_zone = jiff::tz::TimeZone::get(&tz_name).unwrap_or_else(|_| {
+        problems.push(format!(
+            "{}: {tz_name:?} is not an IANA time zone (for example America/Phoenix)",
+            source(&fig, "store.time_zone")
+        ));
+        jiff::tz::TimeZone::UTC
+    });
+    let mut time = |key: &str, v: &Option<String>, default: Time| match v {
+        None => default,
+        Some(v) => parse_time(v).unwrap_or_else(|e| {
+            problems.push(format!("{}: {e}", source(&fig, key)));
+            default
+        }),
+    };
+    let cutoff = time("store.cutoff", &s.cutoff, Time::constant(14, 0, 0, 0));
+    let opening = time(
+        "store.opening_time",
+        &s.opening_time,
+        Time::constant(9, 0, 0, 0),
+    );
+    let closing = time(
+        "store.closing_time",
+        &s.closing_time,
+        Time::constant(17, 0, 0, 0),
+    );
+    if closing <= opening {
+        problems.push(format!(
+            "{}: closing time {closing} is not after opening time {opening}",
+            source(&fig, "store.closing_time")
+        ));
+    }
+    let cal = calendar(
+        &fig,
+        "store",
+        &s.closed_weekdays,
+        &s.closed_days,
+        &s.holidays,
+        &mut problems,
+    );
+    let default_handling_days = positive(
+        &fig,
+        "store.default_handling_days",
+        s.default_handling_days,
+        2,
+        60,
+        &mut problems,
+    ) as u32;
+    let mut handling_days = BTreeMap::new();
+    for (ch, n) in s.handling_days.clone().unwrap_or_default() {
+        if let Err(e) = herald_core::order::Channel::parse(&ch) {
+            problems.push(format!("{}: {e}", source(&fig, "store.handling_days")));
+        }
+        let n = positive(
+            &fig,
+            &format!("store.handling_days.{ch}"),
+            Some(n),
+            2,
+            60,
+            &mut problems,
+        );
+        handling_days.insert(ch, n as u32);
+    }
+    let at_risk = positive(
+        &fig,
+        "store.at_risk_business_hours",
+        s.at_risk_business_hours,
+        4,
+        24 * 30,
+        &mut problems,
+    ) as u32;
+    let mut carriers = BTreeMap::new();
+    for (name, c) in &raw.carriers {
+        let cal = calendar(
+            &fig,
+            &format!("carriers.{name}"),
+            &c.closed_weekdays,
+            &c.closed_days,
+            &c.holidays,
+            &mut problems,
+        );
+        carriers.insert(name.clone(), cal);
+    }
+    let max_body = positive(
+        &fig,
+        "http.max_body_bytes",
+        raw.http.max_body_bytes,
+        64 << 20,
+        1 << 32,
+        &mut problems,
+    );
+    let timeout = positive(
+        &fig,
+        "http.request_timeout_secs",
+        raw.http.request_timeout_secs,
+        120,
+        3600,
+        &mut problems,
+    );
+    let sweep = positive(
+        &fig,
+        "alerts.sweep_interval_secs",
+        raw.alerts.sweep_interval_secs,
+        15,
+        3600,
+        &mut problems,
+    );
+    let max_conn = positive(
+        &fig,
+        "database.max_connections",
+        raw.database.max_connections,
+        8,
+        1000,
+        &mut problems,
+    );
+    if timeout == 0 || sweep == 0 || max_conn == 0 || max_body == 0 {
+        problems.push("http.request_timeout_secs, http.max_body_bytes, alerts.sweep_interval_secs and database.max_connections must be above 0".into());
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Config {
+        database_url,
+        listen,
+        log_level,
+        log_format,
+        store_name: s.name.clone().unwrap_or_else(|| "My store".into()),
+        policy: ShipByPolicy {
+            time_zone,
+            calendar: cal,
+            cutoff,
+            opening,
+            closing,
+            default_handling_days,
+            handling_days,
+            at_risk_business_hours: at_risk,
+        },
+        carriers,
+        settings: herald_server::Settings {
+            max_body_bytes: max_body as usize,
+            request_timeout: Duration::from_secs(timeout as u64),
+            alert_sweep_interval: Duration::from_secs(sweep as u64),
+        },
+        max_connections: max_conn as u32,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                r#"
+                database_url = "sqlite://from-file.db"
+                listen = "127.0.0.1:9000"
+                [store]
+                time_zone = "America/Phoenix"
+                cutoff = "13:30"
+                [store.handling_days]
+                amazon = 1
+                [carriers.usps]
+                closed_weekdays = ["sunday"]
+                "#,
+            )?;
+            jail.set_env("HERALD_LISTEN", "127.0.0.1:9001");
+            jail.set_env("HERALD_STORE__CUTOFF", "12:00");
+            jail.set_env("HERALD_TEST_SOMETHING_ELSE", "ignored");
+            let flags = FlagOverrides {
+                listen: Some("127.0.0.1:9002".into()),
+                ..Default::default()
+            };
+            let c = load(Some(Path::new("herald.toml")), &flags).unwrap();
+            assert_eq!(c.database_url, "sqlite://from-file.db");
+            assert_eq!(c.listen.port(), 9002);
+            assert_eq!(c.policy.cutoff, Time::constant(12, 0, 0, 0));
+            assert_eq!(c.policy.handling_days_for("amazon"), 1);
+            assert_eq!(c.policy.handling_days_for("shopify"), 2);
+            assert!(c.carriers["usps"].is_business_day(jiff::civil::date(2025, 12, 6)));
+            let c = load(Some(Path::new("herald.toml")), &FlagOverrides::default()).unwrap();
+            assert_eq!(c.listen.port(), 9001);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_source() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                r#"
+                database_url = "mysql://root:hunter2@db/shop"
+                [store]
+                time_zone = "Mars/Olympus"
+                cutoff = "2pm"
+                closed_weekdays = ["caturday"]
+                "#,
+            )?;
+            jail.set_env("HERALD_STORE__AT_RISK_BUSINESS_HOURS", "-3");
+            let problems =
+                load(Some(Path::new("herald.toml")), &FlagOverrides::default()).unwrap_err();
+            let all = problems.join("\n");
+            assert_eq!(problems.len(), 5, "{all}");
+            assert!(all.contains("database_url in "), "{all}");
+            assert!(!all.contains("hunter2"), "{all}");
+            assert!(all.contains("Mars/Olympus"), "{all}");
+            assert!(all.contains("\"2pm\""), "{all}");
+            assert!(all.contains("caturday"), "{all}");
+            assert!(
+                all.contains("HERALD_STORE__AT_RISK_BUSINESS_HOURS"),
+                "{all}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("herald.toml", "[store]\ntimezone = \"UTC\"\n")?;
+            let problems =
+                load(Some(Path::new("herald.toml")), &FlagOverrides::default()).unwrap_err();
+            assert!(problems[0].contains("timezone"), "{problems:?}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let p = load(
+            Some(Path::new("/nonexistent/herald.toml")),
+            &FlagOverrides::default(),
+        )
+        .unwrap_err();
+        assert!(p[0].contains("does not exist"));
+    }
+}

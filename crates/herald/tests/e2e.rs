@@ -1,0 +1,744 @@
+//! End-to-end tests: the real `herald` binary, started as a user would, on SQLite and on
+//! PostgreSQL. PostgreSQL comes from `HERALD_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); with `CI=true` it must be reachable.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_herald");
+
+/// A database for one test: a SQLite file in a temp dir, or a fresh PostgreSQL database.
+struct Db {
+    url: String,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg {
+            let _ = Command::new("psql")
+                .args([
+                    admin.as_str(),
+                    "-qc",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
+                .output();
+        }
+    }
+}
+
+fn sqlite_db() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    Db {
+        url: format!("sqlite://{}/herald.db", dir.path().display()),
+        _dir: dir,
+        pg: None,
+    }
+}
+
+fn pg_admin() -> String {
+    std::env::var("HERALD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn pg_db() -> Option<Db> {
+    let admin = pg_admin();
+    let name = format!("herald_e2e_{}_{}", std::process::id(), rand_suffix());
+    let out = Command::new("psql")
+        .args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        other => {
+            let why = match other {
+                Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+                Err(e) => e.to_string(),
+            };
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("PostgreSQL is required in CI but {admin} is unreachable: {why}");
+            }
+            eprintln!("skipping PostgreSQL end-to-end test: {admin} is unreachable ({why})");
+            return None;
+        }
+    }
+    let base = admin.rsplit_once('/').unwrap().0;
+    Some(Db {
+        url: format!("{base}/{name}"),
+        _dir: tempfile::tempdir().unwrap(),
+        pg: Some((admin, name)),
+    })
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish() % 1_000_000_000
+}
+
+fn herald(db: &Db, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(["--database-url", &db.url])
+        .args(args)
+        .env("HERALD_STORE__TIME_ZONE", "America/New_York")
+        .output()
+        .unwrap()
+}
+
+fn token(db: &Db, name: &str) -> String {
+    let out = herald(db, &["token", "create", "--name", name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A running `herald serve`.
+struct Server {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+    token: String,
+}
+
+impl Server {
+    fn start(db: &Db, token: &str) -> Self {
+        let mut child = Command::new(BIN)
+            .args([
+                "--database-url",
+                &db.url,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("HERALD_LOG__FORMAT", "json")
+            .env("HERALD_STORE__TIME_ZONE", "America/New_York")
+            .env("HERALD_HTTP__MAX_BODY_BYTES", "2000000")
+            .env("HERALD_ALERTS__SWEEP_INTERVAL_SECS", "1")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            assert!(Instant::now() < deadline, "herald did not start");
+            let line = lines.next().expect("herald exited before serving").unwrap();
+            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if v["fields"]["message"] == "herald is serving" {
+                break v["fields"]["addr"].as_str().unwrap().to_string();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            child,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            token: token.to_string(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    fn signal(&mut self, sig: &str) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn order(ext: &str, placed: &str) -> Value {
+    json!({
+        "channel": "shopify", "external_id": ext, "number": format!("#{ext}"),
+        "customer": {"name": "Jane Doe", "email": "jane@shopper.test"},
+        "items": [{"sku": "MUG", "name": "Mug", "quantity": 1, "price": "12.00"}],
+        "placed_at": placed
+    })
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::sqlite_db()).await })* }
+        mod on_postgres { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { if let Some(db) = super::pg_db() { super::$name(db).await } })* }
+    };
+}
+
+on_both!(
+    the_api_end_to_end,
+    imports_from_the_command_line_and_over_http,
+    kill_9_during_a_stream_of_posts_loses_nothing_answered,
+    kill_9_during_a_large_import_then_rerun_gives_each_order_once,
+);
+
+async fn the_api_end_to_end(db: Db) {
+    let t = token(&db, "shop");
+    let mut s = Server::start(&db, &t);
+    assert_eq!(reqwest::get(s.url("/healthz")).await.unwrap().status(), 200);
+    assert_eq!(reqwest::get(s.url("/readyz")).await.unwrap().status(), 200);
+
+    // No token, a wrong token: 401 problem+json.
+    let r = reqwest::get(s.url("/api/v1/orders")).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = s
+        .http
+        .get(s.url("/api/v1/orders"))
+        .bearer_auth("hld_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // One order, then a batch that repeats it: recognised, not duplicated.
+    let placed = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string();
+    let (st, one) = s.post_json("/api/v1/orders", &order("1001", &placed)).await;
+    assert_eq!(st, 200, "{one}");
+    assert_eq!(one["results"][0]["outcome"], "created");
+    let id = one["results"][0]["id"].as_i64().unwrap();
+    let batch = json!([
+        order("1001", &placed),
+        order("1002", &placed),
+        order("1003", &placed)
+    ]);
+    let (st, many) = s.post_json("/api/v1/orders", &batch).await;
+    assert_eq!(st, 200);
+    let outcomes: Vec<_> = many["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["unchanged", "created", "created"]);
+    assert_eq!(many["results"][0]["id"].as_i64(), Some(id));
+
+    // The order, its deadline and its history.
+    let (st, o) = s.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(o["number"], "#1001");
+    assert_eq!(o["ship_by_state"], "on_track");
+    assert_eq!(o["events"][0]["kind"], "placed");
+
+    // Shipping it later moves it on; an older copy sent again does not move it back.
+    let mut shipped = order("1001", &placed);
+    shipped["shipped_at"] = json!(jiff::Timestamp::now().to_string());
+    assert_eq!(s.post_json("/api/v1/orders", &shipped).await.0, 200);
+    assert_eq!(
+        s.post_json("/api/v1/orders", &order("1001", &placed))
+            .await
+            .0,
+        200
+    );
+    let (_, o) = s.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(o["state"], "shipped");
+    assert_eq!(o["ship_by_state"], "shipped_on_time");
+
+    // Filters and pagination.
+    let (_, page) = s.get("/api/v1/orders?state=placed&limit=1").await;
+    assert_eq!(page["orders"].as_array().unwrap().len(), 1);
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let (_, page2) = s
+        .get(&format!(
+            "/api/v1/orders?state=placed&limit=1&cursor={cursor}"
+        ))
+        .await;
+    assert_ne!(page["orders"][0]["id"], page2["orders"][0]["id"]);
+    assert!(page2["next_cursor"].is_null());
+    let (st, e) = s.get("/api/v1/orders?ship_by_state=soon").await;
+    assert_eq!(st, 400);
+    assert_eq!(e["errors"][0]["field"], "ship_by_state");
+
+    // Bad input names the field; nothing is stored.
+    let before = s.get("/api/v1/orders?limit=1000").await.1["orders"]
+        .as_array()
+        .unwrap()
+        .len();
+    let mut bad = order("2001", &placed);
+    bad["customer"]["email"] = json!("not an address");
+    let (st, e) = s
+        .post_json("/api/v1/orders", &json!([order("2000", &placed), bad]))
+        .await;
+    assert_eq!(st, 422);
+    assert_eq!(e["errors"][0]["field"], "[1].customer.email");
+    let r = s
+        .http
+        .post(s.url("/api/v1/orders"))
+        .bearer_auth(&s.token)
+        .header("content-type", "application/json")
+        .body("{\"channel\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let big = "x".repeat(3_000_000);
+    let r = s
+        .http
+        .post(s.url("/api/v1/orders"))
+        .bearer_auth(&s.token)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let after = s.get("/api/v1/orders?limit=1000").await.1["orders"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+
+    // An order due long ago raises a late alert from the background sweep.
+    s.post_json("/api/v1/orders", &order("9001", "2025-01-06T15:00:00Z"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, a) = s.get("/api/v1/alerts").await;
+        if a["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "order_late")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no late alert raised: {a}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (st, m) = s.get("/api/v1/metrics/shipping").await;
+    assert_eq!(st, 200);
+    assert_eq!(m["windows"][0]["days"], 7);
+    let prom = reqwest::get(s.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        prom.contains("herald_late_shipment_rate{window=\"30d\"}"),
+        "{prom}"
+    );
+
+    // SIGTERM: a clean stop.
+    let status = s.signal("-TERM");
+    assert!(status.success(), "{status:?}");
+
+    // Readiness follows the database: a PostgreSQL database that goes away is reported.
+    if let Some((admin, name)) = &db.pg {
+        let s = Server::start(&db, &t);
+        Command::new("psql")
+            .args([
+                admin.as_str(),
+                "-qc",
+                &format!("DROP DATABASE {name} WITH (FORCE)"),
+            ])
+            .output()
+            .unwrap();
+        let r = reqwest::get(s.url("/readyz")).await.unwrap();
+        assert_eq!(r.status(), 503);
+        assert_eq!(reqwest::get(s.url("/healthz")).await.unwrap().status(), 200);
+    }
+}
+
+const SHOPIFY_HEADER: &str = "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem compare at price,Lineitem sku,Lineitem requires shipping,Lineitem taxable,Lineitem fulfillment status,Billing Name,Billing Street,Billing Address1,Billing Address2,Billing Company,Billing City,Billing Zip,Billing Province,Billing Country,Billing Phone,Shipping Name,Shipping Street,Shipping Address1,Shipping Address2,Shipping Company,Shipping City,Shipping Zip,Shipping Province,Shipping Country,Shipping Phone,Notes,Note Attributes,Cancelled at,Payment Method,Payment Reference,Refunded Amount,Vendor,Outstanding Balance,Employee,Location,Device ID,Id,Tags,Risk Level,Source,Lineitem discount,Tax 1 Name,Tax 1 Value,Tax 2 Name,Tax 2 Value,Tax 3 Name,Tax 3 Value,Tax 4 Name,Tax 4 Value,Tax 5 Name,Tax 5 Value,Phone,Receipt Number,Duties,Billing Province Name,Shipping Province Name,Payment ID,Payment Terms Name,Next Payment Due At,Payment References";
+
+/// A Shopify export of `n` orders (every third with a second line item).
+fn shopify_export(n: usize, bad_line_every: Option<usize>) -> String {
+    let mut s = String::from(SHOPIFY_HEADER);
+    for i in 0..n {
+        let qty = if bad_line_every.is_some_and(|k| i % k == k - 1) {
+            "two".to_string()
+        } else {
+            "1".to_string()
+        };
+        s.push_str(&format!(
+            "\n#{n},buyer{i}@shopper.test,paid,2025-12-06 10:38:01 -0500,unfulfilled,,no,USD,40.00,5.00,3.20,48.20,,0.00,Standard,2025-12-06 10:37:33 -0500,{qty},Ceramic Mug,40.00,,MUG-{i},true,true,pending,Buyer {i},1 Main St,1 Main St,,,Flagstaff,'86001,AZ,US,,Buyer {i},1 Main St,1 Main St,,,Flagstaff,'86001,AZ,US,,,,,Shopify Payments,,0.00,Herald Pottery,0.00,,,,{id},,Low,web,0.00,,,,,,,,,,,,,,Arizona,Arizona,,,,",
+            n = 1000 + i,
+            id = 7_000_000 + i
+        ));
+        if i % 3 == 0 {
+            s.push_str(&format!(
+                "\n#{n},,,,,,,,,,,,,,,2025-12-06 10:37:33 -0500,2,Espresso Cup,18.00,,CUP-ESP,true,true,pending,,,,,,,,,,,,,,,,,,,,,,,,,,,Herald Pottery,,,,,,,,,0.00,,,,,,,,,,,,,,,,,,,",
+                n = 1000 + i
+            ));
+        }
+    }
+    s.push('\n');
+    s
+}
+
+async fn imports_from_the_command_line_and_over_http(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders_export.csv");
+    std::fs::write(&file, shopify_export(50, Some(10))).unwrap();
+    let f = file.to_str().unwrap();
+
+    // --strict: the bad rows reject the whole file.
+    let out = herald(&db, &["import", "shopify", f, "--strict"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("column \"Lineitem quantity\": \"two\" is not a whole number"),
+        "{err}"
+    );
+    assert!(err.contains("orders_export.csv: line"), "{err}");
+
+    // Default: good orders import, bad rows are listed, exit code 3.
+    let out = herald(&db, &["import", "shopify", f]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("45 orders: 45 created, 0 updated, 0 unchanged; 5 bad rows skipped"),
+        "{said}"
+    );
+    // Re-running changes nothing.
+    let out = herald(&db, &["import", "shopify", f]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("45 unchanged"));
+
+    // Over HTTP, the same file gives the same report and the order count does not move.
+    let t = token(&db, "importer");
+    let s = Server::start(&db, &t);
+    let r = s
+        .http
+        .post(s.url("/api/v1/imports/shopify"))
+        .bearer_auth(&t)
+        .body(shopify_export(50, Some(10)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rep: Value = r.json().await.unwrap();
+    assert_eq!(rep["unchanged"], 45);
+    assert_eq!(rep["errors"].as_array().unwrap().len(), 5);
+    assert_eq!(rep["errors"][0]["column"], "Lineitem quantity");
+    let r = s
+        .http
+        .post(s.url("/api/v1/imports/shopify?strict=true"))
+        .bearer_auth(&t)
+        .body(shopify_export(60, Some(10)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let (_, all) = s.get("/api/v1/orders?limit=1000").await;
+    assert_eq!(all["orders"].as_array().unwrap().len(), 45);
+
+    // An Amazon report over HTTP.
+    let tsv = "order-id\torder-item-id\tpurchase-date\tpayments-date\tbuyer-email\tbuyer-name\tsku\tproduct-name\tquantity-purchased\tquantity-shipped\tquantity-to-ship\tship-service-level\trecipient-name\tship-address-1\tship-city\tship-state\tship-postal-code\tship-country\tlatest-ship-date\n\
+                114-1234567-1234567\t1\t2025-12-06T15:37:33+00:00\t2025-12-06T15:37:33+00:00\tx1@marketplace.amazon.com\tJohn\tMUG\tMug\t1\t0\t1\tStandard\tJohn\t1 Oak\tSedona\tAZ\t86336\tUS\t2025-12-09T07:59:59+00:00\n";
+    let r = s
+        .http
+        .post(s.url("/api/v1/imports/amazon"))
+        .bearer_auth(&t)
+        .body(tsv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, am) = s.get("/api/v1/orders?channel=amazon").await;
+    assert_eq!(am["orders"][0]["ship_by"], "2025-12-09T07:59:59Z");
+    // Not an export at all: one clear 400.
+    let r = s
+        .http
+        .post(s.url("/api/v1/imports/amazon"))
+        .bearer_auth(&t)
+        .body("hello,world\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let p: Value = r.json().await.unwrap();
+    assert!(p["detail"].as_str().unwrap().contains("order-id"), "{p}");
+}
+
+async fn kill_9_during_a_stream_of_posts_loses_nothing_answered(db: Db) {
+    let t = token(&db, "stream");
+    let mut s = Server::start(&db, &t);
+    let placed = "2025-12-01T15:00:00Z";
+    let http = s.http.clone();
+    let url = s.url("/api/v1/orders");
+    let tok = t.clone();
+    // Post batches of 50 as fast as possible; remember which were answered 2xx.
+    let poster = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        for b in 0..100_000 {
+            let batch: Vec<Value> = (0..50)
+                .map(|i| order(&format!("k{b}-{i}"), placed))
+                .collect();
+            match http.post(&url).bearer_auth(&tok).json(&batch).send().await {
+                Ok(r) if r.status().is_success() => acked.push(b),
+                _ => break,
+            }
+        }
+        acked
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.signal("-KILL");
+    let acked = poster.await.unwrap();
+    assert!(
+        acked.len() > 5,
+        "too few batches before the kill: {}",
+        acked.len()
+    );
+
+    let s = Server::start(&db, &t);
+    let mut seen = std::collections::HashMap::new();
+    let mut cursor = String::new();
+    loop {
+        let (_, page) = s.get(&format!("/api/v1/orders?limit=1000{cursor}")).await;
+        for o in page["orders"].as_array().unwrap() {
+            *seen
+                .entry(o["external_id"].as_str().unwrap().to_string())
+                .or_insert(0) += 1;
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    for b in &acked {
+        for i in 0..50 {
+            assert_eq!(
+                seen.get(&format!("k{b}-{i}")),
+                Some(&1),
+                "acknowledged order k{b}-{i} lost or duplicated"
+            );
+        }
+    }
+    assert!(seen.values().all(|n| *n == 1));
+    // Batches are atomic: an unanswered batch is there whole or not at all.
+    let mut batches = std::collections::HashMap::new();
+    for k in seen.keys() {
+        *batches
+            .entry(k.split('-').next().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    assert!(
+        batches.values().all(|n| *n == 50),
+        "a half-written batch: {batches:?}"
+    );
+}
+
+async fn kill_9_during_a_large_import_then_rerun_gives_each_order_once(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.csv");
+    std::fs::write(&file, shopify_export(30_000, None)).unwrap();
+    let f = file.to_str().unwrap();
+    herald(&db, &["migrate"]);
+    let mut child = Command::new(BIN)
+        .args(["--database-url", &db.url, "import", "shopify", f])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    let out = herald(&db, &["import", "shopify", f]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("30000 orders:"), "{said}");
+    let out = herald(&db, &["import", "shopify", f]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        said.contains("0 created, 0 updated, 30000 unchanged"),
+        "{said}"
+    );
+}
+
+#[test]
+fn unknown_database_schemes_are_refused_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args([
+            "--database-url",
+            "mysql://root:hunter2@localhost/shop",
+            "migrate",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("use sqlite://PATH"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn calendar_and_deadline_commands() {
+    let out = Command::new(BIN)
+        .args(["calendar", "holidays", "--year", "2026"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("2026-01-01 New Year's Day\n"), "{text}");
+    assert!(
+        text.contains("2026-07-03 Independence Day (observed; falls on 2026-07-04)\n"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 11);
+    let out = Command::new(BIN)
+        .args([
+            "deadline",
+            "--placed",
+            "2025-11-26T15:00:00-05:00",
+            "--handling-days",
+            "2",
+            "--tz",
+            "America/New_York",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "2025-12-02T23:59:59-05:00\n"
+    );
+    let out = Command::new(BIN)
+        .args([
+            "deadline",
+            "--placed",
+            "2025-11-26T13:00:00-05:00",
+            "--handling-days",
+            "1",
+            "--tz",
+            "America/New_York",
+            "--cutoff",
+            "12:00",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "2025-12-01T23:59:59-05:00\n"
+    );
+}
+
+#[test]
+fn check_lists_every_problem_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("herald.toml");
+    std::fs::write(&cfg, "database_url = \"sqlite:///nonexistent-dir/x.db\"\n[store]\ntime_zone = \"Mars/Base\"\ncutoff = \"25:00\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap(), "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Mars/Base") && text.contains("\"25:00\""),
+        "{text}"
+    );
+    std::fs::write(
+        &cfg,
+        format!(
+            "database_url = \"sqlite://{}/ok.db\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap(), "check"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn demo_starts_and_serves_a_seeded_store() {
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = String::new();
+    let mut token = String::new();
+    for _ in 0..10 {
+        let l = lines.next().unwrap().unwrap();
+        if let Some(u) = l.trim().strip_prefix("URL:") {
+            url = u.trim().to_string();
+        }
+        if let Some(t) = l.trim().strip_prefix("token:") {
+            token = t.trim().to_string();
+            break;
+        }
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let at_risk: Value = rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{url}/api/v1/orders?ship_by_state=at_risk"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert!(!at_risk["orders"].as_array().unwrap().is_empty());
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}

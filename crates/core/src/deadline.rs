@@ -405,7 +405,7 @@ mod tests {
                 if p.calendar.is_business_day(z.date()) && z.time() >= p.opening && z.time() < p.closing {
                     minutes += 1;
                 }
-                t = t + SignedDuration::from_mins(1);
+                t += SignedDuration::from_mins(1);
             }
             prop_assert_eq!(minutes, p.at_risk_business_hours as i64 * 60);
         }

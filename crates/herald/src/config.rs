@@ -446,6 +446,8 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Vec<St
 }
 
 #[cfg(test)]
+// figment::Jail fixes the closure's error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -210,36 +210,6 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_schemes_are_refused_with_the_fix() {
-        for bad in ["mysql://x", "herald.db", "sqlite://", "file:herald.db", ""] {
-            let e = scheme(bad).unwrap_err().to_string();
-            assert!(e.contains("use sqlite://PATH"), "{bad}: {e}");
-        }
-        assert_eq!(scheme("sqlite://herald.db").unwrap(), Scheme::Sqlite);
-        assert_eq!(scheme("postgres://u@h/db").unwrap(), Scheme::Postgres);
-        assert_eq!(scheme("postgresql://u@h/db").unwrap(), Scheme::Postgres);
-    }
-
-    #[test]
-    fn passwords_never_leave_in_messages() {
-        assert_eq!(
-            redact_url("postgres://herald:s3cret@db:5432/herald"),
-            "postgres://herald:***@db:5432/herald"
-        );
-        assert_eq!(
-            redact_url("postgres://db/herald?user=h&password=s3cret&sslmode=require"),
-            "postgres://db/herald?user=h&password=***&sslmode=require"
-        );
-        let e = scheme("mysql://root:hunter2@db/x").unwrap_err().to_string();
-        assert!(!e.contains("hunter2"), "{e}");
-    }
-}
-
 /// The stored form of an API token: its SHA-256, hex. Tokens are 256 random bits, so a fast
 /// hash is enough (no password stretching needed) and lookups stay cheap on every request.
 pub fn hash_token(token: &str) -> String {
@@ -279,5 +249,35 @@ pub async fn probe(url: &str) -> Result<()> {
             sqlx::query("SELECT 1").execute(&mut c).await?;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_schemes_are_refused_with_the_fix() {
+        for bad in ["mysql://x", "herald.db", "sqlite://", "file:herald.db", ""] {
+            let e = scheme(bad).unwrap_err().to_string();
+            assert!(e.contains("use sqlite://PATH"), "{bad}: {e}");
+        }
+        assert_eq!(scheme("sqlite://herald.db").unwrap(), Scheme::Sqlite);
+        assert_eq!(scheme("postgres://u@h/db").unwrap(), Scheme::Postgres);
+        assert_eq!(scheme("postgresql://u@h/db").unwrap(), Scheme::Postgres);
+    }
+
+    #[test]
+    fn passwords_never_leave_in_messages() {
+        assert_eq!(
+            redact_url("postgres://herald:s3cret@db:5432/herald"),
+            "postgres://herald:***@db:5432/herald"
+        );
+        assert_eq!(
+            redact_url("postgres://db/herald?user=h&password=s3cret&sslmode=require"),
+            "postgres://db/herald?user=h&password=***&sslmode=require"
+        );
+        let e = scheme("mysql://root:hunter2@db/x").unwrap_err().to_string();
+        assert!(!e.contains("hunter2"), "{e}");
     }
 }

@@ -93,12 +93,13 @@ impl OrderRow {
     }
 }
 
+/// An order's identity: (channel, external id).
+pub(crate) type OrderKey = (String, String);
+
 /// Folds repeats of the same order within one batch, keeping first-seen order.
-pub(crate) fn fold_batch(
-    orders: &[NewOrder],
-) -> (Vec<(String, String)>, HashMap<(String, String), NewOrder>) {
+pub(crate) fn fold_batch(orders: &[NewOrder]) -> (Vec<OrderKey>, HashMap<OrderKey, NewOrder>) {
     let mut keys = Vec::new();
-    let mut map: HashMap<(String, String), NewOrder> = HashMap::with_capacity(orders.len());
+    let mut map: HashMap<OrderKey, NewOrder> = HashMap::with_capacity(orders.len());
     for o in orders {
         let k = (o.channel.as_str().to_string(), o.external_id.clone());
         match map.get_mut(&k) {

@@ -177,12 +177,15 @@ impl<'a> Row<'a> {
     }
 }
 
+/// A data row and its 1-based line number.
+pub(crate) type NumberedRecord = (u64, csv::StringRecord);
+
 /// Reads a delimited file into its header and records with their line numbers. Records that
 /// cannot be read (bad UTF-8, wrong field count) become row errors.
 pub(crate) fn read_records(
     bytes: &[u8],
     delimiter: u8,
-) -> Result<(Header, Vec<(u64, csv::StringRecord)>, Vec<RowError>), FormatError> {
+) -> Result<(Header, Vec<NumberedRecord>, Vec<RowError>), FormatError> {
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)

@@ -26,6 +26,8 @@ pub enum StoreError {
     Connect { url: String, source: sqlx::Error },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("SQLite error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data could not be read back: {0}")]
@@ -250,6 +252,12 @@ pub async fn probe(url: &str) -> Result<()> {
             Ok(())
         }
     }
+}
+
+pub(crate) fn token_name_taken(name: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "a token named {name:?} already exists: choose another name, or revoke it first with `herald token revoke --name {name}`"
+    ))
 }
 
 #[cfg(test)]

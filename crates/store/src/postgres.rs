@@ -67,4 +67,398 @@ impl PgStore {
     }
 }
 
-crate::sql::store_impl!(PgStore, sqlx::Postgres, "postgres");
+#[async_trait::async_trait]
+impl crate::Store for PgStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> crate::Result<()> {
+        sqlx::query("SELECT 1").execute(self.read_pool()).await?;
+        Ok(())
+    }
+
+    async fn upsert_orders(
+        &self,
+        orders: &[herald_core::order::NewOrder],
+        policy: &herald_core::deadline::ShipByPolicy,
+        now: jiff::Timestamp,
+    ) -> crate::Result<Vec<crate::Upserted>> {
+        use crate::sql::*;
+        use sqlx::Row as _;
+        use std::collections::HashMap;
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now_us = herald_core::time::to_micros(now);
+        let (keys, incoming) = fold_batch(orders);
+        let mut tx = self.begin_write().await?;
+        Self::lock_order_keys(&mut tx, &keys).await?;
+
+        // What is stored already, per channel, in chunks.
+        let mut existing: HashMap<(String, String), (i64, herald_core::order::NewOrder)> =
+            HashMap::new();
+        let mut by_channel: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (c, e) in &keys {
+            by_channel.entry(c.as_str()).or_default().push(e.as_str());
+        }
+        for (channel, ids) in by_channel {
+            for chunk in ids.chunks(CHUNK) {
+                let mut sql = String::from(
+                    "SELECT id, external_id, data FROM orders WHERE channel = $1 AND external_id IN (",
+                );
+                for i in 0..chunk.len() {
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    sql += &format!("${}", i + 2);
+                }
+                sql.push(')');
+                let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql)).bind(channel);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                for row in q.fetch_all(&mut *tx).await? {
+                    let id: i64 = row.try_get(0)?;
+                    let ext: String = row.try_get(1)?;
+                    let data: String = row.try_get(2)?;
+                    let facts = serde_json::from_str(&data)
+                        .map_err(|e| crate::StoreError::Corrupt(format!("order {id}: {e}")))?;
+                    existing.insert((channel.to_string(), ext), (id, facts));
+                }
+            }
+        }
+
+        let UpsertPlan {
+            rows,
+            events,
+            mut outcomes,
+        } = plan_upsert(&keys, &incoming, &existing, policy);
+
+        // Write the orders; RETURNING gives the ids of new ones.
+        for chunk in rows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO orders (channel, external_id, number, state, customer_email, data, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (channel, external_id) DO UPDATE SET number = excluded.number, state = excluded.state, customer_email = excluded.customer_email, data = excluded.data, placed_at = excluded.placed_at, shipped_at = excluded.shipped_at, closed_at = excluded.closed_at, ship_by = excluded.ship_by, at_risk_from = excluded.at_risk_from, awaiting_ship_by = excluded.awaiting_ship_by, alert_due_at = excluded.alert_due_at, as_of = excluded.as_of, updated_at = excluded.updated_at \
+                 RETURNING id, channel, external_id",
+                placeholders(1, chunk.len(), 16)
+            );
+            let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.channel.as_str())
+                    .bind(r.external_id.as_str())
+                    .bind(r.number.as_str())
+                    .bind(r.state)
+                    .bind(r.customer_email.as_deref())
+                    .bind(r.data.as_str())
+                    .bind(r.placed_at)
+                    .bind(r.shipped_at)
+                    .bind(r.closed_at)
+                    .bind(r.ship_by)
+                    .bind(r.at_risk_from)
+                    .bind(r.awaiting_ship_by)
+                    .bind(r.alert_due_at)
+                    .bind(r.as_of)
+                    .bind(now_us)
+                    .bind(now_us);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                let id: i64 = row.try_get(0)?;
+                let key = (row.try_get::<String, _>(1)?, row.try_get::<String, _>(2)?);
+                if let Some(o) = outcomes.get_mut(&key) {
+                    o.id = id;
+                }
+            }
+        }
+
+        // The lifecycle events the merge produced.
+        for chunk in events.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES {} \
+                 ON CONFLICT (order_id, kind) DO UPDATE SET at = excluded.at",
+                placeholders(1, chunk.len(), 4)
+            );
+            let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
+            for (k, kind, at) in chunk {
+                q = q
+                    .bind(outcomes[k].id)
+                    .bind(kind.as_str())
+                    .bind(*at)
+                    .bind(now_us);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(orders
+            .iter()
+            .map(|o| outcomes[&(o.channel.as_str().to_string(), o.external_id.clone())])
+            .collect())
+    }
+
+    async fn get_order(
+        &self,
+        id: i64,
+        now: jiff::Timestamp,
+    ) -> crate::Result<Option<herald_core::order::Order>> {
+        use sqlx::Row as _;
+        let row = sqlx::query::<sqlx::Postgres>(
+            "SELECT id, data, ship_by, at_risk_from, created_at, updated_at FROM orders WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.read_pool())
+        .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => Ok(Some(crate::sql::decode_order(
+                r.try_get(0)?,
+                r.try_get::<&str, _>(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+                r.try_get(5)?,
+                now,
+            )?)),
+        }
+    }
+
+    async fn list_orders(
+        &self,
+        filter: &crate::OrderFilter,
+        now: jiff::Timestamp,
+    ) -> crate::Result<crate::Page<herald_core::order::Order>> {
+        use sqlx::Row as _;
+        let (sql, binds) = crate::sql::order_list_sql(filter, now);
+        let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                crate::sql::Bind::I64(v) => q.bind(v),
+                crate::sql::Bind::Text(s) => q.bind(s),
+            };
+        }
+        let rows = q.fetch_all(self.read_pool()).await?;
+        let limit = filter.limit.clamp(1, 1000) as usize;
+        let mut items = Vec::with_capacity(rows.len().min(limit));
+        let mut last_key = None;
+        for r in rows.iter().take(limit) {
+            let id: i64 = r.try_get(0)?;
+            last_key = Some((id, r.try_get::<Option<i64>, _>(6)?));
+            items.push(crate::sql::decode_order(
+                id,
+                r.try_get::<&str, _>(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+                r.try_get(5)?,
+                now,
+            )?);
+        }
+        let by_deadline = matches!(
+            filter.ship_by_state,
+            Some(
+                herald_core::ShipByState::OnTrack
+                    | herald_core::ShipByState::AtRisk
+                    | herald_core::ShipByState::Late
+            )
+        );
+        let next_cursor = match last_key {
+            Some((id, awaiting)) if rows.len() > limit => Some(
+                if by_deadline {
+                    crate::Cursor::ByDeadline(awaiting.unwrap_or(0), id)
+                } else {
+                    crate::Cursor::ById(id)
+                }
+                .to_string(),
+            ),
+            _ => None,
+        };
+        Ok(crate::Page { items, next_cursor })
+    }
+
+    async fn order_events(&self, id: i64) -> crate::Result<Vec<crate::OrderEvent>> {
+        use sqlx::Row as _;
+        let rows = sqlx::query::<sqlx::Postgres>(
+            "SELECT kind, at, recorded_at FROM order_events WHERE order_id = $1 ORDER BY at, id",
+        )
+        .bind(id)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::OrderEvent {
+                    kind: crate::sql::event_kind(r.try_get::<&str, _>(0)?)?,
+                    at: herald_core::time::from_micros(r.try_get(1)?),
+                    recorded_at: herald_core::time::from_micros(r.try_get(2)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn raise_due_alerts(&self, now: jiff::Timestamp, limit: u32) -> crate::Result<u64> {
+        use sqlx::Row as _;
+        let now_us = herald_core::time::to_micros(now);
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SELECT id, number, channel, ship_by, awaiting_ship_by FROM orders WHERE alert_due_at <= $1 ORDER BY alert_due_at LIMIT $2{}",
+            Self::SKIP_LOCKED
+        );
+        let due = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql))
+            .bind(now_us)
+            .bind(limit as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut raised = 0;
+        for r in &due {
+            let id: i64 = r.try_get(0)?;
+            let number: String = r.try_get(1)?;
+            let channel: String = r.try_get(2)?;
+            let ship_by: i64 = r.try_get(3)?;
+            let awaiting: Option<i64> = r.try_get(4)?;
+            let (alert, next_due) =
+                crate::sql::due_alert(now_us, &number, &channel, ship_by, awaiting);
+            if let Some((kind, message)) = alert {
+                let res = sqlx::query::<sqlx::Postgres>(
+                    "INSERT INTO alerts (dedupe_key, kind, order_id, message, due_at, raised_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING",
+                )
+                .bind(format!("order:{id}:{kind}"))
+                .bind(kind)
+                .bind(id)
+                .bind(message)
+                .bind(ship_by)
+                .bind(now_us)
+                .execute(&mut *tx)
+                .await?;
+                raised += res.rows_affected();
+            }
+            sqlx::query::<sqlx::Postgres>("UPDATE orders SET alert_due_at = $1 WHERE id = $2")
+                .bind(next_due)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(raised)
+    }
+
+    async fn list_alerts(
+        &self,
+        after_id: Option<i64>,
+        limit: u32,
+    ) -> crate::Result<Vec<crate::Alert>> {
+        use sqlx::Row as _;
+        let rows = sqlx::query::<sqlx::Postgres>(
+            "SELECT id, kind, order_id, message, due_at, raised_at FROM alerts WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id.unwrap_or(0))
+        .bind(limit.clamp(1, 1000) as i64)
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::Alert {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    order_id: r.try_get(2)?,
+                    message: r.try_get(3)?,
+                    due_at: r
+                        .try_get::<Option<i64>, _>(4)?
+                        .map(herald_core::time::from_micros),
+                    raised_at: herald_core::time::from_micros(r.try_get(5)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn shipping_window(
+        &self,
+        days: u32,
+        now: jiff::Timestamp,
+    ) -> crate::Result<crate::ShippingWindow> {
+        use sqlx::Row as _;
+        let now_us = herald_core::time::to_micros(now);
+        let from = now_us - days as i64 * 86_400_000_000;
+        let due = sqlx::query::<sqlx::Postgres>(crate::sql::LATE_SHIPMENTS_SQL)
+            .bind(from)
+            .bind(now_us)
+            .fetch_one(self.read_pool())
+            .await?;
+        let placed = sqlx::query::<sqlx::Postgres>(crate::sql::PRE_FULFILMENT_CANCELS_SQL)
+            .bind(from)
+            .bind(now_us)
+            .fetch_one(self.read_pool())
+            .await?;
+        Ok(crate::sql::shipping_window(
+            days,
+            due.try_get(0)?,
+            due.try_get(1)?,
+            placed.try_get(0)?,
+            placed.try_get(1)?,
+        ))
+    }
+
+    async fn count_orders(&self) -> crate::Result<u64> {
+        let n: i64 = sqlx::query_scalar::<sqlx::Postgres, i64>("SELECT COUNT(*) FROM orders")
+            .fetch_one(self.read_pool())
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> crate::Result<()> {
+        let res = sqlx::query::<sqlx::Postgres>(
+            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(token_hash)
+        .bind(herald_core::time::to_micros(now))
+        .execute(self.write_pool())
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(crate::token_name_taken(name));
+        }
+        Ok(())
+    }
+
+    async fn token_name(&self, token_hash: &str) -> crate::Result<Option<String>> {
+        Ok(sqlx::query_scalar::<sqlx::Postgres, String>(
+            "SELECT name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.read_pool())
+        .await?)
+    }
+
+    async fn list_tokens(&self) -> crate::Result<Vec<crate::TokenInfo>> {
+        use sqlx::Row as _;
+        let rows = sqlx::query::<sqlx::Postgres>(
+            "SELECT name, created_at, revoked_at FROM api_tokens ORDER BY id",
+        )
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::TokenInfo {
+                    name: r.try_get(0)?,
+                    created_at: herald_core::time::from_micros(r.try_get(1)?),
+                    revoked_at: r
+                        .try_get::<Option<i64>, _>(2)?
+                        .map(herald_core::time::from_micros),
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_token(&self, name: &str, now: jiff::Timestamp) -> crate::Result<bool> {
+        // A revoked token frees its name: it is renamed out of the way.
+        let res = sqlx::query::<sqlx::Postgres>(crate::sql::REVOKE_TOKEN_SQL)
+            .bind(herald_core::time::to_micros(now))
+            .bind(name)
+            .execute(self.write_pool())
+            .await?;
+        Ok(res.rows_affected() > 0)
+    }
+}

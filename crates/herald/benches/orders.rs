@@ -19,7 +19,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_herald");
 
 fn order_json(i: usize, placed: &str) -> Value {
     json!({
-        "channel": if i % 3 == 0 { "amazon" } else { "shopify" },
+        "channel": if i.is_multiple_of(3) { "amazon" } else { "shopify" },
         "external_id": format!("B{i}"),
         "number": format!("#{}", 100_000 + i),
         "customer": {"name": "Buyer Name", "email": format!("buyer{i}@shopper.test"), "phone": "+1 928 555 0100"},
@@ -207,7 +207,7 @@ fn import() {
     let mut s = String::with_capacity(N * 700);
     s.push_str(SHOPIFY_HEADER);
     for i in 0..N {
-        let fulfilled = if i % 2 == 0 {
+        let fulfilled = if i.is_multiple_of(2) {
             "fulfilled,2025-12-08 09:00:00 -0500"
         } else {
             "unfulfilled,"
@@ -217,7 +217,7 @@ fn import() {
             n = 1000 + i,
             id = 7_000_000 + i
         ));
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             s.push_str(&format!("\n#{n},,,,,,,,,,,,,,,2025-12-06 10:37:33 -0500,2,Espresso Cup,18.00,,CUP-ESP,true,true,pending,,,,,,,,,,,,,,,,,,,,,,,,,,,Herald Pottery,,,,,,,,,0.00,,,,,,,,,,,,,,,,,,,", n = 1000 + i));
         }
     }
@@ -272,7 +272,7 @@ async fn list() {
                     let age_min = ((N - i) as i64 * 525_600) / N as i64; // spread over a year
                     let placed = now - jiff::SignedDuration::from_mins(age_min);
                     let mut j = order_json(i, &placed.to_string());
-                    if age_min > 3 * 1440 || i % 4 == 0 {
+                    if age_min > 3 * 1440 || i.is_multiple_of(4) {
                         j["shipped_at"] = json!(
                             (placed + jiff::SignedDuration::from_hours(20))
                                 .min(now)

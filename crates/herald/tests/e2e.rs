@@ -397,7 +397,7 @@ fn shopify_export(n: usize, bad_line_every: Option<usize>) -> String {
             n = 1000 + i,
             id = 7_000_000 + i
         ));
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             s.push_str(&format!(
                 "\n#{n},,,,,,,,,,,,,,,2025-12-06 10:37:33 -0500,2,Espresso Cup,18.00,,CUP-ESP,true,true,pending,,,,,,,,,,,,,,,,,,,,,,,,,,,Herald Pottery,,,,,,,,,0.00,,,,,,,,,,,,,,,,,,,",
                 n = 1000 + i

@@ -157,6 +157,26 @@ impl BusinessCalendar {
         match self.holidays {
             HolidaySet::None => None,
             HolidaySet::Us => {
+                // Most days are nowhere near a holiday: only days within a day of a fixed-date
+                // holiday, and Mondays and Thursdays of the months with floating ones, can be.
+                let (m, d) = (day.month(), day.day());
+                let near_fixed = matches!(
+                    (m, d),
+                    (12, 31)
+                        | (1, 1..=2)
+                        | (6, 18..=20)
+                        | (7, 3..=5)
+                        | (11, 10..=12)
+                        | (12, 24..=26)
+                );
+                let floating = match day.weekday() {
+                    Weekday::Monday => matches!(m, 1 | 2 | 5 | 9 | 10),
+                    Weekday::Thursday => m == 11,
+                    _ => false,
+                };
+                if !near_fixed && !floating {
+                    return None;
+                }
                 // The observed date is at most one day away from the named date, so only the
                 // holidays of this year and (for December 31st) the next can land on `day`.
                 let years = [day.year(), day.year().saturating_add(1)];
@@ -309,6 +329,16 @@ mod tests {
         assert!(!cal.is_business_day(date(2025, 12, 21))); // Sunday
         assert!(!cal.is_business_day(date(2025, 12, 24))); // seller closed
         assert!(cal.is_business_day(date(2025, 12, 25))); // no holidays in this calendar
+    }
+
+    #[test]
+    fn the_quick_pre_filter_never_hides_a_holiday() {
+        let cal = BusinessCalendar::default();
+        for year in 1990..2110 {
+            for h in us_federal_closures(year) {
+                assert_eq!(cal.holiday_on(h.observed), Some(h.name), "{h:?}");
+            }
+        }
     }
 
     proptest! {

@@ -91,17 +91,22 @@ impl crate::Store for PgStore {
             return Ok(Vec::new());
         }
         let now_us = herald_core::time::to_micros(now);
-        let (keys, incoming) = fold_batch(orders);
+        let FoldedBatch {
+            keys,
+            orders: incoming,
+            input_slot,
+        } = fold_batch(orders);
         let mut tx = self.begin_write().await?;
         Self::lock_order_keys(&mut tx, &keys).await?;
 
         // What is stored already, per channel, in chunks.
-        let mut existing: HashMap<(String, String), (i64, herald_core::order::NewOrder)> =
-            HashMap::new();
+        let mut slot_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(keys.len());
         let mut by_channel: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (c, e) in &keys {
+        for (i, (c, e)) in keys.iter().enumerate() {
+            slot_of.insert((c.as_str(), e.as_str()), i);
             by_channel.entry(c.as_str()).or_default().push(e.as_str());
         }
+        let mut existing: Vec<Option<(i64, herald_core::order::NewOrder)>> = vec![None; keys.len()];
         for (channel, ids) in by_channel {
             for chunk in ids.chunks(CHUNK) {
                 let mut sql = String::from(
@@ -124,16 +129,17 @@ impl crate::Store for PgStore {
                     let data: String = row.try_get(2)?;
                     let facts = serde_json::from_str(&data)
                         .map_err(|e| crate::StoreError::Corrupt(format!("order {id}: {e}")))?;
-                    existing.insert((channel.to_string(), ext), (id, facts));
+                    if let Some(&slot) = slot_of.get(&(channel, ext.as_str())) {
+                        existing[slot] = Some((id, facts));
+                    }
                 }
             }
         }
-
         let UpsertPlan {
             rows,
             events,
             mut outcomes,
-        } = plan_upsert(&keys, &incoming, &existing, policy);
+        } = plan_upsert(&incoming, &existing, policy);
 
         // Write the orders; RETURNING gives the ids of new ones.
         for chunk in rows.chunks(CHUNK) {
@@ -144,7 +150,7 @@ impl crate::Store for PgStore {
                 placeholders(1, chunk.len(), 16)
             );
             let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
-            for r in chunk {
+            for (_, r) in chunk {
                 q = q
                     .bind(r.channel.as_str())
                     .bind(r.external_id.as_str())
@@ -165,9 +171,9 @@ impl crate::Store for PgStore {
             }
             for row in q.fetch_all(&mut *tx).await? {
                 let id: i64 = row.try_get(0)?;
-                let key = (row.try_get::<String, _>(1)?, row.try_get::<String, _>(2)?);
-                if let Some(o) = outcomes.get_mut(&key) {
-                    o.id = id;
+                let (c, e) = (row.try_get::<&str, _>(1)?, row.try_get::<&str, _>(2)?);
+                if let Some(&slot) = slot_of.get(&(c, e)) {
+                    outcomes[slot].id = id;
                 }
             }
         }
@@ -180,9 +186,9 @@ impl crate::Store for PgStore {
                 placeholders(1, chunk.len(), 4)
             );
             let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
-            for (k, kind, at) in chunk {
+            for (slot, kind, at) in chunk {
                 q = q
-                    .bind(outcomes[k].id)
+                    .bind(outcomes[*slot].id)
                     .bind(kind.as_str())
                     .bind(*at)
                     .bind(now_us);
@@ -190,10 +196,7 @@ impl crate::Store for PgStore {
             q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(orders
-            .iter()
-            .map(|o| outcomes[&(o.channel.as_str().to_string(), o.external_id.clone())])
-            .collect())
+        Ok(input_slot.iter().map(|&i| outcomes[i]).collect())
     }
 
     async fn get_order(

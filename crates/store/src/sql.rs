@@ -94,72 +94,87 @@ impl OrderRow {
 /// An order's identity: (channel, external id).
 pub(crate) type OrderKey = (String, String);
 
-/// Folds repeats of the same order within one batch, keeping first-seen order.
-pub(crate) fn fold_batch(orders: &[NewOrder]) -> (Vec<OrderKey>, HashMap<OrderKey, NewOrder>) {
-    let mut keys = Vec::new();
-    let mut map: HashMap<OrderKey, NewOrder> = HashMap::with_capacity(orders.len());
-    for o in orders {
-        let k = (o.channel.as_str().to_string(), o.external_id.clone());
-        match map.get_mut(&k) {
-            Some(acc) => *acc = acc.merge(o),
-            None => {
-                keys.push(k.clone());
-                map.insert(k, o.clone());
+/// One batch with repeats folded: each distinct order once (its versions merged), in first-seen
+/// order, and for every input the position of its order.
+pub(crate) struct FoldedBatch {
+    pub keys: Vec<OrderKey>,
+    pub orders: Vec<NewOrder>,
+    pub input_slot: Vec<usize>,
+}
+
+pub(crate) fn fold_batch(input: &[NewOrder]) -> FoldedBatch {
+    let mut slots: HashMap<(&str, &str), usize> = HashMap::with_capacity(input.len());
+    let mut batch = FoldedBatch {
+        keys: Vec::with_capacity(input.len()),
+        orders: Vec::with_capacity(input.len()),
+        input_slot: Vec::with_capacity(input.len()),
+    };
+    for o in input {
+        let slot = match slots.get(&(o.channel.as_str(), o.external_id.as_str())) {
+            Some(&i) => {
+                batch.orders[i] = batch.orders[i].merge(o);
+                i
             }
-        }
+            None => {
+                let i = batch.orders.len();
+                slots.insert((o.channel.as_str(), o.external_id.as_str()), i);
+                batch
+                    .keys
+                    .push((o.channel.as_str().to_string(), o.external_id.clone()));
+                batch.orders.push(o.clone());
+                i
+            }
+        };
+        batch.input_slot.push(slot);
     }
-    (keys, map)
+    batch
 }
 
-/// What one upsert batch will write: the rows that change, their new lifecycle events, and the
-/// outcome for every key (ids of new orders are filled in after the insert).
+/// What one upsert batch will write: the rows that change (with their slot in the folded
+/// batch), their new lifecycle events, and one outcome per slot (ids of new orders are filled
+/// in after the insert).
 pub(crate) struct UpsertPlan {
-    pub rows: Vec<OrderRow>,
-    pub events: Vec<(OrderKey, OrderEventKind, i64)>,
-    pub outcomes: HashMap<OrderKey, crate::Upserted>,
+    pub rows: Vec<(usize, OrderRow)>,
+    pub events: Vec<(usize, OrderEventKind, i64)>,
+    pub outcomes: Vec<crate::Upserted>,
 }
 
-/// Merges each incoming order with what is stored and keeps only what changes.
+/// Merges each incoming order with what is stored (`existing`, by slot) and keeps only what
+/// changes.
 pub(crate) fn plan_upsert(
-    keys: &[OrderKey],
-    incoming: &HashMap<OrderKey, NewOrder>,
-    existing: &HashMap<OrderKey, (i64, NewOrder)>,
+    incoming: &[NewOrder],
+    existing: &[Option<(i64, NewOrder)>],
     policy: &ShipByPolicy,
 ) -> UpsertPlan {
     let mut plan = UpsertPlan {
-        rows: Vec::new(),
-        events: Vec::new(),
-        outcomes: HashMap::with_capacity(keys.len()),
+        rows: Vec::with_capacity(incoming.len()),
+        events: Vec::with_capacity(incoming.len() * 2),
+        outcomes: Vec::with_capacity(incoming.len()),
     };
-    for k in keys {
-        let inc = &incoming[k];
-        let (merged, old, id) = match existing.get(k) {
-            Some((id, old)) => (old.merge(inc), Some(old), *id),
-            None => (inc.clone(), None, 0),
+    for (slot, inc) in incoming.iter().enumerate() {
+        let stored = existing[slot].as_ref();
+        let merged = stored.map(|(_, old)| old.merge(inc));
+        let (after, old, id) = match (&merged, stored) {
+            (Some(m), Some((id, old))) => (m, Some(old), *id),
+            _ => (inc, None, 0),
         };
-        if let Some(old) = old
-            && *old == merged
-        {
-            plan.outcomes.insert(
-                k.clone(),
-                crate::Upserted {
-                    id,
-                    outcome: crate::UpsertOutcome::Unchanged,
-                },
-            );
+        if old == Some(after) {
+            plan.outcomes.push(crate::Upserted {
+                id,
+                outcome: crate::UpsertOutcome::Unchanged,
+            });
             continue;
         }
-        for (kind, at) in NewOrder::new_events(old, &merged) {
-            plan.events.push((k.clone(), kind, to_micros(at)));
+        for (kind, at) in NewOrder::new_events(old, after) {
+            plan.events.push((slot, kind, to_micros(at)));
         }
         let outcome = if old.is_some() {
             crate::UpsertOutcome::Updated
         } else {
             crate::UpsertOutcome::Created
         };
-        plan.outcomes
-            .insert(k.clone(), crate::Upserted { id, outcome });
-        plan.rows.push(OrderRow::new(&merged, policy));
+        plan.outcomes.push(crate::Upserted { id, outcome });
+        plan.rows.push((slot, OrderRow::new(after, policy)));
     }
     plan
 }

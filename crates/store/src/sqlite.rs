@@ -10,7 +10,7 @@
 //! write survives power loss before herald answers 2xx, foreign keys on, and a busy timeout for
 //! a second process (such as `herald import` next to a running server).
 
-use crate::sql::{Bind, Cursor, OrderKey, UpsertPlan, fold_batch, plan_upsert};
+use crate::sql::{Bind, Cursor, FoldedBatch, UpsertPlan, fold_batch, plan_upsert};
 use crate::{
     Alert, OrderEvent, OrderFilter, Page, Result, ShippingWindow, StoreError, StoreOptions,
     TokenInfo, Upserted,
@@ -20,7 +20,6 @@ use herald_core::order::{NewOrder, Order};
 use herald_core::time::{from_micros, to_micros};
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -195,17 +194,18 @@ impl crate::Store for SqliteStore {
         if orders.is_empty() {
             return Ok(Vec::new());
         }
-        let order_keys: Vec<OrderKey> = orders
-            .iter()
-            .map(|o| (o.channel.as_str().to_string(), o.external_id.clone()))
-            .collect();
-        let (keys, incoming) = fold_batch(orders);
+        let batch = fold_batch(orders);
         let policy = policy.clone();
         let now_us = to_micros(now);
+        let FoldedBatch {
+            keys,
+            orders: incoming,
+            input_slot,
+        } = batch;
         let outcomes = self
             .write(move |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let mut existing: HashMap<OrderKey, (i64, NewOrder)> = HashMap::new();
+                let mut existing: Vec<Option<(i64, NewOrder)>> = Vec::with_capacity(keys.len());
                 {
                     let mut st = tx.prepare_cached(
                         "SELECT id, data FROM orders WHERE channel = ?1 AND external_id = ?2",
@@ -216,16 +216,19 @@ impl crate::Store for SqliteStore {
                                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
                             })
                             .optional()?;
-                        if let Some((id, data)) = found {
-                            let facts = serde_json::from_str(&data).map_err(|e| {
-                                StoreError::Corrupt(format!("order {id}: {e}"))
-                            })?;
-                            existing.insert(k.clone(), (id, facts));
-                        }
+                        existing.push(match found {
+                            Some((id, data)) => Some((
+                                id,
+                                serde_json::from_str(&data).map_err(|e| {
+                                    StoreError::Corrupt(format!("order {id}: {e}"))
+                                })?,
+                            )),
+                            None => None,
+                        });
                     }
                 }
                 let UpsertPlan { rows, events, mut outcomes } =
-                    plan_upsert(&keys, &incoming, &existing, &policy);
+                    plan_upsert(&incoming, &existing, &policy);
                 {
                     let mut st = tx.prepare_cached(
                         "INSERT INTO orders (channel, external_id, number, state, customer_email, data, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) \
@@ -233,8 +236,8 @@ impl crate::Store for SqliteStore {
                          ON CONFLICT (channel, external_id) DO UPDATE SET number = excluded.number, state = excluded.state, customer_email = excluded.customer_email, data = excluded.data, placed_at = excluded.placed_at, shipped_at = excluded.shipped_at, closed_at = excluded.closed_at, ship_by = excluded.ship_by, at_risk_from = excluded.at_risk_from, awaiting_ship_by = excluded.awaiting_ship_by, alert_due_at = excluded.alert_due_at, as_of = excluded.as_of, updated_at = excluded.updated_at \
                          RETURNING id",
                     )?;
-                    for r in &rows {
-                        let id: i64 = st.query_row(
+                    for (slot, r) in &rows {
+                        outcomes[*slot].id = st.query_row(
                             params![
                                 r.channel, r.external_id, r.number, r.state, r.customer_email,
                                 r.data, r.placed_at, r.shipped_at, r.closed_at, r.ship_by,
@@ -242,23 +245,20 @@ impl crate::Store for SqliteStore {
                             ],
                             |row| row.get(0),
                         )?;
-                        if let Some(o) = outcomes.get_mut(&(r.channel.clone(), r.external_id.clone())) {
-                            o.id = id;
-                        }
                     }
                     let mut ev = tx.prepare_cached(
                         "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES (?1, ?2, ?3, ?4) \
                          ON CONFLICT (order_id, kind) DO UPDATE SET at = excluded.at",
                     )?;
-                    for (k, kind, at) in &events {
-                        ev.execute(params![outcomes[k].id, kind.as_str(), at, now_us])?;
+                    for (slot, kind, at) in &events {
+                        ev.execute(params![outcomes[*slot].id, kind.as_str(), at, now_us])?;
                     }
                 }
                 tx.commit()?;
                 Ok(outcomes)
             })
             .await?;
-        Ok(order_keys.iter().map(|k| outcomes[k]).collect())
+        Ok(input_slot.iter().map(|&i| outcomes[i]).collect())
     }
 
     async fn get_order(&self, id: i64, now: Timestamp) -> Result<Option<Order>> {

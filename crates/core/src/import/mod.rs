@@ -274,3 +274,64 @@ mod tests {
         assert_eq!(parse_instant(""), None);
     }
 }
+
+#[cfg(test)]
+mod adversarial {
+    //! Hostile input: arbitrary bytes, real headers with garbage rows, huge fields. The parsers
+    //! must answer with orders or row errors, never panic, and never accept an invalid order.
+    use proptest::prelude::*;
+
+    const SHOPIFY: &str = "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Currency,Total,Created at,Lineitem quantity,Lineitem name,Lineitem sku,Id\n";
+    const AMAZON: &str = "order-id\tpurchase-date\tquantity-purchased\tquantity-shipped\tsku\tproduct-name\tbuyer-email\n";
+
+    fn check(file: &super::ParsedFile) {
+        for p in &file.orders {
+            assert!(!p.lines.is_empty());
+            for i in &p.order.items {
+                assert!(i.quantity > 0 && i.quantity_shipped <= i.quantity);
+            }
+        }
+        for e in &file.errors {
+            assert!(!e.reason.is_empty());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..2000)) {
+            if let Ok(f) = super::shopify::parse(&data) { check(&f) }
+            if let Ok(f) = super::amazon::parse(&data) { check(&f) }
+        }
+
+        #[test]
+        fn garbage_rows_under_real_headers(rows in prop::collection::vec("[ -~\t,\"\n]{0,120}", 0..30)) {
+            let body = rows.join("\n");
+            check(&super::shopify::parse(format!("{SHOPIFY}{body}").as_bytes()).unwrap());
+            check(&super::amazon::parse(format!("{AMAZON}{body}").as_bytes()).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_huge_field_and_invalid_utf8_are_row_errors() {
+        let big = "x".repeat(1 << 20);
+        let f = super::shopify::parse(
+            format!("{SHOPIFY}#1,a@b.io,paid,,,,USD,1.00,2025-12-06 10:37:33 -0500,1,{big},S,1\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(f.orders.len(), 1);
+        let mut bytes = SHOPIFY.as_bytes().to_vec();
+        bytes.extend_from_slice(
+            b"#2,a@b.io,paid,,,,USD,1.00,2025-12-06 10:37:33 -0500,1,\xff\xfe,S,2\n",
+        );
+        let f = super::shopify::parse(&bytes).unwrap();
+        assert!(f.orders.is_empty());
+        assert_eq!(f.errors[0].line, 2);
+        let f = super::amazon::parse(
+            b"order-id\tpurchase-date\tquantity\n1\t2025-12-06T10:00:00Z\t99999999999999999999\n",
+        )
+        .unwrap();
+        assert_eq!(f.errors[0].column.as_deref(), Some("quantity"));
+    }
+}

@@ -246,12 +246,31 @@ impl crate::Store for SqliteStore {
                             |row| row.get(0),
                         )?;
                     }
-                    let mut ev = tx.prepare_cached(
-                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES (?1, ?2, ?3, ?4) \
-                         ON CONFLICT (order_id, kind) DO UPDATE SET at = excluded.at",
-                    )?;
-                    for (slot, kind, at) in &events {
-                        ev.execute(params![outcomes[*slot].id, kind.as_str(), at, now_us])?;
+                    // Events go in 64 rows per statement, the rest one by one.
+                    const EV: usize = 64;
+                    let conflict = " ON CONFLICT (order_id, kind) DO UPDATE SET at = excluded.at";
+                    let many = format!(
+                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES {}{conflict}",
+                        crate::sql::placeholders(1, EV, 4)
+                    );
+                    let one = format!(
+                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES ($1, $2, $3, $4){conflict}"
+                    );
+                    let mut chunks = events.chunks_exact(EV);
+                    for chunk in &mut chunks {
+                        let mut st = tx.prepare_cached(&q(&many))?;
+                        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(EV * 4);
+                        for (slot, kind, at) in chunk {
+                            values.push(outcomes[*slot].id.into());
+                            values.push(kind.as_str().to_string().into());
+                            values.push((*at).into());
+                            values.push(now_us.into());
+                        }
+                        st.execute(rusqlite::params_from_iter(values))?;
+                    }
+                    let mut st = tx.prepare_cached(&q(&one))?;
+                    for (slot, kind, at) in chunks.remainder() {
+                        st.execute(params![outcomes[*slot].id, kind.as_str(), at, now_us])?;
                     }
                 }
                 tx.commit()?;

@@ -119,6 +119,7 @@ conformance!(
     api_tokens_store_only_hashes_and_can_be_revoked,
     concurrent_writers_of_the_same_orders_never_duplicate,
     reopening_keeps_everything,
+    large_batches_record_every_event,
 );
 
 fn ts(s: &str) -> Timestamp {
@@ -518,4 +519,41 @@ async fn reopening_keeps_everything(db: &Db) {
     let o = again.get_order(ids[0].id, ts(NOW)).await.unwrap().unwrap();
     assert_eq!(o.facts.external_id, "k1");
     assert_eq!(again.kind(), db.store.kind());
+}
+
+async fn large_batches_record_every_event(db: &Db) {
+    // 150 orders with 3 events each: several full 64-row event statements plus a remainder.
+    let batch: Vec<NewOrder> = (0..150)
+        .map(|i| {
+            let mut o = order(&format!("e{i}"), "2025-12-01T15:00:00Z");
+            o.paid_at = Some("2025-12-01T15:05:00Z".into());
+            if i % 2 == 0 {
+                o.cancelled_at = Some("2025-12-01T16:00:00Z".into());
+            } else {
+                o.shipped_at = Some("2025-12-02T16:00:00Z".into());
+            }
+            ok(o)
+        })
+        .collect();
+    let ids = db
+        .store
+        .upsert_orders(&batch, &policy(), ts(NOW))
+        .await
+        .unwrap();
+    for (i, u) in ids.iter().enumerate() {
+        let kinds: Vec<_> = db
+            .store
+            .order_events(u.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind.as_str())
+            .collect();
+        let want: &[&str] = if i % 2 == 0 {
+            &["placed", "paid", "cancelled"]
+        } else {
+            &["placed", "paid", "partially_shipped", "shipped"]
+        };
+        assert_eq!(kinds, want, "order e{i}");
+    }
 }

@@ -18,18 +18,32 @@ pub const MAX_BATCH: usize = 10_000;
 /// of anything wrong. A batch is all or nothing: one bad order rejects the request.
 pub fn parse_orders(body: &[u8]) -> Result<Vec<NewOrder>, AppError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Wrapped {
+        orders: Vec<OrderInput>,
+    }
+    // The plain parse is the fast path; only a body that fails is parsed again with path
+    // tracking, to name the field at fault.
+    let fast = |prefix: &str| -> Option<Vec<OrderInput>> {
+        match prefix {
+            "[" => serde_json::from_slice(body).ok(),
+            "orders" => serde_json::from_slice::<Wrapped>(body)
+                .ok()
+                .map(|w| w.orders),
+            _ => serde_json::from_slice::<OrderInput>(body)
+                .ok()
+                .map(|o| vec![o]),
+        }
+    };
     let de = |prefix: &str| -> Result<Vec<OrderInput>, AppError> {
+        if let Some(v) = fast(prefix) {
+            return Ok(v);
+        }
         let mut d = serde_json::Deserializer::from_slice(body);
         let res: Result<Vec<OrderInput>, _> = match prefix {
             "[" => serde_path_to_error::deserialize(&mut d),
-            "orders" => {
-                #[derive(serde::Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct Wrapped {
-                    orders: Vec<OrderInput>,
-                }
-                serde_path_to_error::deserialize::<_, Wrapped>(&mut d).map(|w| w.orders)
-            }
+            "orders" => serde_path_to_error::deserialize::<_, Wrapped>(&mut d).map(|w| w.orders),
             _ => serde_path_to_error::deserialize::<_, OrderInput>(&mut d).map(|o| vec![o]),
         };
         res.map_err(|e| {

@@ -11,11 +11,13 @@ use herald_core::deadline::ShipByPolicy;
 use herald_core::order::{NewOrder, OrderInput};
 use herald_store::{SqliteStore, Store, StoreOptions};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_herald");
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{BIN, shopify_export};
 
 fn order_json(i: usize, placed: &str) -> Value {
     json!({
@@ -38,37 +40,18 @@ struct Server {
 
 impl Server {
     fn start(url: &str) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["--database-url", url, "serve", "--listen", "127.0.0.1:0"])
-            .env("HERALD_LOG__FORMAT", "json")
-            .env("HERALD_LOG__LEVEL", "warn,herald=info")
-            .env("HERALD_STORE__TIME_ZONE", "America/Phoenix")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start herald");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("herald exited").unwrap();
-            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-            if v["fields"]["message"] == "herald is serving" {
-                break v["fields"]["addr"].as_str().unwrap().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Self {
-            child,
-            base: format!("http://{addr}"),
-        }
+        let (child, base) = support::start_serve(
+            url,
+            &[
+                ("HERALD_LOG__LEVEL", "warn,herald=info"),
+                ("HERALD_STORE__TIME_ZONE", "America/Phoenix"),
+            ],
+        );
+        Self { child, base }
     }
 
     fn peak_rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
+        support::peak_rss_mb(self.child.id())
     }
 }
 
@@ -198,29 +181,11 @@ async fn ingest() {
     );
 }
 
-const SHOPIFY_HEADER: &str = "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem compare at price,Lineitem sku,Lineitem requires shipping,Lineitem taxable,Lineitem fulfillment status,Billing Name,Billing Street,Billing Address1,Billing Address2,Billing Company,Billing City,Billing Zip,Billing Province,Billing Country,Billing Phone,Shipping Name,Shipping Street,Shipping Address1,Shipping Address2,Shipping Company,Shipping City,Shipping Zip,Shipping Province,Shipping Country,Shipping Phone,Notes,Note Attributes,Cancelled at,Payment Method,Payment Reference,Refunded Amount,Vendor,Outstanding Balance,Employee,Location,Device ID,Id,Tags,Risk Level,Source,Lineitem discount,Tax 1 Name,Tax 1 Value,Tax 2 Name,Tax 2 Value,Tax 3 Name,Tax 3 Value,Tax 4 Name,Tax 4 Value,Tax 5 Name,Tax 5 Value,Phone,Receipt Number,Duties,Billing Province Name,Shipping Province Name,Payment ID,Payment Terms Name,Next Payment Due At,Payment References";
-
 fn import() {
     const N: usize = 100_000;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("orders_export.csv");
-    let mut s = String::with_capacity(N * 700);
-    s.push_str(SHOPIFY_HEADER);
-    for i in 0..N {
-        let fulfilled = if i.is_multiple_of(2) {
-            "fulfilled,2025-12-08 09:00:00 -0500"
-        } else {
-            "unfulfilled,"
-        };
-        s.push_str(&format!(
-            "\n#{n},buyer{i}@shopper.test,paid,2025-12-06 10:38:01 -0500,{fulfilled},no,USD,40.00,5.00,3.20,48.20,,0.00,Standard,2025-12-06 10:37:33 -0500,1,Ceramic Mug,40.00,,MUG-{i},true,true,pending,Buyer {i},1 Main St,1 Main St,,,Flagstaff,'86001,AZ,US,,Buyer {i},1 Main St,1 Main St,,,Flagstaff,'86001,AZ,US,,,,,Shopify Payments,,0.00,Herald Pottery,0.00,,,,{id},,Low,web,0.00,,,,,,,,,,,,,,Arizona,Arizona,,,,",
-            n = 1000 + i,
-            id = 7_000_000 + i
-        ));
-        if i.is_multiple_of(3) {
-            s.push_str(&format!("\n#{n},,,,,,,,,,,,,,,2025-12-06 10:37:33 -0500,2,Espresso Cup,18.00,,CUP-ESP,true,true,pending,,,,,,,,,,,,,,,,,,,,,,,,,,,Herald Pottery,,,,,,,,,0.00,,,,,,,,,,,,,,,,,,,", n = 1000 + i));
-        }
-    }
+    let s = shopify_export(N, None, true);
     std::fs::write(&file, &s).unwrap();
     let url = format!("sqlite://{}/import.db", dir.path().display());
     Command::new(BIN)

@@ -167,13 +167,16 @@ async fn serve(cfg: &Config, store: Arc<dyn Store>) -> Result<()> {
         })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = store.kind(), "herald is serving");
-    let state = AppState {
+    launch(listener, app_state(cfg, store), shutdown_signal()).await?;
+    Ok(())
+}
+
+fn app_state(cfg: &Config, store: Arc<dyn Store>) -> AppState {
+    AppState {
         store,
         policy: Arc::new(cfg.policy.clone()),
         settings: Arc::new(cfg.settings.clone()),
-    };
-    launch(listener, state, shutdown_signal()).await?;
-    Ok(())
+    }
 }
 
 fn print_import_errors(file: &Path, errors: &[herald_core::import::RowError]) {
@@ -256,12 +259,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 "  data:  {} (removed when the demo stops; Ctrl-C to stop)",
                 dir.path().display()
             );
-            let state = AppState {
-                store,
-                policy: Arc::new(cfg.policy.clone()),
-                settings: Arc::new(cfg.settings.clone()),
-            };
-            launch(listener, state, shutdown_signal()).await?;
+            launch(listener, app_state(&cfg, store), shutdown_signal()).await?;
         }
         Command::Migrate => {
             let cfg = load_config(&cli, None)?;

@@ -7,7 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_herald");
+mod support;
+
+use support::{BIN, shopify_export};
 
 /// A database for one test: a SQLite file in a temp dir, or a fresh PostgreSQL database.
 struct Db {
@@ -108,37 +110,17 @@ struct Server {
 
 impl Server {
     fn start(db: &Db, token: &str) -> Self {
-        let mut child = Command::new(BIN)
-            .args([
-                "--database-url",
-                &db.url,
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env("HERALD_LOG__FORMAT", "json")
-            .env("HERALD_STORE__TIME_ZONE", "America/New_York")
-            .env("HERALD_HTTP__MAX_BODY_BYTES", "2000000")
-            .env("HERALD_ALERTS__SWEEP_INTERVAL_SECS", "1")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = loop {
-            assert!(Instant::now() < deadline, "herald did not start");
-            let line = lines.next().expect("herald exited before serving").unwrap();
-            let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-            if v["fields"]["message"] == "herald is serving" {
-                break v["fields"]["addr"].as_str().unwrap().to_string();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, base) = support::start_serve(
+            &db.url,
+            &[
+                ("HERALD_STORE__TIME_ZONE", "America/New_York"),
+                ("HERALD_HTTP__MAX_BODY_BYTES", "2000000"),
+                ("HERALD_ALERTS__SWEEP_INTERVAL_SECS", "1"),
+            ],
+        );
         Self {
             child,
-            base: format!("http://{addr}"),
+            base,
             http: reqwest::Client::new(),
             token: token.to_string(),
         }
@@ -381,37 +363,10 @@ async fn the_api_end_to_end(db: Db) {
     }
 }
 
-const SHOPIFY_HEADER: &str = "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem compare at price,Lineitem sku,Lineitem requires shipping,Lineitem taxable,Lineitem fulfillment status,Billing Name,Billing Street,Billing Address1,Billing Address2,Billing Company,Billing City,Billing Zip,Billing Province,Billing Country,Billing Phone,Shipping Name,Shipping Street,Shipping Address1,Shipping Address2,Shipping Company,Shipping City,Shipping Zip,Shipping Province,Shipping Country,Shipping Phone,Notes,Note Attributes,Cancelled at,Payment Method,Payment Reference,Refunded Amount,Vendor,Outstanding Balance,Employee,Location,Device ID,Id,Tags,Risk Level,Source,Lineitem discount,Tax 1 Name,Tax 1 Value,Tax 2 Name,Tax 2 Value,Tax 3 Name,Tax 3 Value,Tax 4 Name,Tax 4 Value,Tax 5 Name,Tax 5 Value,Phone,Receipt Number,Duties,Billing Province Name,Shipping Province Name,Payment ID,Payment Terms Name,Next Payment Due At,Payment References";
-
-/// A Shopify export of `n` orders (every third with a second line item).
-fn shopify_export(n: usize, bad_line_every: Option<usize>) -> String {
-    let mut s = String::from(SHOPIFY_HEADER);
-    for i in 0..n {
-        let qty = if bad_line_every.is_some_and(|k| i % k == k - 1) {
-            "two".to_string()
-        } else {
-            "1".to_string()
-        };
-        s.push_str(&format!(
-            "\n#{n},buyer{i}@shopper.test,paid,2025-12-06 10:38:01 -0500,unfulfilled,,no,USD,40.00,5.00,3.20,48.20,,0.00,Standard,2025-12-06 10:37:33 -0500,{qty},Ceramic Mug,40.00,,MUG-{i},true,true,pending,Buyer {i},1 Main St,1 Main St,,,Flagstaff,'86001,AZ,US,,Buyer {i},1 Main St,1 Main St,,,Flagstaff,'86001,AZ,US,,,,,Shopify Payments,,0.00,Herald Pottery,0.00,,,,{id},,Low,web,0.00,,,,,,,,,,,,,,Arizona,Arizona,,,,",
-            n = 1000 + i,
-            id = 7_000_000 + i
-        ));
-        if i.is_multiple_of(3) {
-            s.push_str(&format!(
-                "\n#{n},,,,,,,,,,,,,,,2025-12-06 10:37:33 -0500,2,Espresso Cup,18.00,,CUP-ESP,true,true,pending,,,,,,,,,,,,,,,,,,,,,,,,,,,Herald Pottery,,,,,,,,,0.00,,,,,,,,,,,,,,,,,,,",
-                n = 1000 + i
-            ));
-        }
-    }
-    s.push('\n');
-    s
-}
-
 async fn imports_from_the_command_line_and_over_http(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("orders_export.csv");
-    std::fs::write(&file, shopify_export(50, Some(10))).unwrap();
+    std::fs::write(&file, shopify_export(50, Some(10), false)).unwrap();
     let f = file.to_str().unwrap();
 
     // --strict: the bad rows reject the whole file.
@@ -448,7 +403,7 @@ async fn imports_from_the_command_line_and_over_http(db: Db) {
         .http
         .post(s.url("/api/v1/imports/shopify"))
         .bearer_auth(&t)
-        .body(shopify_export(50, Some(10)))
+        .body(shopify_export(50, Some(10), false))
         .send()
         .await
         .unwrap();
@@ -461,7 +416,7 @@ async fn imports_from_the_command_line_and_over_http(db: Db) {
         .http
         .post(s.url("/api/v1/imports/shopify?strict=true"))
         .bearer_auth(&t)
-        .body(shopify_export(60, Some(10)))
+        .body(shopify_export(60, Some(10), false))
         .send()
         .await
         .unwrap();
@@ -568,7 +523,7 @@ async fn kill_9_during_a_stream_of_posts_loses_nothing_answered(db: Db) {
 async fn kill_9_during_a_large_import_then_rerun_gives_each_order_once(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.csv");
-    std::fs::write(&file, shopify_export(30_000, None)).unwrap();
+    std::fs::write(&file, shopify_export(30_000, None, false)).unwrap();
     let f = file.to_str().unwrap();
     herald(&db, &["migrate"]);
     let mut child = Command::new(BIN)

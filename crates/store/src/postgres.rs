@@ -139,7 +139,7 @@ impl crate::Store for PgStore {
             rows,
             events,
             mut outcomes,
-        } = plan_upsert(&incoming, &existing, policy);
+        } = plan_upsert(&incoming, &existing, policy, None);
 
         // Write the orders; RETURNING gives the ids of new ones.
         for chunk in rows.chunks(CHUNK) {

@@ -141,10 +141,15 @@ pub(crate) struct UpsertPlan {
 
 /// Merges each incoming order with what is stored (`existing`, by slot) and keeps only what
 /// changes.
+///
+/// `prepared` may hold, per slot, the row computed in advance for the incoming version alone
+/// (what a new order writes), so that work can happen off the writer; it is used only for
+/// orders not stored yet.
 pub(crate) fn plan_upsert(
     incoming: &[NewOrder],
     existing: &[Option<(i64, NewOrder)>],
     policy: &ShipByPolicy,
+    mut prepared: Option<Vec<Option<OrderRow>>>,
 ) -> UpsertPlan {
     let mut plan = UpsertPlan {
         rows: Vec::with_capacity(incoming.len()),
@@ -174,7 +179,12 @@ pub(crate) fn plan_upsert(
             crate::UpsertOutcome::Created
         };
         plan.outcomes.push(crate::Upserted { id, outcome });
-        plan.rows.push((slot, OrderRow::new(after, policy)));
+        let ready = match (old, prepared.as_mut()) {
+            (None, Some(p)) => p.get_mut(slot).and_then(Option::take),
+            _ => None,
+        };
+        plan.rows
+            .push((slot, ready.unwrap_or_else(|| OrderRow::new(after, policy))));
     }
     plan
 }

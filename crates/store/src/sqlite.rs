@@ -202,6 +202,17 @@ impl crate::Store for SqliteStore {
             orders: incoming,
             input_slot,
         } = batch;
+        // Deadlines and JSON for new orders are computed here, on another core, while the
+        // single writer may still be busy with the previous batch.
+        let (incoming, prepared, policy) = tokio::task::spawn_blocking(move || {
+            let rows = incoming
+                .iter()
+                .map(|o| Some(crate::sql::OrderRow::new(o, &policy)))
+                .collect::<Vec<_>>();
+            (incoming, rows, policy)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("the database thread failed: {e}")))?;
         let outcomes = self
             .write(move |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -228,35 +239,46 @@ impl crate::Store for SqliteStore {
                     }
                 }
                 let UpsertPlan { rows, events, mut outcomes } =
-                    plan_upsert(&incoming, &existing, &policy);
+                    plan_upsert(&incoming, &existing, &policy, Some(prepared));
+                // The lookup above says which orders are new: they take a plain INSERT and
+                // stored ones an UPDATE by id. (An upsert statement would make SQLite keep a
+                // statement journal for every row, about a tenth of the write cost.)
                 {
-                    let mut st = tx.prepare_cached(
+                    let mut insert = tx.prepare_cached(
                         "INSERT INTO orders (channel, external_id, number, state, customer_email, data, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) \
-                         ON CONFLICT (channel, external_id) DO UPDATE SET number = excluded.number, state = excluded.state, customer_email = excluded.customer_email, data = excluded.data, placed_at = excluded.placed_at, shipped_at = excluded.shipped_at, closed_at = excluded.closed_at, ship_by = excluded.ship_by, at_risk_from = excluded.at_risk_from, awaiting_ship_by = excluded.awaiting_ship_by, alert_due_at = excluded.alert_due_at, as_of = excluded.as_of, updated_at = excluded.updated_at \
-                         RETURNING id",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) RETURNING id",
+                    )?;
+                    let mut update = tx.prepare_cached(
+                        "UPDATE orders SET number = ?2, state = ?3, customer_email = ?4, data = ?5, placed_at = ?6, shipped_at = ?7, closed_at = ?8, ship_by = ?9, at_risk_from = ?10, awaiting_ship_by = ?11, alert_due_at = ?12, as_of = ?13, updated_at = ?14 WHERE id = ?1",
                     )?;
                     for (slot, r) in &rows {
-                        outcomes[*slot].id = st.query_row(
-                            params![
-                                r.channel, r.external_id, r.number, r.state, r.customer_email,
-                                r.data, r.placed_at, r.shipped_at, r.closed_at, r.ship_by,
-                                r.at_risk_from, r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us
-                            ],
-                            |row| row.get(0),
-                        )?;
+                        if existing[*slot].is_some() {
+                            update.execute(params![
+                                outcomes[*slot].id, r.number, r.state, r.customer_email, r.data,
+                                r.placed_at, r.shipped_at, r.closed_at, r.ship_by, r.at_risk_from,
+                                r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us
+                            ])?;
+                        } else {
+                            outcomes[*slot].id = insert.query_row(
+                                params![
+                                    r.channel, r.external_id, r.number, r.state, r.customer_email,
+                                    r.data, r.placed_at, r.shipped_at, r.closed_at, r.ship_by,
+                                    r.at_risk_from, r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us
+                                ],
+                                |row| row.get(0),
+                            )?;
+                        }
                     }
-                    // Events go in 64 rows per statement, the rest one by one.
+                    // Events of new orders cannot conflict: plain INSERTs, 64 rows per
+                    // statement. Those of stored orders may replace an earlier instant.
                     const EV: usize = 64;
-                    let conflict = " ON CONFLICT (order_id, kind) DO UPDATE SET at = excluded.at";
+                    let (fresh, known): (Vec<_>, Vec<_>) =
+                        events.iter().partition(|(slot, _, _)| existing[*slot].is_none());
                     let many = format!(
-                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES {}{conflict}",
+                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES {}",
                         crate::sql::placeholders(1, EV, 4)
                     );
-                    let one = format!(
-                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES ($1, $2, $3, $4){conflict}"
-                    );
-                    let mut chunks = events.chunks_exact(EV);
+                    let mut chunks = fresh.chunks_exact(EV);
                     for chunk in &mut chunks {
                         let mut st = tx.prepare_cached(&q(&many))?;
                         let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(EV * 4);
@@ -268,9 +290,18 @@ impl crate::Store for SqliteStore {
                         }
                         st.execute(rusqlite::params_from_iter(values))?;
                     }
-                    let mut st = tx.prepare_cached(&q(&one))?;
+                    let mut one = tx.prepare_cached(
+                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES (?1, ?2, ?3, ?4)",
+                    )?;
                     for (slot, kind, at) in chunks.remainder() {
-                        st.execute(params![outcomes[*slot].id, kind.as_str(), at, now_us])?;
+                        one.execute(params![outcomes[*slot].id, kind.as_str(), at, now_us])?;
+                    }
+                    let mut replace = tx.prepare_cached(
+                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT (order_id, kind) DO UPDATE SET at = excluded.at",
+                    )?;
+                    for (slot, kind, at) in known {
+                        replace.execute(params![outcomes[slot].id, kind.as_str(), at, now_us])?;
                     }
                 }
                 tx.commit()?;

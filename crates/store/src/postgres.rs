@@ -281,7 +281,7 @@ impl crate::Store for PgStore {
     async fn order_events(&self, id: i64) -> crate::Result<Vec<crate::OrderEvent>> {
         use sqlx::Row as _;
         let rows = sqlx::query::<sqlx::Postgres>(
-            "SELECT kind, at, recorded_at FROM order_events WHERE order_id = $1 ORDER BY at, id",
+            "SELECT kind, at, recorded_at FROM order_events WHERE order_id = $1",
         )
         .bind(id)
         .fetch_all(self.read_pool())
@@ -294,7 +294,8 @@ impl crate::Store for PgStore {
                     recorded_at: herald_core::time::from_micros(r.try_get(2)?),
                 })
             })
-            .collect()
+            .collect::<crate::Result<Vec<_>>>()
+            .map(crate::sql::in_history_order)
     }
 
     async fn raise_due_alerts(&self, now: jiff::Timestamp, limit: u32) -> crate::Result<u64> {

@@ -396,3 +396,10 @@ pub(crate) fn shipping_window(
         pre_fulfilment_cancel_rate: rate(cancelled, placed),
     }
 }
+
+/// An order's history in the order things happened; steps at the same instant in lifecycle
+/// order (placed before paid, partially shipped before shipped).
+pub(crate) fn in_history_order(mut events: Vec<crate::OrderEvent>) -> Vec<crate::OrderEvent> {
+    events.sort_by_key(|e| (e.at, e.kind));
+    events
+}

@@ -372,7 +372,7 @@ impl crate::Store for SqliteStore {
     async fn order_events(&self, id: i64) -> Result<Vec<OrderEvent>> {
         self.read(move |c| {
             let mut st = c.prepare_cached(
-                "SELECT kind, at, recorded_at FROM order_events WHERE order_id = ?1 ORDER BY at, id",
+                "SELECT kind, at, recorded_at FROM order_events WHERE order_id = ?1",
             )?;
             let mut rows = st.query([id])?;
             let mut out = Vec::new();
@@ -383,7 +383,7 @@ impl crate::Store for SqliteStore {
                     recorded_at: from_micros(r.get(2)?),
                 });
             }
-            Ok(out)
+            Ok(crate::sql::in_history_order(out))
         })
         .await
     }

@@ -65,11 +65,16 @@ pub async fn write_orders(
     orders: &[NewOrder],
     report: &mut ImportReport,
 ) -> Result<(), herald_store::StoreError> {
-    for chunk in orders.chunks(IMPORT_CHUNK) {
-        for u in store
-            .upsert_orders(chunk, policy, jiff::Timestamp::now())
-            .await?
-        {
+    // Two chunks at a time: one is prepared while the other is written. Each still commits
+    // whole, on its own.
+    for pair in orders.chunks(IMPORT_CHUNK * 2) {
+        let (a, b) = pair.split_at(pair.len().min(IMPORT_CHUNK));
+        let now = jiff::Timestamp::now();
+        let (ra, rb) = tokio::join!(
+            store.upsert_orders(a, policy, now),
+            store.upsert_orders(b, policy, now)
+        );
+        for u in ra?.into_iter().chain(rb?) {
             match u.outcome {
                 UpsertOutcome::Created => report.created += 1,
                 UpsertOutcome::Updated => report.updated += 1,

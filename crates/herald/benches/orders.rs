@@ -147,6 +147,12 @@ async fn ingest() {
                 o.placed_at.as_microsecond(),
                 sb.deadline.as_microsecond(),
                 sb.at_risk_from.as_microsecond(),
+                // The same history herald records: placed and paid, learnt now.
+                json!([
+                    {"kind": "placed", "at": o.placed_at, "recorded_at": jiff::Timestamp::now()},
+                    {"kind": "paid", "at": o.paid_at, "recorded_at": jiff::Timestamp::now()},
+                ])
+                .to_string(),
             )
         })
         .collect();
@@ -156,11 +162,11 @@ async fn ingest() {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
                 let mut st = tx.prepare_cached(
-                    "INSERT INTO orders (channel, external_id, number, state, customer_email, data, placed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9, ?7, ?7, ?7)",
+                    "INSERT INTO orders (channel, external_id, number, state, customer_email, data, history, placed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?10, ?7, ?8, ?9, ?8, ?9, ?7, ?7, ?7)",
                 )?;
                 for r in chunk {
-                    st.execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8])?;
+                    st.execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9])?;
                 }
             }
             tx.commit()?;

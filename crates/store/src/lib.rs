@@ -74,8 +74,8 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// One step of an order's history.
-#[derive(Debug, Clone, Serialize)]
+/// One step of an order's history: what happened, when, and when herald learnt of it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct OrderEvent {
     pub kind: OrderEventKind,
     pub at: Timestamp,

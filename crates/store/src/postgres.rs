@@ -106,11 +106,11 @@ impl crate::Store for PgStore {
             slot_of.insert((c.as_str(), e.as_str()), i);
             by_channel.entry(c.as_str()).or_default().push(e.as_str());
         }
-        let mut existing: Vec<Option<(i64, herald_core::order::NewOrder)>> = vec![None; keys.len()];
+        let mut existing: Vec<Option<Stored>> = vec![None; keys.len()];
         for (channel, ids) in by_channel {
             for chunk in ids.chunks(CHUNK) {
                 let mut sql = String::from(
-                    "SELECT id, external_id, data FROM orders WHERE channel = $1 AND external_id IN (",
+                    "SELECT id, external_id, data, history FROM orders WHERE channel = $1 AND external_id IN (",
                 );
                 for i in 0..chunk.len() {
                     if i > 0 {
@@ -126,28 +126,24 @@ impl crate::Store for PgStore {
                 for row in q.fetch_all(&mut *tx).await? {
                     let id: i64 = row.try_get(0)?;
                     let ext: String = row.try_get(1)?;
-                    let data: String = row.try_get(2)?;
-                    let facts = serde_json::from_str(&data)
-                        .map_err(|e| crate::StoreError::Corrupt(format!("order {id}: {e}")))?;
+                    let data: &str = row.try_get(2)?;
+                    let history: &str = row.try_get(3)?;
                     if let Some(&slot) = slot_of.get(&(channel, ext.as_str())) {
-                        existing[slot] = Some((id, facts));
+                        existing[slot] = Some(Stored::decode(id, data, history)?);
                     }
                 }
             }
         }
-        let UpsertPlan {
-            rows,
-            events,
-            mut outcomes,
-        } = plan_upsert(&incoming, &existing, policy, None);
+        let UpsertPlan { rows, mut outcomes } =
+            plan_upsert(&incoming, &existing, policy, None, now);
 
         // Write the orders; RETURNING gives the ids of new ones.
         for chunk in rows.chunks(CHUNK) {
             let sql = format!(
-                "INSERT INTO orders (channel, external_id, number, state, customer_email, data, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) VALUES {} \
-                 ON CONFLICT (channel, external_id) DO UPDATE SET number = excluded.number, state = excluded.state, customer_email = excluded.customer_email, data = excluded.data, placed_at = excluded.placed_at, shipped_at = excluded.shipped_at, closed_at = excluded.closed_at, ship_by = excluded.ship_by, at_risk_from = excluded.at_risk_from, awaiting_ship_by = excluded.awaiting_ship_by, alert_due_at = excluded.alert_due_at, as_of = excluded.as_of, updated_at = excluded.updated_at \
+                "INSERT INTO orders (channel, external_id, number, state, customer_email, data, history, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (channel, external_id) DO UPDATE SET number = excluded.number, state = excluded.state, customer_email = excluded.customer_email, data = excluded.data, history = excluded.history, placed_at = excluded.placed_at, shipped_at = excluded.shipped_at, closed_at = excluded.closed_at, ship_by = excluded.ship_by, at_risk_from = excluded.at_risk_from, awaiting_ship_by = excluded.awaiting_ship_by, alert_due_at = excluded.alert_due_at, as_of = excluded.as_of, updated_at = excluded.updated_at \
                  RETURNING id, channel, external_id",
-                placeholders(1, chunk.len(), 16)
+                placeholders(1, chunk.len(), 17)
             );
             let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
             for (_, r) in chunk {
@@ -158,6 +154,7 @@ impl crate::Store for PgStore {
                     .bind(r.state)
                     .bind(r.customer_email.as_deref())
                     .bind(r.data.as_str())
+                    .bind(r.history.as_str())
                     .bind(r.placed_at)
                     .bind(r.shipped_at)
                     .bind(r.closed_at)
@@ -178,23 +175,6 @@ impl crate::Store for PgStore {
             }
         }
 
-        // The lifecycle events the merge produced.
-        for chunk in events.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES {} \
-                 ON CONFLICT (order_id, kind) DO UPDATE SET at = excluded.at",
-                placeholders(1, chunk.len(), 4)
-            );
-            let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
-            for (slot, kind, at) in chunk {
-                q = q
-                    .bind(outcomes[*slot].id)
-                    .bind(kind.as_str())
-                    .bind(*at)
-                    .bind(now_us);
-            }
-            q.execute(&mut *tx).await?;
-        }
         tx.commit().await?;
         Ok(input_slot.iter().map(|&i| outcomes[i]).collect())
     }
@@ -279,23 +259,16 @@ impl crate::Store for PgStore {
     }
 
     async fn order_events(&self, id: i64) -> crate::Result<Vec<crate::OrderEvent>> {
-        use sqlx::Row as _;
-        let rows = sqlx::query::<sqlx::Postgres>(
-            "SELECT kind, at, recorded_at FROM order_events WHERE order_id = $1",
+        let history: Option<String> = sqlx::query_scalar::<sqlx::Postgres, String>(
+            "SELECT history FROM orders WHERE id = $1",
         )
         .bind(id)
-        .fetch_all(self.read_pool())
+        .fetch_optional(self.read_pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(crate::OrderEvent {
-                    kind: crate::sql::event_kind(r.try_get::<&str, _>(0)?)?,
-                    at: herald_core::time::from_micros(r.try_get(1)?),
-                    recorded_at: herald_core::time::from_micros(r.try_get(2)?),
-                })
-            })
-            .collect::<crate::Result<Vec<_>>>()
-            .map(crate::sql::in_history_order)
+        match history {
+            None => Ok(Vec::new()),
+            Some(h) => crate::sql::decode_history(id, &h),
+        }
     }
 
     async fn raise_due_alerts(&self, now: jiff::Timestamp, limit: u32) -> crate::Result<u64> {

@@ -54,6 +54,7 @@ pub(crate) struct OrderRow {
     pub state: &'static str,
     pub customer_email: Option<String>,
     pub data: String,
+    pub history: String,
     pub placed_at: i64,
     pub shipped_at: Option<i64>,
     pub closed_at: Option<i64>,
@@ -65,7 +66,13 @@ pub(crate) struct OrderRow {
 }
 
 impl OrderRow {
-    pub(crate) fn new(o: &NewOrder, policy: &ShipByPolicy) -> Self {
+    /// The row of an order not stored yet: its history is the steps it arrives with.
+    pub(crate) fn for_new(o: &NewOrder, policy: &ShipByPolicy, now: Timestamp) -> Self {
+        let history = merge_history(&[], NewOrder::new_events(None, o), now);
+        Self::new(o, policy, &history)
+    }
+
+    pub(crate) fn new(o: &NewOrder, policy: &ShipByPolicy, history: &[crate::OrderEvent]) -> Self {
         let sb = policy.ship_by(o.channel.as_str(), o.placed_at, o.latest_ship_date);
         let awaiting = o.awaiting_shipment();
         let closed = match (o.cancelled_at, o.refunded_at) {
@@ -79,6 +86,7 @@ impl OrderRow {
             state: o.state().as_str(),
             customer_email: o.customer.email.clone(),
             data: serde_json::to_string(o).expect("orders always serialise"),
+            history: serde_json::to_string(history).expect("history always serialises"),
             placed_at: to_micros(o.placed_at),
             shipped_at: o.shipped_at.map(to_micros),
             closed_at: closed.map(to_micros),
@@ -130,61 +138,114 @@ pub(crate) fn fold_batch(input: &[NewOrder]) -> FoldedBatch {
     batch
 }
 
+/// An order as stored: its id, merged facts and history.
+#[derive(Clone)]
+pub(crate) struct Stored {
+    pub id: i64,
+    pub facts: NewOrder,
+    pub history: Vec<crate::OrderEvent>,
+}
+
+impl Stored {
+    pub(crate) fn decode(id: i64, data: &str, history: &str) -> crate::Result<Self> {
+        let corrupt = |e: serde_json::Error| crate::StoreError::Corrupt(format!("order {id}: {e}"));
+        Ok(Self {
+            id,
+            facts: serde_json::from_str(data).map_err(corrupt)?,
+            history: decode_history(id, history)?,
+        })
+    }
+}
+
+/// Reads an order's stored history, in the order things happened.
+pub(crate) fn decode_history(id: i64, history: &str) -> crate::Result<Vec<crate::OrderEvent>> {
+    serde_json::from_str(history)
+        .map(in_history_order)
+        .map_err(|e| crate::StoreError::Corrupt(format!("order {id}: {e}")))
+}
+
+/// Adds newly reported steps to a history: a step seen before keeps when herald learnt of it
+/// and takes the (earlier) instant now reported; a new step is recorded at `now`.
+pub(crate) fn merge_history(
+    old: &[crate::OrderEvent],
+    new: Vec<(OrderEventKind, Timestamp)>,
+    now: Timestamp,
+) -> Vec<crate::OrderEvent> {
+    let mut out = old.to_vec();
+    for (kind, at) in new {
+        match out.iter_mut().find(|e| e.kind == kind) {
+            Some(e) => e.at = at,
+            None => out.push(crate::OrderEvent {
+                kind,
+                at,
+                recorded_at: now,
+            }),
+        }
+    }
+    in_history_order(out)
+}
+
 /// What one upsert batch will write: the rows that change (with their slot in the folded
-/// batch), their new lifecycle events, and one outcome per slot (ids of new orders are filled
-/// in after the insert).
+/// batch) and one outcome per slot (ids of new orders are filled in after the insert).
 pub(crate) struct UpsertPlan {
     pub rows: Vec<(usize, OrderRow)>,
-    pub events: Vec<(usize, OrderEventKind, i64)>,
     pub outcomes: Vec<crate::Upserted>,
 }
 
 /// Merges each incoming order with what is stored (`existing`, by slot) and keeps only what
 /// changes.
 ///
-/// `prepared` may hold, per slot, the row computed in advance for the incoming version alone
-/// (what a new order writes), so that work can happen off the writer; it is used only for
-/// orders not stored yet.
+/// `prepared` may hold, per slot, the row computed in advance with [`OrderRow::for_new`] (what
+/// a new order writes), so that work can happen off the writer; it is used only for orders not
+/// stored yet.
 pub(crate) fn plan_upsert(
     incoming: &[NewOrder],
-    existing: &[Option<(i64, NewOrder)>],
+    existing: &[Option<Stored>],
     policy: &ShipByPolicy,
     mut prepared: Option<Vec<Option<OrderRow>>>,
+    now: Timestamp,
 ) -> UpsertPlan {
     let mut plan = UpsertPlan {
         rows: Vec::with_capacity(incoming.len()),
-        events: Vec::with_capacity(incoming.len() * 2),
         outcomes: Vec::with_capacity(incoming.len()),
     };
     for (slot, inc) in incoming.iter().enumerate() {
-        let stored = existing[slot].as_ref();
-        let merged = stored.map(|(_, old)| old.merge(inc));
-        let (after, old, id) = match (&merged, stored) {
-            (Some(m), Some((id, old))) => (m, Some(old), *id),
-            _ => (inc, None, 0),
-        };
-        if old == Some(after) {
-            plan.outcomes.push(crate::Upserted {
-                id,
-                outcome: crate::UpsertOutcome::Unchanged,
-            });
-            continue;
+        match &existing[slot] {
+            None => {
+                plan.outcomes.push(crate::Upserted {
+                    id: 0,
+                    outcome: crate::UpsertOutcome::Created,
+                });
+                let ready = prepared
+                    .as_mut()
+                    .and_then(|p| p.get_mut(slot).and_then(Option::take));
+                plan.rows.push((
+                    slot,
+                    ready.unwrap_or_else(|| OrderRow::for_new(inc, policy, now)),
+                ));
+            }
+            Some(stored) => {
+                let merged = stored.facts.merge(inc);
+                if merged == stored.facts {
+                    plan.outcomes.push(crate::Upserted {
+                        id: stored.id,
+                        outcome: crate::UpsertOutcome::Unchanged,
+                    });
+                    continue;
+                }
+                let history = merge_history(
+                    &stored.history,
+                    NewOrder::new_events(Some(&stored.facts), &merged),
+                    now,
+                );
+                plan.outcomes.push(crate::Upserted {
+                    id: stored.id,
+                    outcome: crate::UpsertOutcome::Updated,
+                });
+                plan.rows
+                    .push((slot, OrderRow::new(&merged, policy, &history)));
+            }
         }
-        for (kind, at) in NewOrder::new_events(old, after) {
-            plan.events.push((slot, kind, to_micros(at)));
-        }
-        let outcome = if old.is_some() {
-            crate::UpsertOutcome::Updated
-        } else {
-            crate::UpsertOutcome::Created
-        };
-        plan.outcomes.push(crate::Upserted { id, outcome });
-        let ready = match (old, prepared.as_mut()) {
-            (None, Some(p)) => p.get_mut(slot).and_then(Option::take),
-            _ => None,
-        };
-        plan.rows
-            .push((slot, ready.unwrap_or_else(|| OrderRow::new(after, policy))));
     }
     plan
 }
@@ -347,11 +408,6 @@ pub(crate) fn order_list_sql(f: &crate::OrderFilter, now: Timestamp) -> (String,
     let ph = p(&mut binds, Bind::I64(f.limit.clamp(1, 1000) as i64 + 1));
     sql += &format!(" LIMIT {ph}");
     (sql, binds)
-}
-
-pub(crate) fn event_kind(s: &str) -> crate::Result<OrderEventKind> {
-    OrderEventKind::parse(s)
-        .ok_or_else(|| crate::StoreError::Corrupt(format!("unknown event kind {s:?}")))
 }
 
 pub(crate) fn rate(part: u64, whole: u64) -> f64 {

@@ -10,7 +10,7 @@
 //! write survives power loss before herald answers 2xx, foreign keys on, and a busy timeout for
 //! a second process (such as `herald import` next to a running server).
 
-use crate::sql::{Bind, Cursor, FoldedBatch, UpsertPlan, fold_batch, plan_upsert};
+use crate::sql::{Bind, Cursor, FoldedBatch, Stored, UpsertPlan, fold_batch, plan_upsert};
 use crate::{
     Alert, OrderEvent, OrderFilter, Page, Result, ShippingWindow, StoreError, StoreOptions,
     TokenInfo, Upserted,
@@ -207,7 +207,7 @@ impl crate::Store for SqliteStore {
         let (incoming, prepared, policy) = tokio::task::spawn_blocking(move || {
             let rows = incoming
                 .iter()
-                .map(|o| Some(crate::sql::OrderRow::new(o, &policy)))
+                .map(|o| Some(crate::sql::OrderRow::for_new(o, &policy, now)))
                 .collect::<Vec<_>>();
             (incoming, rows, policy)
         })
@@ -216,92 +216,54 @@ impl crate::Store for SqliteStore {
         let outcomes = self
             .write(move |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let mut existing: Vec<Option<(i64, NewOrder)>> = Vec::with_capacity(keys.len());
+                let mut existing: Vec<Option<Stored>> = Vec::with_capacity(keys.len());
                 {
                     let mut st = tx.prepare_cached(
-                        "SELECT id, data FROM orders WHERE channel = ?1 AND external_id = ?2",
+                        "SELECT id, data, history FROM orders WHERE channel = ?1 AND external_id = ?2",
                     )?;
                     for k in &keys {
                         let found = st
                             .query_row(params![k.0, k.1], |r| {
-                                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
                             })
                             .optional()?;
                         existing.push(match found {
-                            Some((id, data)) => Some((
-                                id,
-                                serde_json::from_str(&data).map_err(|e| {
-                                    StoreError::Corrupt(format!("order {id}: {e}"))
-                                })?,
-                            )),
+                            Some((id, data, history)) => Some(Stored::decode(id, &data, &history)?),
                             None => None,
                         });
                     }
                 }
-                let UpsertPlan { rows, events, mut outcomes } =
-                    plan_upsert(&incoming, &existing, &policy, Some(prepared));
+                let UpsertPlan { rows, mut outcomes } =
+                    plan_upsert(&incoming, &existing, &policy, Some(prepared), now);
                 // The lookup above says which orders are new: they take a plain INSERT and
                 // stored ones an UPDATE by id. (An upsert statement would make SQLite keep a
                 // statement journal for every row, about a tenth of the write cost.)
                 {
                     let mut insert = tx.prepare_cached(
-                        "INSERT INTO orders (channel, external_id, number, state, customer_email, data, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) RETURNING id",
+                        "INSERT INTO orders (channel, external_id, number, state, customer_email, data, history, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?16, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) RETURNING id",
                     )?;
                     let mut update = tx.prepare_cached(
-                        "UPDATE orders SET number = ?2, state = ?3, customer_email = ?4, data = ?5, placed_at = ?6, shipped_at = ?7, closed_at = ?8, ship_by = ?9, at_risk_from = ?10, awaiting_ship_by = ?11, alert_due_at = ?12, as_of = ?13, updated_at = ?14 WHERE id = ?1",
+                        "UPDATE orders SET number = ?2, state = ?3, customer_email = ?4, data = ?5, history = ?15, placed_at = ?6, shipped_at = ?7, closed_at = ?8, ship_by = ?9, at_risk_from = ?10, awaiting_ship_by = ?11, alert_due_at = ?12, as_of = ?13, updated_at = ?14 WHERE id = ?1",
                     )?;
                     for (slot, r) in &rows {
                         if existing[*slot].is_some() {
                             update.execute(params![
                                 outcomes[*slot].id, r.number, r.state, r.customer_email, r.data,
                                 r.placed_at, r.shipped_at, r.closed_at, r.ship_by, r.at_risk_from,
-                                r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us
+                                r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us, r.history
                             ])?;
                         } else {
                             outcomes[*slot].id = insert.query_row(
                                 params![
                                     r.channel, r.external_id, r.number, r.state, r.customer_email,
                                     r.data, r.placed_at, r.shipped_at, r.closed_at, r.ship_by,
-                                    r.at_risk_from, r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us
+                                    r.at_risk_from, r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us,
+                                    r.history
                                 ],
                                 |row| row.get(0),
                             )?;
                         }
-                    }
-                    // Events of new orders cannot conflict: plain INSERTs, 64 rows per
-                    // statement. Those of stored orders may replace an earlier instant.
-                    const EV: usize = 64;
-                    let (fresh, known): (Vec<_>, Vec<_>) =
-                        events.iter().partition(|(slot, _, _)| existing[*slot].is_none());
-                    let many = format!(
-                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES {}",
-                        crate::sql::placeholders(1, EV, 4)
-                    );
-                    let mut chunks = fresh.chunks_exact(EV);
-                    for chunk in &mut chunks {
-                        let mut st = tx.prepare_cached(&q(&many))?;
-                        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(EV * 4);
-                        for (slot, kind, at) in chunk {
-                            values.push(outcomes[*slot].id.into());
-                            values.push(kind.as_str().to_string().into());
-                            values.push((*at).into());
-                            values.push(now_us.into());
-                        }
-                        st.execute(rusqlite::params_from_iter(values))?;
-                    }
-                    let mut one = tx.prepare_cached(
-                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES (?1, ?2, ?3, ?4)",
-                    )?;
-                    for (slot, kind, at) in chunks.remainder() {
-                        one.execute(params![outcomes[*slot].id, kind.as_str(), at, now_us])?;
-                    }
-                    let mut replace = tx.prepare_cached(
-                        "INSERT INTO order_events (order_id, kind, at, recorded_at) VALUES (?1, ?2, ?3, ?4) \
-                         ON CONFLICT (order_id, kind) DO UPDATE SET at = excluded.at",
-                    )?;
-                    for (slot, kind, at) in known {
-                        replace.execute(params![outcomes[slot].id, kind.as_str(), at, now_us])?;
                     }
                 }
                 tx.commit()?;
@@ -371,19 +333,14 @@ impl crate::Store for SqliteStore {
 
     async fn order_events(&self, id: i64) -> Result<Vec<OrderEvent>> {
         self.read(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT kind, at, recorded_at FROM order_events WHERE order_id = ?1",
-            )?;
-            let mut rows = st.query([id])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                out.push(OrderEvent {
-                    kind: crate::sql::event_kind(&r.get::<_, String>(0)?)?,
-                    at: from_micros(r.get(1)?),
-                    recorded_at: from_micros(r.get(2)?),
-                });
+            let history: Option<String> = c
+                .prepare_cached("SELECT history FROM orders WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            match history {
+                None => Ok(Vec::new()),
+                Some(h) => crate::sql::decode_history(id, &h),
             }
-            Ok(crate::sql::in_history_order(out))
         })
         .await
     }

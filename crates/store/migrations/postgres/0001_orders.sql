@@ -7,6 +7,8 @@ CREATE TABLE orders (
     state TEXT NOT NULL,
     customer_email TEXT,
     data TEXT NOT NULL,
+    -- The order's lifecycle steps as JSON: [{"kind", "at", "recorded_at"}] (at most seven).
+    history TEXT NOT NULL,
     placed_at BIGINT NOT NULL,
     shipped_at BIGINT,
     closed_at BIGINT,
@@ -24,15 +26,6 @@ CREATE INDEX orders_alert_due ON orders (alert_due_at) WHERE alert_due_at IS NOT
 CREATE INDEX orders_placed ON orders (placed_at);
 CREATE INDEX orders_ship_by ON orders (ship_by);
 CREATE INDEX orders_state ON orders (state, id);
-
-CREATE TABLE order_events (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    order_id BIGINT NOT NULL REFERENCES orders (id),
-    kind TEXT NOT NULL,
-    at BIGINT NOT NULL,
-    recorded_at BIGINT NOT NULL,
-    UNIQUE (order_id, kind)
-);
 
 CREATE TABLE alerts (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

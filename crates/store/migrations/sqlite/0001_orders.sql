@@ -7,6 +7,8 @@ CREATE TABLE orders (
     state TEXT NOT NULL,
     customer_email TEXT,
     data TEXT NOT NULL,
+    -- The order's lifecycle steps as JSON: [{"kind", "at", "recorded_at"}] (at most seven).
+    history TEXT NOT NULL,
     placed_at INTEGER NOT NULL,
     shipped_at INTEGER,
     closed_at INTEGER,
@@ -24,15 +26,6 @@ CREATE INDEX orders_alert_due ON orders (alert_due_at) WHERE alert_due_at IS NOT
 CREATE INDEX orders_placed ON orders (placed_at);
 CREATE INDEX orders_ship_by ON orders (ship_by);
 CREATE INDEX orders_state ON orders (state, id);
-
-CREATE TABLE order_events (
-    id INTEGER PRIMARY KEY,
-    order_id INTEGER NOT NULL REFERENCES orders (id),
-    kind TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    recorded_at INTEGER NOT NULL,
-    UNIQUE (order_id, kind)
-);
 
 CREATE TABLE alerts (
     id INTEGER PRIMARY KEY,

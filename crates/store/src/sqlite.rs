@@ -237,11 +237,12 @@ impl crate::Store for SqliteStore {
                     plan_upsert(&incoming, &existing, &policy, Some(prepared), now);
                 // The lookup above says which orders are new: they take a plain INSERT and
                 // stored ones an UPDATE by id. (An upsert statement would make SQLite keep a
-                // statement journal for every row, about a tenth of the write cost.)
+                // statement journal for every row, about a tenth of the write cost; RETURNING
+                // would buffer each row in a temporary table.)
                 {
                     let mut insert = tx.prepare_cached(
                         "INSERT INTO orders (channel, external_id, number, state, customer_email, data, history, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?16, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) RETURNING id",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?16, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
                     )?;
                     let mut update = tx.prepare_cached(
                         "UPDATE orders SET number = ?2, state = ?3, customer_email = ?4, data = ?5, history = ?15, placed_at = ?6, shipped_at = ?7, closed_at = ?8, ship_by = ?9, at_risk_from = ?10, awaiting_ship_by = ?11, alert_due_at = ?12, as_of = ?13, updated_at = ?14 WHERE id = ?1",
@@ -254,15 +255,14 @@ impl crate::Store for SqliteStore {
                                 r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us, r.history
                             ])?;
                         } else {
-                            outcomes[*slot].id = insert.query_row(
-                                params![
-                                    r.channel, r.external_id, r.number, r.state, r.customer_email,
-                                    r.data, r.placed_at, r.shipped_at, r.closed_at, r.ship_by,
-                                    r.at_risk_from, r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us,
-                                    r.history
-                                ],
-                                |row| row.get(0),
-                            )?;
+                            insert.execute(params![
+                                r.channel, r.external_id, r.number, r.state, r.customer_email,
+                                r.data, r.placed_at, r.shipped_at, r.closed_at, r.ship_by,
+                                r.at_risk_from, r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us,
+                                r.history
+                            ])?;
+                            // The writer connection is ours alone inside this transaction.
+                            outcomes[*slot].id = tx.last_insert_rowid();
                         }
                     }
                 }

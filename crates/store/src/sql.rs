@@ -459,3 +459,62 @@ pub(crate) fn in_history_order(mut events: Vec<crate::OrderEvent>) -> Vec<crate:
     events.sort_by_key(|e| (e.at, e.kind));
     events
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn history_keeps_when_herald_learnt_and_takes_the_earlier_instant() {
+        let first = merge_history(
+            &[],
+            vec![
+                (OrderEventKind::Placed, t("2025-12-01T10:00:00Z")),
+                (OrderEventKind::Paid, t("2025-12-01T10:05:00Z")),
+            ],
+            t("2025-12-01T11:00:00Z"),
+        );
+        // A later report says payment happened earlier, and the order shipped.
+        let second = merge_history(
+            &first,
+            vec![
+                (OrderEventKind::Paid, t("2025-12-01T10:01:00Z")),
+                (OrderEventKind::Shipped, t("2025-12-02T09:00:00Z")),
+            ],
+            t("2025-12-02T10:00:00Z"),
+        );
+        let kinds: Vec<_> = second.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                OrderEventKind::Placed,
+                OrderEventKind::Paid,
+                OrderEventKind::Shipped
+            ]
+        );
+        assert_eq!(second[1].at, t("2025-12-01T10:01:00Z"));
+        assert_eq!(second[1].recorded_at, t("2025-12-01T11:00:00Z"));
+        assert_eq!(second[2].recorded_at, t("2025-12-02T10:00:00Z"));
+    }
+
+    #[test]
+    fn same_instant_steps_list_in_lifecycle_order() {
+        let at = t("2025-12-01T10:00:00Z");
+        let h = merge_history(
+            &[],
+            vec![
+                (OrderEventKind::Shipped, at),
+                (OrderEventKind::Paid, at),
+                (OrderEventKind::Placed, at),
+                (OrderEventKind::PartiallyShipped, at),
+            ],
+            at,
+        );
+        let kinds: Vec<_> = h.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["placed", "paid", "partially_shipped", "shipped"]);
+    }
+}

@@ -189,6 +189,7 @@ macro_rules! on_both {
 
 on_both!(
     the_api_end_to_end,
+    sigterm_lets_requests_in_flight_finish,
     imports_from_the_command_line_and_over_http,
     kill_9_during_a_stream_of_posts_loses_nothing_answered,
     kill_9_during_a_large_import_then_rerun_gives_each_order_once,
@@ -696,4 +697,54 @@ fn demo_starts_and_serves_a_seeded_store() {
         .status()
         .unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+async fn sigterm_lets_requests_in_flight_finish(db: Db) {
+    let t = token(&db, "graceful");
+    let (mut child, base, logs) =
+        support::start_serve_with_logs(&db.url, &[("HERALD_STORE__TIME_ZONE", "America/New_York")]);
+    // A large import takes a while; stop the server while it is being written.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.csv");
+    let body = shopify_export(20_000, None, false);
+    std::fs::write(&file, &body).unwrap();
+    let http = reqwest::Client::new();
+    let req = http
+        .post(format!("{base}/api/v1/imports/shopify"))
+        .bearer_auth(&t)
+        .header("x-request-id", "graceful-import-1")
+        .body(body)
+        .send();
+    let pid = child.id().to_string();
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    });
+    let started = Instant::now();
+    let r = req.await.expect("the request in flight is answered");
+    assert!(
+        started.elapsed() > Duration::from_millis(300),
+        "the import finished before SIGTERM was sent; make it larger"
+    );
+    killer.await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-request-id"], "graceful-import-1");
+    let rep: Value = r.json().await.unwrap();
+    assert_eq!(rep["created"], 20_000);
+    assert!(child.wait().unwrap().success());
+    // Every order answered is stored: importing the same file again changes nothing.
+    let out = herald(&db, &["import", "shopify", file.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        said.contains("0 created, 0 updated, 20000 unchanged"),
+        "{said}"
+    );
+    // The request id is in the log.
+    let logs = logs.lock().unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("graceful-import-1") && l.contains("finished processing request")),
+        "no log line carries the request id: {:?}",
+        logs.iter().rev().take(5).collect::<Vec<_>>()
+    );
 }

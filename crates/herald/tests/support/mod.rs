@@ -9,9 +9,18 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_herald");
 
+/// The log lines a server has written so far.
+pub type Logs = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
 /// Starts `herald serve` on a free port with JSON logs and the given environment; returns the
 /// process and its base URL once it logs that it is serving.
 pub fn start_serve(database_url: &str, env: &[(&str, &str)]) -> (Child, String) {
+    let (child, base, _) = start_serve_with_logs(database_url, env);
+    (child, base)
+}
+
+/// As [`start_serve`], also collecting the server's log lines.
+pub fn start_serve_with_logs(database_url: &str, env: &[(&str, &str)]) -> (Child, String, Logs) {
     let mut cmd = Command::new(BIN);
     cmd.args([
         "--database-url",
@@ -38,8 +47,14 @@ pub fn start_serve(database_url: &str, env: &[(&str, &str)]) -> (Child, String) 
         }
     };
     // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
+    let logs: Logs = Default::default();
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (child, format!("http://{addr}"), logs)
 }
 
 /// Peak resident memory of a process, in MB (Linux).

@@ -30,10 +30,6 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     pub(crate) const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     pub(crate) fn read_pool(&self) -> &PgPool {
@@ -65,6 +61,23 @@ impl PgStore {
         .await?;
         Ok(())
     }
+}
+
+/// An order from a row of `id, data, ship_by, at_risk_from, created_at, updated_at`.
+fn decode(
+    r: &sqlx::postgres::PgRow,
+    now: jiff::Timestamp,
+) -> crate::Result<herald_core::order::Order> {
+    use sqlx::Row as _;
+    crate::sql::decode_order(
+        r.try_get(0)?,
+        r.try_get::<&str, _>(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+        now,
+    )
 }
 
 #[async_trait::async_trait]
@@ -184,7 +197,6 @@ impl crate::Store for PgStore {
         id: i64,
         now: jiff::Timestamp,
     ) -> crate::Result<Option<herald_core::order::Order>> {
-        use sqlx::Row as _;
         let row = sqlx::query::<sqlx::Postgres>(
             "SELECT id, data, ship_by, at_risk_from, created_at, updated_at FROM orders WHERE id = $1",
         )
@@ -193,15 +205,7 @@ impl crate::Store for PgStore {
         .await?;
         match row {
             None => Ok(None),
-            Some(r) => Ok(Some(crate::sql::decode_order(
-                r.try_get(0)?,
-                r.try_get::<&str, _>(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-                r.try_get(5)?,
-                now,
-            )?)),
+            Some(r) => Ok(Some(decode(&r, now)?)),
         }
     }
 
@@ -226,35 +230,9 @@ impl crate::Store for PgStore {
         for r in rows.iter().take(limit) {
             let id: i64 = r.try_get(0)?;
             last_key = Some((id, r.try_get::<Option<i64>, _>(6)?));
-            items.push(crate::sql::decode_order(
-                id,
-                r.try_get::<&str, _>(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-                r.try_get(5)?,
-                now,
-            )?);
+            items.push(decode(r, now)?);
         }
-        let by_deadline = matches!(
-            filter.ship_by_state,
-            Some(
-                herald_core::ShipByState::OnTrack
-                    | herald_core::ShipByState::AtRisk
-                    | herald_core::ShipByState::Late
-            )
-        );
-        let next_cursor = match last_key {
-            Some((id, awaiting)) if rows.len() > limit => Some(
-                if by_deadline {
-                    crate::Cursor::ByDeadline(awaiting.unwrap_or(0), id)
-                } else {
-                    crate::Cursor::ById(id)
-                }
-                .to_string(),
-            ),
-            _ => None,
-        };
+        let next_cursor = crate::sql::next_cursor(filter, last_key, rows.len() > limit);
         Ok(crate::Page { items, next_cursor })
     }
 

@@ -10,7 +10,7 @@ use herald_core::time::{from_micros, to_micros};
 use jiff::Timestamp;
 use std::collections::HashMap;
 
-/// Rows per multi-row INSERT: keeps every statement under SQLite's 32,766 bind parameters.
+/// Rows per multi-row statement on PostgreSQL: far under its 65,535 bind parameters.
 pub(crate) const CHUNK: usize = 400;
 
 /// A value bound to a dynamically built statement.
@@ -458,6 +458,27 @@ pub(crate) fn shipping_window(
 pub(crate) fn in_history_order(mut events: Vec<crate::OrderEvent>) -> Vec<crate::OrderEvent> {
     events.sort_by_key(|e| (e.at, e.kind));
     events
+}
+
+/// The cursor for the page after one that ended at `last` (id, deadline), if there is more.
+pub(crate) fn next_cursor(
+    filter: &crate::OrderFilter,
+    last: Option<(i64, Option<i64>)>,
+    more: bool,
+) -> Option<String> {
+    let (id, awaiting) = last.filter(|_| more)?;
+    let by_deadline = matches!(
+        filter.ship_by_state,
+        Some(ShipByState::OnTrack | ShipByState::AtRisk | ShipByState::Late)
+    );
+    Some(
+        if by_deadline {
+            Cursor::ByDeadline(awaiting.unwrap_or(0), id)
+        } else {
+            Cursor::ById(id)
+        }
+        .to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -10,12 +10,12 @@
 //! write survives power loss before herald answers 2xx, foreign keys on, and a busy timeout for
 //! a second process (such as `herald import` next to a running server).
 
-use crate::sql::{Bind, Cursor, FoldedBatch, Stored, UpsertPlan, fold_batch, plan_upsert};
+use crate::sql::{Bind, FoldedBatch, Stored, UpsertPlan, fold_batch, plan_upsert};
 use crate::{
     Alert, OrderEvent, OrderFilter, Page, Result, ShippingWindow, StoreError, StoreOptions,
     TokenInfo, Upserted,
 };
-use herald_core::deadline::{ShipByPolicy, ShipByState};
+use herald_core::deadline::ShipByPolicy;
 use herald_core::order::{NewOrder, Order};
 use herald_core::time::{from_micros, to_micros};
 use jiff::Timestamp;
@@ -290,10 +290,7 @@ impl crate::Store for SqliteStore {
     async fn list_orders(&self, filter: &OrderFilter, now: Timestamp) -> Result<Page<Order>> {
         let (sql, binds) = crate::sql::order_list_sql(filter, now);
         let limit = filter.limit.clamp(1, 1000) as usize;
-        let by_deadline = matches!(
-            filter.ship_by_state,
-            Some(ShipByState::OnTrack | ShipByState::AtRisk | ShipByState::Late)
-        );
+        let filter = filter.clone();
         self.read(move |c| {
             let mut st = c.prepare_cached(&q(&sql))?;
             let values: Vec<rusqlite::types::Value> = binds
@@ -315,17 +312,7 @@ impl crate::Store for SqliteStore {
                 last = Some((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(6)?));
                 items.push(decode(r, now)?);
             }
-            let next_cursor = match last {
-                Some((id, awaiting)) if more => Some(
-                    if by_deadline {
-                        Cursor::ByDeadline(awaiting.unwrap_or(0), id)
-                    } else {
-                        Cursor::ById(id)
-                    }
-                    .to_string(),
-                ),
-                _ => None,
-            };
+            let next_cursor = crate::sql::next_cursor(&filter, last, more);
             Ok(Page { items, next_cursor })
         })
         .await

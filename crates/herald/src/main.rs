@@ -113,9 +113,11 @@ enum TokenCommand {
     },
 }
 
-fn load_config(cli: &Cli, listen: Option<String>) -> Result<Config> {
+/// The configuration with the command line's flags on top; `database_url` replaces the
+/// `--database-url` flag when given (the demo's own file).
+fn load_config(cli: &Cli, database_url: Option<String>, listen: Option<String>) -> Result<Config> {
     let flags = FlagOverrides {
-        database_url: cli.database_url.clone(),
+        database_url: database_url.or_else(|| cli.database_url.clone()),
         listen,
     };
     config::load(cli.config.as_deref(), &flags).map_err(|problems| {
@@ -207,7 +209,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::Serve { listen } => {
-            let cfg = load_config(&cli, listen.clone())?;
+            let cfg = load_config(&cli, None, listen.clone())?;
             init_logging(&cfg);
             let store = open_store(&cfg).await?;
             serve(&cfg, store).await?;
@@ -215,13 +217,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Demo { listen, orders } => {
             let dir = tempfile::Builder::new().prefix("herald-demo-").tempdir()?;
             let url = format!("sqlite://{}", dir.path().join("demo.db").display());
-            let mut cfg = load_config(
-                &Cli {
-                    database_url: Some(url),
-                    ..cli_clone(&cli)
-                },
-                listen.clone(),
-            )?;
+            let mut cfg = load_config(&cli, Some(url), listen.clone())?;
             cfg.store_name = "Canyon Clay Co.".into();
             cfg.policy.time_zone = jiff::tz::TimeZone::get("America/Phoenix")?;
             cfg.policy.handling_days.insert("amazon".into(), 2);
@@ -262,7 +258,7 @@ async fn run(cli: Cli) -> Result<u8> {
             launch(listener, app_state(&cfg, store), shutdown_signal()).await?;
         }
         Command::Migrate => {
-            let cfg = load_config(&cli, None)?;
+            let cfg = load_config(&cli, None, None)?;
             let store = open_store(&cfg).await?;
             println!("database is up to date ({})", store.kind());
         }
@@ -271,7 +267,7 @@ async fn run(cli: Cli) -> Result<u8> {
             file,
             strict,
         } => {
-            let cfg = load_config(&cli, None)?;
+            let cfg = load_config(&cli, None, None)?;
             let bytes =
                 std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
             let kind = *format;
@@ -310,7 +306,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Calendar {
             command: CalendarCommand::Holidays { year, carrier },
         } => {
-            let cfg = load_config(&cli, None)?;
+            let cfg = load_config(&cli, None, None)?;
             if !(herald_core::calendar::FIRST_YEAR..=herald_core::calendar::LAST_YEAR)
                 .contains(year)
             {
@@ -343,7 +339,7 @@ async fn run(cli: Cli) -> Result<u8> {
             cutoff,
             tz,
         } => {
-            let mut cfg = load_config(&cli, None)?;
+            let mut cfg = load_config(&cli, None, None)?;
             if let Some(tz) = tz {
                 cfg.policy.time_zone = jiff::tz::TimeZone::get(tz).with_context(|| {
                     format!("--tz {tz:?} is not an IANA time zone (for example America/New_York)")
@@ -362,7 +358,7 @@ async fn run(cli: Cli) -> Result<u8> {
             println!("{}", herald_core::time::rfc3339_zoned(&d));
         }
         Command::Token { command } => {
-            let cfg = load_config(&cli, None)?;
+            let cfg = load_config(&cli, None, None)?;
             let store = open_store(&cfg).await?;
             let now = jiff::Timestamp::now();
             match command {
@@ -431,12 +427,4 @@ async fn run(cli: Cli) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-fn cli_clone(cli: &Cli) -> Cli {
-    Cli {
-        config: cli.config.clone(),
-        database_url: cli.database_url.clone(),
-        command: Command::Check,
-    }
 }

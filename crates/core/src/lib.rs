@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod import;
 pub mod order;
 pub mod time;
+pub mod tracking;
 
 pub use calendar::{BusinessCalendar, Holiday, HolidaySet};
 pub use deadline::{ShipByPolicy, ShipByState};

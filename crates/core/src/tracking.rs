@@ -1,0 +1,328 @@
+//! Parcels and their tracking: herald's one status vocabulary, tracking events as they arrive
+//! from carriers and aggregators, and the rule that turns any set of events into a parcel's
+//! current status and history.
+//!
+//! Events arrive twice and out of order. A parcel's state is therefore computed from the set of
+//! its distinct events, never from arrival order: the current status is that of the latest event
+//! by the carrier's own timestamp (at the same instant, the later stage of the journey wins), so a
+//! late-arriving old scan is kept in the history but never moves the parcel backwards.
+
+use crate::order::FieldError;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The normalised tracking statuses, in journey order (used to break ties at one instant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackingStatus {
+    Unknown,
+    PreTransit,
+    Accepted,
+    InTransit,
+    OutForDelivery,
+    AvailableForPickup,
+    DeliveryFailed,
+    Exception,
+    ReturnedToSender,
+    Cancelled,
+    Delivered,
+}
+
+impl TrackingStatus {
+    pub const ALL: [TrackingStatus; 11] = [
+        Self::Unknown,
+        Self::PreTransit,
+        Self::Accepted,
+        Self::InTransit,
+        Self::OutForDelivery,
+        Self::AvailableForPickup,
+        Self::DeliveryFailed,
+        Self::Exception,
+        Self::ReturnedToSender,
+        Self::Cancelled,
+        Self::Delivered,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::PreTransit => "pre_transit",
+            Self::Accepted => "accepted",
+            Self::InTransit => "in_transit",
+            Self::OutForDelivery => "out_for_delivery",
+            Self::AvailableForPickup => "available_for_pickup",
+            Self::DeliveryFailed => "delivery_failed",
+            Self::Exception => "exception",
+            Self::ReturnedToSender => "returned_to_sender",
+            Self::Cancelled => "cancelled",
+            Self::Delivered => "delivered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Whether the carrier has the parcel (any scan after the label was made).
+    pub fn carrier_has_it(self) -> bool {
+        !matches!(self, Self::Unknown | Self::PreTransit | Self::Cancelled)
+    }
+}
+
+/// Where a scan happened, at city and state level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanLocation {
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+/// One checked tracking event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TrackingEvent {
+    pub carrier: String,
+    pub tracking_number: String,
+    pub status: TrackingStatus,
+    pub occurred_at: Timestamp,
+    pub description: Option<String>,
+    pub location: Option<ScanLocation>,
+}
+
+/// A carrier name as herald keys it: trimmed and lowercase (`USPS` and `usps` are one carrier).
+pub fn carrier_key(s: &str) -> String {
+    s.trim().to_ascii_lowercase()
+}
+
+/// A tracking number as herald keys it: without spaces or dashes, uppercase.
+pub fn tracking_key(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+impl TrackingEvent {
+    /// What makes two reports the same event: parcel, instant, status and place. The same scan
+    /// sent twice (by a webhook retry, or by two aggregators) has the same key.
+    pub fn dedupe_key(&self) -> String {
+        let loc = self.location.clone().unwrap_or_default();
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}",
+            self.carrier,
+            self.tracking_number,
+            self.occurred_at.as_microsecond(),
+            self.status.as_str(),
+            loc.city.as_deref().unwrap_or("").to_ascii_lowercase(),
+            loc.region.as_deref().unwrap_or("").to_ascii_lowercase(),
+            loc.postal_code.as_deref().unwrap_or("")
+        )
+    }
+
+    /// Sorting key: time, journey stage, identity, then wording, so that even two reports of
+    /// one scan worded differently settle the same way whatever order they came in.
+    fn order_key(&self) -> (Timestamp, TrackingStatus, String, Option<String>) {
+        (
+            self.occurred_at,
+            self.status,
+            self.dedupe_key(),
+            self.description.clone(),
+        )
+    }
+}
+
+/// The generic JSON shape of `POST /api/v1/tracking-events`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingEventInput {
+    pub carrier: String,
+    pub tracking_number: String,
+    pub status: String,
+    pub occurred_at: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub location: Option<ScanLocation>,
+}
+
+impl TrackingEventInput {
+    pub fn validate(self) -> Result<TrackingEvent, Vec<FieldError>> {
+        let mut errs = Vec::new();
+        let carrier = carrier_key(&self.carrier);
+        if carrier.is_empty() || carrier.len() > 32 {
+            errs.push(FieldError::new(
+                "carrier",
+                "must name the carrier (usps, ups, fedex, dhl, ...), 1 to 32 characters",
+            ));
+        }
+        let tracking_number = tracking_key(&self.tracking_number);
+        if tracking_number.is_empty() || tracking_number.len() > 64 {
+            errs.push(FieldError::new(
+                "tracking_number",
+                "must be 1 to 64 characters",
+            ));
+        }
+        let status = TrackingStatus::parse(self.status.trim());
+        if status.is_none() {
+            errs.push(FieldError::new(
+                "status",
+                format!(
+                    "{:?} is not a tracking status: use one of {}",
+                    self.status,
+                    TrackingStatus::ALL.map(|s| s.as_str()).join(", ")
+                ),
+            ));
+        }
+        let occurred_at = self.occurred_at.trim().parse::<Timestamp>().ok();
+        if occurred_at.is_none() {
+            errs.push(FieldError::new(
+                "occurred_at",
+                format!(
+                    "{:?} is not an RFC 3339 instant (for example 2025-12-06T15:37:33Z)",
+                    self.occurred_at
+                ),
+            ));
+        }
+        match (status, occurred_at) {
+            (Some(status), Some(occurred_at)) if errs.is_empty() => Ok(TrackingEvent {
+                carrier,
+                tracking_number,
+                status,
+                occurred_at,
+                description: self
+                    .description
+                    .map(|d| d.trim().to_string())
+                    .filter(|d| !d.is_empty()),
+                location: self.location.filter(|l| *l != ScanLocation::default()),
+            }),
+            _ => Err(errs),
+        }
+    }
+}
+
+/// The distinct events of one parcel in the order they happened.
+pub fn history(events: &[TrackingEvent]) -> Vec<TrackingEvent> {
+    let mut out: Vec<TrackingEvent> = events.to_vec();
+    out.sort_by_key(TrackingEvent::order_key);
+    out.dedup_by(|a, b| a.dedupe_key() == b.dedupe_key());
+    out
+}
+
+/// The parcel's current status and since when: the latest event by the carrier's time.
+pub fn current(events: &[TrackingEvent]) -> Option<(TrackingStatus, Timestamp)> {
+    events
+        .iter()
+        .max_by_key(|e| e.order_key())
+        .map(|e| (e.status, e.occurred_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ev(status: TrackingStatus, at: &str, city: &str) -> TrackingEvent {
+        TrackingEvent {
+            carrier: "usps".into(),
+            tracking_number: "9400111899223344556677".into(),
+            status,
+            occurred_at: at.parse().unwrap(),
+            description: None,
+            location: Some(ScanLocation {
+                city: Some(city.into()),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_late_old_scan_never_moves_the_parcel_back() {
+        let delivered = ev(
+            TrackingStatus::Delivered,
+            "2025-12-09T18:00:00Z",
+            "Brooklyn",
+        );
+        let old = ev(TrackingStatus::InTransit, "2025-12-07T10:00:00Z", "Edison");
+        assert_eq!(
+            current(&[delivered.clone(), old.clone()]).unwrap().0,
+            TrackingStatus::Delivered
+        );
+        assert_eq!(history(&[delivered, old.clone(), old]).len(), 2);
+    }
+
+    #[test]
+    fn input_is_checked_and_keys_are_normalised() {
+        let e = TrackingEventInput {
+            carrier: " USPS ".into(),
+            tracking_number: "9400 1118-9922".into(),
+            status: "in_transit".into(),
+            occurred_at: "2025-12-07T10:00:00-05:00".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            (e.carrier.as_str(), e.tracking_number.as_str()),
+            ("usps", "940011189922")
+        );
+        let errs = TrackingEventInput {
+            carrier: "".into(),
+            tracking_number: "1".into(),
+            status: "moving".into(),
+            occurred_at: "soon".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["carrier", "status", "occurred_at"]);
+    }
+
+    fn event() -> impl Strategy<Value = TrackingEvent> {
+        (
+            prop::sample::select(TrackingStatus::ALL.to_vec()),
+            0i64..20,
+            prop::sample::select(vec!["Orlando", "Kenly", "Edison", "Brooklyn"]),
+        )
+            .prop_map(|(status, hour, city)| TrackingEvent {
+                carrier: "fedex".into(),
+                tracking_number: "123456789012".into(),
+                status,
+                occurred_at: Timestamp::from_second(1_765_000_000 + hour * 3600).unwrap(),
+                description: None,
+                location: Some(ScanLocation {
+                    city: Some(city.into()),
+                    ..Default::default()
+                }),
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_permutation_with_repeats_gives_the_same_status_and_history(
+            events in prop::collection::vec(event(), 1..12),
+            repeats in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+            seed in any::<u64>(),
+        ) {
+            let mut arrived = events.clone();
+            for r in &repeats {
+                arrived.push(events[r.index(events.len())].clone());
+            }
+            let n = arrived.len();
+            for i in (1..n).rev() {
+                let j = (seed as usize).wrapping_mul(31).wrapping_add(i * 17) % (i + 1);
+                arrived.swap(i, j);
+            }
+            prop_assert_eq!(current(&events), current(&arrived));
+            prop_assert_eq!(history(&events), history(&arrived));
+            // The current status is never older than any event.
+            let (_, at) = current(&arrived).unwrap();
+            prop_assert!(arrived.iter().all(|e| e.occurred_at <= at));
+        }
+    }
+}

@@ -326,3 +326,106 @@ mod tests {
         }
     }
 }
+
+/// A parcel the seller shipped for an order, as `POST /api/v1/shipments` takes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentInput {
+    /// herald's id of the order (from `POST /api/v1/orders`).
+    pub order_id: i64,
+    pub carrier: String,
+    pub tracking_number: String,
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub label_created_at: Option<String>,
+    #[serde(default)]
+    pub origin_postal_code: Option<String>,
+    #[serde(default)]
+    pub destination_postal_code: Option<String>,
+    /// The carrier's estimated delivery date, when it gives one.
+    #[serde(default)]
+    pub estimated_delivery: Option<String>,
+}
+
+/// A checked shipment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewShipment {
+    pub order_id: i64,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub service: Option<String>,
+    pub label_created_at: Option<Timestamp>,
+    pub origin_postal_code: Option<String>,
+    pub destination_postal_code: Option<String>,
+    pub estimated_delivery: Option<Timestamp>,
+}
+
+impl ShipmentInput {
+    pub fn validate(self) -> Result<NewShipment, Vec<FieldError>> {
+        let mut errs = Vec::new();
+        let carrier = carrier_key(&self.carrier);
+        if carrier.is_empty() || carrier.len() > 32 {
+            errs.push(FieldError::new(
+                "carrier",
+                "must name the carrier (usps, ups, fedex, dhl, ...), 1 to 32 characters",
+            ));
+        }
+        let tracking_number = tracking_key(&self.tracking_number);
+        if tracking_number.is_empty() || tracking_number.len() > 64 {
+            errs.push(FieldError::new(
+                "tracking_number",
+                "must be 1 to 64 characters",
+            ));
+        }
+        if self.order_id <= 0 {
+            errs.push(FieldError::new(
+                "order_id",
+                "must be the id herald gave the order",
+            ));
+        }
+        let mut instant = |field: &str, v: Option<String>| {
+            let v = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())?;
+            match v.parse::<Timestamp>() {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    errs.push(FieldError::new(
+                        field,
+                        format!("{v:?} is not an RFC 3339 instant"),
+                    ));
+                    None
+                }
+            }
+        };
+        let label_created_at = instant("label_created_at", self.label_created_at);
+        let estimated_delivery = instant("estimated_delivery", self.estimated_delivery);
+        let text = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(NewShipment {
+            order_id: self.order_id,
+            carrier,
+            tracking_number,
+            service: text(self.service),
+            label_created_at,
+            origin_postal_code: text(self.origin_postal_code),
+            destination_postal_code: text(self.destination_postal_code),
+            estimated_delivery,
+        })
+    }
+}
+
+/// A parcel's status from its events; with none yet, `pre_transit` once a label exists.
+pub fn parcel_status(
+    events: &[TrackingEvent],
+    label_created_at: Option<Timestamp>,
+) -> (TrackingStatus, Option<Timestamp>) {
+    match current(events) {
+        Some((s, at)) => (s, Some(at)),
+        None => match label_created_at {
+            Some(at) => (TrackingStatus::PreTransit, Some(at)),
+            None => (TrackingStatus::Unknown, None),
+        },
+    }
+}

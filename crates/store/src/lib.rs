@@ -34,6 +34,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Conflict(String),
+    /// Something the request refers to does not exist (`field`, message).
+    #[error("{1}")]
+    Missing(&'static str, String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -117,6 +120,25 @@ pub struct TokenInfo {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// A shipment with its parcel's status and tracking history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shipment {
+    pub id: i64,
+    pub order_id: i64,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub service: Option<String>,
+    pub label_created_at: Option<Timestamp>,
+    pub origin_postal_code: Option<String>,
+    pub destination_postal_code: Option<String>,
+    pub estimated_delivery: Option<Timestamp>,
+    pub status: herald_core::tracking::TrackingStatus,
+    pub status_at: Option<Timestamp>,
+    pub events: Vec<herald_core::tracking::TrackingEvent>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 /// Everything herald keeps. Implemented for SQLite and PostgreSQL.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -148,6 +170,22 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self) -> Result<Vec<TokenInfo>>;
     /// Revokes a token by name; false if no live token has that name.
     async fn revoke_token(&self, name: &str, now: Timestamp) -> Result<bool>;
+    /// Records (or updates) a shipment of an order, keyed by carrier and tracking number, and
+    /// attaches any tracking events that arrived for it before.
+    async fn upsert_shipment(
+        &self,
+        shipment: &herald_core::tracking::NewShipment,
+        now: Timestamp,
+    ) -> Result<Shipment>;
+    /// Stores tracking events, each once; returns per input whether it was new. Parcels whose
+    /// shipment herald knows get their status recomputed from all their events.
+    async fn ingest_tracking_events(
+        &self,
+        events: &[herald_core::tracking::TrackingEvent],
+        now: Timestamp,
+    ) -> Result<Vec<bool>>;
+    async fn get_shipment(&self, id: i64) -> Result<Option<Shipment>>;
+    async fn order_shipments(&self, order_id: i64) -> Result<Vec<Shipment>>;
 }
 
 /// Storage tuning that is not part of the URL.

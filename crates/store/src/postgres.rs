@@ -63,6 +63,106 @@ impl PgStore {
     }
 }
 
+/// Locks parcels (carrier, tracking number) for this transaction, in a fixed order.
+async fn lock_parcels(
+    tx: &mut Transaction<'static, Postgres>,
+    parcels: &std::collections::BTreeSet<(String, String)>,
+) -> crate::Result<()> {
+    let names: Vec<String> = parcels
+        .iter()
+        .map(|(c, t)| format!("parcel\u{1f}{c}\u{1f}{t}"))
+        .collect();
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 11)) FROM (SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n) AS s",
+    )
+    .bind(names)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Recomputes the status of a parcel herald has a shipment for, from all its events.
+async fn recompute_parcel(
+    tx: &mut Transaction<'static, Postgres>,
+    carrier: &str,
+    tracking: &str,
+    now_us: i64,
+) -> crate::Result<()> {
+    let label: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT label_created_at FROM shipments WHERE carrier = $1 AND tracking_number = $2",
+    )
+    .bind(carrier)
+    .bind(tracking)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(label) = label else {
+        return Ok(());
+    };
+    let events = parcel_events(&mut **tx, carrier, tracking).await?;
+    let (status, at) =
+        herald_core::tracking::parcel_status(&events, label.map(herald_core::time::from_micros));
+    sqlx::query(crate::sql::SET_PARCEL_STATUS_SQL)
+        .bind(status.as_str())
+        .bind(at.map(herald_core::time::to_micros))
+        .bind(now_us)
+        .bind(carrier)
+        .bind(tracking)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn parcel_events(
+    c: &mut sqlx::PgConnection,
+    carrier: &str,
+    tracking: &str,
+) -> crate::Result<Vec<herald_core::tracking::TrackingEvent>> {
+    let rows: Vec<String> = sqlx::query_scalar(crate::sql::PARCEL_EVENTS_SQL)
+        .bind(carrier)
+        .bind(tracking)
+        .fetch_all(c)
+        .await?;
+    crate::sql::decode_tracking_events(rows)
+}
+
+/// Shipments matching `filter` (a condition on one `$1` parameter), with their events.
+async fn load_shipments(
+    c: &mut sqlx::PgConnection,
+    filter: &'static str,
+    param: i64,
+) -> crate::Result<Vec<crate::Shipment>> {
+    use sqlx::Row as _;
+    let sql = format!(
+        "SELECT {} FROM shipments WHERE {filter} ORDER BY id",
+        crate::sql::SHIPMENT_COLUMNS
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(param)
+        .fetch_all(&mut *c)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let row = crate::sql::ShipmentRow {
+            id: r.try_get(0)?,
+            order_id: r.try_get(1)?,
+            carrier: r.try_get(2)?,
+            tracking_number: r.try_get(3)?,
+            service: r.try_get(4)?,
+            label_created_at: r.try_get(5)?,
+            origin_postal_code: r.try_get(6)?,
+            destination_postal_code: r.try_get(7)?,
+            estimated_delivery: r.try_get(8)?,
+            status: r.try_get(9)?,
+            status_at: r.try_get(10)?,
+            created_at: r.try_get(11)?,
+            updated_at: r.try_get(12)?,
+        };
+        let events = parcel_events(&mut *c, &row.carrier, &row.tracking_number).await?;
+        out.push(crate::sql::shipment_from(row, events)?);
+    }
+    Ok(out)
+}
+
 /// An order from a row of `id, data, ship_by, at_risk_from, created_at, updated_at`.
 fn decode(
     r: &sqlx::postgres::PgRow,
@@ -415,5 +515,99 @@ impl crate::Store for PgStore {
             .execute(self.write_pool())
             .await?;
         Ok(res.rows_affected() > 0)
+    }
+
+    async fn upsert_shipment(
+        &self,
+        sh: &herald_core::tracking::NewShipment,
+        now: jiff::Timestamp,
+    ) -> crate::Result<crate::Shipment> {
+        let now_us = herald_core::time::to_micros(now);
+        let mut tx = self.begin_write().await?;
+        let parcel =
+            std::collections::BTreeSet::from([(sh.carrier.clone(), sh.tracking_number.clone())]);
+        lock_parcels(&mut tx, &parcel).await?;
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM orders WHERE id = $1")
+            .bind(sh.order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(crate::sql::order_missing(sh.order_id));
+        }
+        sqlx::query(crate::sql::UPSERT_SHIPMENT_SQL)
+            .bind(sh.order_id)
+            .bind(&sh.carrier)
+            .bind(&sh.tracking_number)
+            .bind(&sh.service)
+            .bind(sh.label_created_at.map(herald_core::time::to_micros))
+            .bind(&sh.origin_postal_code)
+            .bind(&sh.destination_postal_code)
+            .bind(sh.estimated_delivery.map(herald_core::time::to_micros))
+            .bind(now_us)
+            .execute(&mut *tx)
+            .await?;
+        recompute_parcel(&mut tx, &sh.carrier, &sh.tracking_number, now_us).await?;
+        let id: i64 = sqlx::query_scalar(
+            "SELECT id FROM shipments WHERE carrier = $1 AND tracking_number = $2",
+        )
+        .bind(&sh.carrier)
+        .bind(&sh.tracking_number)
+        .fetch_one(&mut *tx)
+        .await?;
+        let out = load_shipments(&mut tx, "id = $1", id).await?;
+        tx.commit().await?;
+        out.into_iter()
+            .next()
+            .ok_or_else(|| crate::StoreError::Corrupt(format!("shipment {id} vanished")))
+    }
+
+    async fn ingest_tracking_events(
+        &self,
+        events: &[herald_core::tracking::TrackingEvent],
+        now: jiff::Timestamp,
+    ) -> crate::Result<Vec<bool>> {
+        let now_us = herald_core::time::to_micros(now);
+        let parcels: std::collections::BTreeSet<(String, String)> = events
+            .iter()
+            .map(|e| (e.carrier.clone(), e.tracking_number.clone()))
+            .collect();
+        let mut tx = self.begin_write().await?;
+        lock_parcels(&mut tx, &parcels).await?;
+        let mut fresh = Vec::with_capacity(events.len());
+        let mut touched = std::collections::BTreeSet::new();
+        for e in events {
+            let res = sqlx::query(crate::sql::INSERT_TRACKING_EVENT_SQL)
+                .bind(&e.carrier)
+                .bind(&e.tracking_number)
+                .bind(e.dedupe_key())
+                .bind(serde_json::to_string(e).expect("events serialise"))
+                .bind(herald_core::time::to_micros(e.occurred_at))
+                .bind(now_us)
+                .execute(&mut *tx)
+                .await?;
+            let new = res.rows_affected() == 1;
+            if new {
+                touched.insert((e.carrier.clone(), e.tracking_number.clone()));
+            }
+            fresh.push(new);
+        }
+        for (carrier, tracking) in &touched {
+            recompute_parcel(&mut tx, carrier, tracking, now_us).await?;
+        }
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    async fn get_shipment(&self, id: i64) -> crate::Result<Option<crate::Shipment>> {
+        let mut c = self.pool.acquire().await?;
+        Ok(load_shipments(&mut c, "id = $1", id)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn order_shipments(&self, order_id: i64) -> crate::Result<Vec<crate::Shipment>> {
+        let mut c = self.pool.acquire().await?;
+        load_shipments(&mut c, "order_id = $1", order_id).await
     }
 }

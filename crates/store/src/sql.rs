@@ -481,6 +481,86 @@ pub(crate) fn next_cursor(
     )
 }
 
+/// The columns of a shipment row, in [`shipment_from`]'s order.
+pub(crate) const SHIPMENT_COLUMNS: &str = "id, order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, status, status_at, created_at, updated_at";
+
+/// Creates or updates a shipment by parcel; $1 order, $2 carrier, $3 tracking number, $4
+/// service, $5 label created, $6 origin, $7 destination, $8 estimate, $9 now.
+pub(crate) const UPSERT_SHIPMENT_SQL: &str = "INSERT INTO shipments (order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, status, status_at, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unknown', NULL, $9, $9) \
+     ON CONFLICT (carrier, tracking_number) DO UPDATE SET order_id = excluded.order_id, service = COALESCE(excluded.service, shipments.service), label_created_at = COALESCE(excluded.label_created_at, shipments.label_created_at), origin_postal_code = COALESCE(excluded.origin_postal_code, shipments.origin_postal_code), destination_postal_code = COALESCE(excluded.destination_postal_code, shipments.destination_postal_code), estimated_delivery = COALESCE(excluded.estimated_delivery, shipments.estimated_delivery), updated_at = excluded.updated_at";
+
+/// Stores one tracking event unless the same event is stored; $1 carrier, $2 tracking number,
+/// $3 dedupe key, $4 event JSON, $5 occurred at, $6 now.
+pub(crate) const INSERT_TRACKING_EVENT_SQL: &str = "INSERT INTO tracking_events (carrier, tracking_number, dedupe_key, event, occurred_at, received_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING";
+
+/// All events of one parcel ($1 carrier, $2 tracking number).
+pub(crate) const PARCEL_EVENTS_SQL: &str =
+    "SELECT event FROM tracking_events WHERE carrier = $1 AND tracking_number = $2";
+
+/// Sets a parcel's status ($1 status, $2 since, $3 now, $4 carrier, $5 tracking number).
+pub(crate) const SET_PARCEL_STATUS_SQL: &str = "UPDATE shipments SET status = $1, status_at = $2, updated_at = $3 WHERE carrier = $4 AND tracking_number = $5 AND (status <> $1 OR status_at IS NULL OR status_at <> $2)";
+
+pub(crate) fn decode_tracking_events(
+    rows: Vec<String>,
+) -> crate::Result<Vec<herald_core::tracking::TrackingEvent>> {
+    rows.iter()
+        .map(|e| {
+            serde_json::from_str(e)
+                .map_err(|err| crate::StoreError::Corrupt(format!("tracking event: {err}")))
+        })
+        .collect()
+}
+
+/// The values of one shipment row, as read by either database.
+pub(crate) struct ShipmentRow {
+    pub id: i64,
+    pub order_id: i64,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub service: Option<String>,
+    pub label_created_at: Option<i64>,
+    pub origin_postal_code: Option<String>,
+    pub destination_postal_code: Option<String>,
+    pub estimated_delivery: Option<i64>,
+    pub status: String,
+    pub status_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub(crate) fn shipment_from(
+    r: ShipmentRow,
+    events: Vec<herald_core::tracking::TrackingEvent>,
+) -> crate::Result<crate::Shipment> {
+    Ok(crate::Shipment {
+        status: herald_core::tracking::TrackingStatus::parse(&r.status).ok_or_else(|| {
+            crate::StoreError::Corrupt(format!("shipment {}: status {:?}", r.id, r.status))
+        })?,
+        id: r.id,
+        order_id: r.order_id,
+        carrier: r.carrier,
+        tracking_number: r.tracking_number,
+        service: r.service,
+        label_created_at: r.label_created_at.map(from_micros),
+        origin_postal_code: r.origin_postal_code,
+        destination_postal_code: r.destination_postal_code,
+        estimated_delivery: r.estimated_delivery.map(from_micros),
+        status_at: r.status_at.map(from_micros),
+        created_at: from_micros(r.created_at),
+        updated_at: from_micros(r.updated_at),
+        events: herald_core::tracking::history(&events),
+    })
+}
+
+pub(crate) fn order_missing(order_id: i64) -> crate::StoreError {
+    crate::StoreError::Missing(
+        "order_id",
+        format!("there is no order with id {order_id}: send the order first (POST /api/v1/orders)"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

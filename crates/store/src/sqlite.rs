@@ -24,7 +24,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// The SQLite schema, in order. Each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_orders.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_orders.sql")),
+    (2, include_str!("../migrations/sqlite/0002_shipments.sql")),
+];
 
 struct Inner {
     path: PathBuf,
@@ -172,6 +175,76 @@ impl SqliteStore {
     ) -> Result<T> {
         self.write(f).await
     }
+}
+
+/// Recomputes the status of a parcel herald has a shipment for, from all its events.
+fn recompute_parcel(c: &Connection, carrier: &str, tracking: &str, now_us: i64) -> Result<()> {
+    let label: Option<Option<i64>> = c
+        .prepare_cached(
+            "SELECT label_created_at FROM shipments WHERE carrier = ?1 AND tracking_number = ?2",
+        )?
+        .query_row(params![carrier, tracking], |r| r.get(0))
+        .optional()?;
+    let Some(label) = label else {
+        return Ok(());
+    };
+    let events = parcel_events(c, carrier, tracking)?;
+    let (status, at) = herald_core::tracking::parcel_status(&events, label.map(from_micros));
+    c.prepare_cached(&q(crate::sql::SET_PARCEL_STATUS_SQL))?
+        .execute(params![
+            status.as_str(),
+            at.map(to_micros),
+            now_us,
+            carrier,
+            tracking
+        ])?;
+    Ok(())
+}
+
+fn parcel_events(
+    c: &Connection,
+    carrier: &str,
+    tracking: &str,
+) -> Result<Vec<herald_core::tracking::TrackingEvent>> {
+    let mut st = c.prepare_cached(&q(crate::sql::PARCEL_EVENTS_SQL))?;
+    let rows = st
+        .query_map(params![carrier, tracking], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    crate::sql::decode_tracking_events(rows)
+}
+
+/// Shipments matching `filter` (a condition on one `?1` parameter), with their events.
+fn load_shipments(c: &Connection, filter: &str, param: i64) -> Result<Vec<crate::Shipment>> {
+    let sql = format!(
+        "SELECT {} FROM shipments WHERE {filter} ORDER BY id",
+        crate::sql::SHIPMENT_COLUMNS
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st
+        .query_map([param], |r| {
+            Ok(crate::sql::ShipmentRow {
+                id: r.get(0)?,
+                order_id: r.get(1)?,
+                carrier: r.get(2)?,
+                tracking_number: r.get(3)?,
+                service: r.get(4)?,
+                label_created_at: r.get(5)?,
+                origin_postal_code: r.get(6)?,
+                destination_postal_code: r.get(7)?,
+                estimated_delivery: r.get(8)?,
+                status: r.get(9)?,
+                status_at: r.get(10)?,
+                created_at: r.get(11)?,
+                updated_at: r.get(12)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|row| {
+            let events = parcel_events(c, &row.carrier, &row.tracking_number)?;
+            crate::sql::shipment_from(row, events)
+        })
+        .collect()
 }
 
 #[async_trait::async_trait]
@@ -477,5 +550,97 @@ impl crate::Store for SqliteStore {
             )? > 0)
         })
         .await
+    }
+
+    async fn upsert_shipment(
+        &self,
+        shipment: &herald_core::tracking::NewShipment,
+        now: Timestamp,
+    ) -> Result<crate::Shipment> {
+        let sh = shipment.clone();
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let order_exists = tx
+                .prepare_cached("SELECT 1 FROM orders WHERE id = ?1")?
+                .query_row([sh.order_id], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !order_exists {
+                return Err(crate::sql::order_missing(sh.order_id));
+            }
+            tx.prepare_cached(&q(crate::sql::UPSERT_SHIPMENT_SQL))?
+                .execute(params![
+                    sh.order_id,
+                    sh.carrier,
+                    sh.tracking_number,
+                    sh.service,
+                    sh.label_created_at.map(to_micros),
+                    sh.origin_postal_code,
+                    sh.destination_postal_code,
+                    sh.estimated_delivery.map(to_micros),
+                    now_us
+                ])?;
+            recompute_parcel(&tx, &sh.carrier, &sh.tracking_number, now_us)?;
+            let id: i64 = tx
+                .prepare_cached(
+                    "SELECT id FROM shipments WHERE carrier = ?1 AND tracking_number = ?2",
+                )?
+                .query_row(params![sh.carrier, sh.tracking_number], |r| r.get(0))?;
+            let out = load_shipments(&tx, "id = ?1", id)?;
+            tx.commit()?;
+            out.into_iter()
+                .next()
+                .ok_or_else(|| StoreError::Corrupt(format!("shipment {id} vanished")))
+        })
+        .await
+    }
+
+    async fn ingest_tracking_events(
+        &self,
+        events: &[herald_core::tracking::TrackingEvent],
+        now: Timestamp,
+    ) -> Result<Vec<bool>> {
+        let events = events.to_vec();
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut fresh = Vec::with_capacity(events.len());
+            let mut touched = std::collections::BTreeSet::new();
+            {
+                let mut st = tx.prepare_cached(&q(crate::sql::INSERT_TRACKING_EVENT_SQL))?;
+                for e in &events {
+                    let json = serde_json::to_string(e).expect("events serialise");
+                    let n = st.execute(params![
+                        e.carrier,
+                        e.tracking_number,
+                        e.dedupe_key(),
+                        json,
+                        to_micros(e.occurred_at),
+                        now_us
+                    ])?;
+                    if n == 1 {
+                        touched.insert((e.carrier.clone(), e.tracking_number.clone()));
+                    }
+                    fresh.push(n == 1);
+                }
+            }
+            for (carrier, tracking) in &touched {
+                recompute_parcel(&tx, carrier, tracking, now_us)?;
+            }
+            tx.commit()?;
+            Ok(fresh)
+        })
+        .await
+    }
+
+    async fn get_shipment(&self, id: i64) -> Result<Option<crate::Shipment>> {
+        self.read(move |c| Ok(load_shipments(c, "id = ?1", id)?.into_iter().next()))
+            .await
+    }
+
+    async fn order_shipments(&self, order_id: i64) -> Result<Vec<crate::Shipment>> {
+        self.read(move |c| load_shipments(c, "order_id = ?1", order_id))
+            .await
     }
 }

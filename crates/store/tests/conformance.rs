@@ -120,6 +120,7 @@ conformance!(
     concurrent_writers_of_the_same_orders_never_duplicate,
     reopening_keeps_everything,
     large_batches_record_every_event,
+    tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment,
 );
 
 fn ts(s: &str) -> Timestamp {
@@ -556,4 +557,91 @@ async fn large_batches_record_every_event(db: &Db) {
         };
         assert_eq!(kinds, want, "order e{i}");
     }
+}
+
+fn scan(status: &str, at: &str, city: &str) -> herald_core::tracking::TrackingEvent {
+    herald_core::tracking::TrackingEventInput {
+        carrier: "USPS".into(),
+        tracking_number: "9400 1118 9922 3344".into(),
+        status: status.into(),
+        occurred_at: at.into(),
+        description: Some(format!("{status} at {city}")),
+        location: Some(herald_core::tracking::ScanLocation {
+            city: Some(city.into()),
+            region: Some("NJ".into()),
+            ..Default::default()
+        }),
+    }
+    .validate()
+    .unwrap()
+}
+
+async fn tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment(db: &Db) {
+    use herald_core::tracking::{ShipmentInput, TrackingStatus};
+    let s = &db.store;
+    let order = s
+        .upsert_orders(
+            &[ok(order("t1", "2025-12-01T15:00:00Z"))],
+            &policy(),
+            ts(NOW),
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    // The carrier's webhook comes before the seller's shipment: kept, not lost.
+    let accepted = scan("accepted", "2025-12-02T14:00:00Z", "Orlando");
+    let moving = scan("in_transit", "2025-12-03T09:00:00Z", "Kenly");
+    assert_eq!(
+        s.ingest_tracking_events(&[accepted.clone(), moving.clone()], ts(NOW))
+            .await
+            .unwrap(),
+        [true, true]
+    );
+    assert_eq!(
+        s.ingest_tracking_events(&[moving.clone()], ts(NOW))
+            .await
+            .unwrap(),
+        [false]
+    );
+    let shipment = ShipmentInput {
+        order_id: order,
+        carrier: "usps".into(),
+        tracking_number: "9400111899223344".into(),
+        service: Some("Priority Mail".into()),
+        label_created_at: Some("2025-12-02T10:00:00Z".into()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let sh = s.upsert_shipment(&shipment, ts(NOW)).await.unwrap();
+    assert_eq!(sh.status, TrackingStatus::InTransit);
+    assert_eq!(sh.events.len(), 2);
+    assert_eq!(sh.events[0].status, TrackingStatus::Accepted);
+    // Re-sending the shipment keeps one shipment.
+    let again = s.upsert_shipment(&shipment, ts(NOW)).await.unwrap();
+    assert_eq!(again.id, sh.id);
+    // An old scan arriving late joins the history without moving the parcel back; delivery
+    // moves it on.
+    let label = scan("pre_transit", "2025-12-02T10:05:00Z", "Orlando");
+    s.ingest_tracking_events(&[label], ts(NOW)).await.unwrap();
+    let now = s.get_shipment(sh.id).await.unwrap().unwrap();
+    assert_eq!(now.status, TrackingStatus::InTransit);
+    assert_eq!(now.events.len(), 3);
+    let delivered = scan("delivered", "2025-12-04T17:30:00Z", "Brooklyn");
+    s.ingest_tracking_events(&[delivered], ts(NOW))
+        .await
+        .unwrap();
+    let list = s.order_shipments(order).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].status, TrackingStatus::Delivered);
+    assert_eq!(list[0].status_at, Some(ts("2025-12-04T17:30:00Z")));
+    // A shipment for an order herald does not have is refused, naming the field.
+    let mut stray = shipment.clone();
+    stray.order_id = 999_999;
+    stray.tracking_number = "OTHER".into();
+    match s.upsert_shipment(&stray, ts(NOW)).await {
+        Err(herald_store::StoreError::Missing(field, _)) => assert_eq!(field, "order_id"),
+        other => panic!("expected a missing order, got {other:?}"),
+    }
+    assert!(s.get_shipment(sh.id + 1000).await.unwrap().is_none());
 }

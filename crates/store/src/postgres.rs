@@ -98,7 +98,7 @@ async fn recompute_parcel(
     let Some(label) = label else {
         return Ok(());
     };
-    let events = parcel_events(&mut **tx, carrier, tracking).await?;
+    let events = parcel_events(tx, carrier, tracking).await?;
     let (status, at) =
         herald_core::tracking::parcel_status(&events, label.map(herald_core::time::from_micros));
     sqlx::query(crate::sql::SET_PARCEL_STATUS_SQL)

@@ -598,7 +598,7 @@ async fn tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment(d
         [true, true]
     );
     assert_eq!(
-        s.ingest_tracking_events(&[moving.clone()], ts(NOW))
+        s.ingest_tracking_events(std::slice::from_ref(&moving), ts(NOW))
             .await
             .unwrap(),
         [false]

@@ -189,6 +189,7 @@ macro_rules! on_both {
 
 on_both!(
     the_api_end_to_end,
+    shipments_and_tracking_events_over_http,
     sigterm_lets_requests_in_flight_finish,
     imports_from_the_command_line_and_over_http,
     kill_9_during_a_stream_of_posts_loses_nothing_answered,
@@ -747,4 +748,87 @@ async fn sigterm_lets_requests_in_flight_finish(db: Db) {
         "no log line carries the request id: {:?}",
         logs.iter().rev().take(5).collect::<Vec<_>>()
     );
+}
+
+async fn shipments_and_tracking_events_over_http(db: Db) {
+    let t = token(&db, "tracking");
+    let s = Server::start(&db, &t);
+    let (_, o) = s
+        .post_json("/api/v1/orders", &order("5001", "2025-12-01T15:00:00Z"))
+        .await;
+    let order_id = o["results"][0]["id"].as_i64().unwrap();
+    let scan = |status: &str, at: &str, city: &str| {
+        json!({"carrier": "FedEx", "tracking_number": "7712 3456 7890", "status": status,
+               "occurred_at": at, "location": {"city": city, "region": "NC"}})
+    };
+    // The carrier's events may come first; repeats are recognised.
+    let (st, r) = s
+        .post_json(
+            "/api/v1/tracking-events",
+            &json!([
+                scan("accepted", "2025-12-02T14:00:00Z", "Orlando"),
+                scan("in_transit", "2025-12-03T09:00:00Z", "Kenly")
+            ]),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["results"], json!([{"stored": true}, {"stored": true}]));
+    let (_, r) = s
+        .post_json(
+            "/api/v1/tracking-events",
+            &json!({"events": [scan("in_transit", "2025-12-03T09:00:00Z", "Kenly")]}),
+        )
+        .await;
+    assert_eq!(r["results"], json!([{"stored": false}]));
+    // The seller's shipment picks them up.
+    let (st, sh) = s
+        .post_json(
+            "/api/v1/shipments",
+            &json!({"order_id": order_id, "carrier": "fedex", "tracking_number": "771234567890",
+                    "service": "FedEx Ground", "label_created_at": "2025-12-02T10:00:00Z",
+                    "origin_postal_code": "32801", "destination_postal_code": "11201"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{sh}");
+    assert_eq!(sh["status"], "in_transit");
+    assert_eq!(sh["events"].as_array().unwrap().len(), 2);
+    // A late old scan does not move it back; delivery moves it on.
+    s.post_json(
+        "/api/v1/tracking-events",
+        &scan("pre_transit", "2025-12-02T10:05:00Z", "Orlando"),
+    )
+    .await;
+    s.post_json(
+        "/api/v1/tracking-events",
+        &scan("delivered", "2025-12-04T17:30:00Z", "Brooklyn"),
+    )
+    .await;
+    let (_, got) = s.get(&format!("/api/v1/shipments/{}", sh["id"])).await;
+    assert_eq!(got["status"], "delivered");
+    assert_eq!(got["events"].as_array().unwrap().len(), 4);
+    let (_, ord) = s.get(&format!("/api/v1/orders/{order_id}")).await;
+    assert_eq!(ord["shipments"][0]["tracking_number"], "771234567890");
+    // Bad input names the field; nothing is stored.
+    let (st, e) = s
+        .post_json(
+            "/api/v1/tracking-events",
+            &json!([
+                scan("delivered", "2025-12-05T10:00:00Z", "X"),
+                scan("teleported", "2025-12-05T11:00:00Z", "Y")
+            ]),
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert_eq!(e["errors"][0]["field"], "[1].status");
+    let (_, got) = s.get(&format!("/api/v1/shipments/{}", sh["id"])).await;
+    assert_eq!(got["events"].as_array().unwrap().len(), 4);
+    let (st, e) = s
+        .post_json(
+            "/api/v1/shipments",
+            &json!({"order_id": 999999, "carrier": "ups", "tracking_number": "1Z999"}),
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert_eq!(e["errors"][0]["field"], "order_id");
+    assert_eq!(s.get("/api/v1/shipments/424242").await.0, 404);
 }

@@ -123,6 +123,9 @@ impl From<herald_store::StoreError> for AppError {
     fn from(e: herald_store::StoreError) -> Self {
         match e {
             herald_store::StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, "Conflict", m),
+            herald_store::StoreError::Missing(field, m) => {
+                Self::invalid(vec![herald_core::order::FieldError::new(field, m)])
+            }
             other => {
                 tracing::error!(error = %other, "storage failed");
                 Self::new(

@@ -108,6 +108,9 @@ pub fn router(state: AppState) -> Router {
         .route("/orders", post(api::orders::create).get(api::orders::list))
         .route("/orders/{id}", get(api::orders::get))
         .route("/imports/{kind}", post(api::imports::import))
+        .route("/shipments", post(api::shipments::create))
+        .route("/shipments/{id}", get(api::shipments::get))
+        .route("/tracking-events", post(api::shipments::track))
         .route("/alerts", get(api::alerts::list))
         .route("/metrics/shipping", get(api::shipping::get))
         .route_layer(axum::middleware::from_fn_with_state(

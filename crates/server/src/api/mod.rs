@@ -1,8 +1,10 @@
 //! The JSON API under `/api/v1`, and the helpers its handlers share.
 
 pub mod alerts;
+pub mod batch;
 pub mod imports;
 pub mod orders;
+pub mod shipments;
 pub mod shipping;
 
 use crate::error::AppError;

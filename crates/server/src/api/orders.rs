@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State, rejection::BytesRejection};
 use axum::http::HeaderMap;
 use bytes::Bytes;
-use herald_core::order::{FieldError, NewOrder, OrderInput};
+use herald_core::order::{NewOrder, OrderInput};
 use herald_store::{Cursor, OrderFilter};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -17,95 +17,8 @@ pub const MAX_BATCH: usize = 10_000;
 /// Parses one order (`{...}`) or a batch (`[...]` or `{"orders": [...]}`), naming the JSON path
 /// of anything wrong. A batch is all or nothing: one bad order rejects the request.
 pub fn parse_orders(body: &[u8]) -> Result<Vec<NewOrder>, AppError> {
-    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Wrapped {
-        orders: Vec<OrderInput>,
-    }
-    // The plain parse is the fast path; only a body that fails is parsed again with path
-    // tracking, to name the field at fault.
-    let fast = |prefix: &str| -> Option<Vec<OrderInput>> {
-        match prefix {
-            "[" => serde_json::from_slice(body).ok(),
-            "orders" => serde_json::from_slice::<Wrapped>(body)
-                .ok()
-                .map(|w| w.orders),
-            _ => serde_json::from_slice::<OrderInput>(body)
-                .ok()
-                .map(|o| vec![o]),
-        }
-    };
-    let de = |prefix: &str| -> Result<Vec<OrderInput>, AppError> {
-        if let Some(v) = fast(prefix) {
-            return Ok(v);
-        }
-        let mut d = serde_json::Deserializer::from_slice(body);
-        let res: Result<Vec<OrderInput>, _> = match prefix {
-            "[" => serde_path_to_error::deserialize(&mut d),
-            "orders" => serde_path_to_error::deserialize::<_, Wrapped>(&mut d).map(|w| w.orders),
-            _ => serde_path_to_error::deserialize::<_, OrderInput>(&mut d).map(|o| vec![o]),
-        };
-        res.map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                AppError::bad_request(format!("the body is not valid JSON: {inner}"))
-            } else {
-                let field = if path == "." { String::new() } else { path };
-                AppError::invalid(vec![FieldError::new(field, inner.to_string())])
-            }
-        })
-    };
-    let inputs = match first {
-        Some(b'[') => de("[")?,
-        Some(b'{') => {
-            let looks_wrapped = body.windows(9).take(64).any(|w| w == b"\"orders\":")
-                || body.windows(10).take(64).any(|w| w == b"\"orders\" :");
-            if looks_wrapped {
-                de("orders")?
-            } else {
-                de("one")?
-            }
-        }
-        _ => {
-            return Err(AppError::bad_request(
-                "the body must be a JSON object or array of orders",
-            ));
-        }
-    };
-    if inputs.is_empty() {
-        return Err(AppError::field("orders", "the batch is empty"));
-    }
-    if inputs.len() > MAX_BATCH {
-        return Err(AppError::field(
-            "orders",
-            format!(
-                "{} orders in one request; send at most {MAX_BATCH}",
-                inputs.len()
-            ),
-        ));
-    }
-    let batch = inputs.len() > 1 || first == Some(b'[');
-    let mut orders = Vec::with_capacity(inputs.len());
-    let mut errors = Vec::new();
-    for (i, input) in inputs.into_iter().enumerate() {
-        match input.validate() {
-            Ok(o) => orders.push(o),
-            Err(errs) => errors.extend(errs.into_iter().map(|e| {
-                if batch {
-                    e.within(&format!("[{i}]"))
-                } else {
-                    e
-                }
-            })),
-        }
-    }
-    if errors.is_empty() {
-        Ok(orders)
-    } else {
-        Err(AppError::invalid(errors))
-    }
+    let batch = super::batch::parse_batch::<OrderInput>(body, "orders", "orders", MAX_BATCH)?;
+    super::batch::validate_all(batch, OrderInput::validate)
 }
 
 pub async fn create(
@@ -168,8 +81,10 @@ pub async fn get(
         .await?
         .ok_or_else(|| AppError::not_found(format!("no order with id {id}")))?;
     let events = state.store.order_events(id).await?;
+    let shipments = state.store.order_shipments(id).await?;
     let mut v = serde_json::to_value(order).unwrap_or_default();
     v["events"] = serde_json::to_value(events).unwrap_or_default();
+    v["shipments"] = serde_json::to_value(shipments).unwrap_or_default();
     Ok(Json(v))
 }
 

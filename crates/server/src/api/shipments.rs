@@ -1,0 +1,68 @@
+//! `POST /api/v1/shipments`, `GET /api/v1/shipments/{id}` and `POST /api/v1/tracking-events`
+//! (herald's generic tracking format, one event or a batch).
+
+use super::batch::{parse_batch, validate_all};
+use super::require_json;
+use crate::{AppState, error::AppError};
+use axum::Json;
+use axum::extract::{Path, State, rejection::BytesRejection};
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use herald_core::tracking::{ShipmentInput, TrackingEventInput};
+use serde_json::{Value, json};
+
+/// The most tracking events one request may carry.
+pub const MAX_EVENTS: usize = 10_000;
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<herald_store::Shipment>, AppError> {
+    require_json(&headers)?;
+    let body = body?;
+    let batch = parse_batch::<ShipmentInput>(&body, "shipments", "shipments", 1)?;
+    let shipment = validate_all(batch, ShipmentInput::validate)?
+        .pop()
+        .expect("one shipment parsed");
+    Ok(Json(
+        state
+            .store
+            .upsert_shipment(&shipment, jiff::Timestamp::now())
+            .await?,
+    ))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<herald_store::Shipment>, AppError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AppError::field("id", format!("{id:?} is not a shipment id")))?;
+    state
+        .store
+        .get_shipment(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::not_found(format!("no shipment with id {id}")))
+}
+
+pub async fn track(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    require_json(&headers)?;
+    let body = body?;
+    let batch = parse_batch::<TrackingEventInput>(&body, "events", "tracking events", MAX_EVENTS)?;
+    let events = validate_all(batch, TrackingEventInput::validate)?;
+    let stored = state
+        .store
+        .ingest_tracking_events(&events, jiff::Timestamp::now())
+        .await?;
+    metrics::counter!("herald_tracking_events_total", "path" => "api")
+        .increment(events.len() as u64);
+    let results: Vec<Value> = stored.iter().map(|s| json!({ "stored": s })).collect();
+    Ok(Json(json!({ "results": results })))
+}

@@ -136,6 +136,29 @@ impl TrackingEvent {
     }
 }
 
+/// Checks and normalises the two fields that name a parcel, recording what is wrong.
+fn parcel_keys(
+    carrier: &str,
+    tracking_number: &str,
+    errs: &mut Vec<FieldError>,
+) -> (String, String) {
+    let carrier = carrier_key(carrier);
+    if carrier.is_empty() || carrier.len() > 32 {
+        errs.push(FieldError::new(
+            "carrier",
+            "must name the carrier (usps, ups, fedex, dhl, ...), 1 to 32 characters",
+        ));
+    }
+    let tracking_number = tracking_key(tracking_number);
+    if tracking_number.is_empty() || tracking_number.len() > 64 {
+        errs.push(FieldError::new(
+            "tracking_number",
+            "must be 1 to 64 characters",
+        ));
+    }
+    (carrier, tracking_number)
+}
+
 /// The generic JSON shape of `POST /api/v1/tracking-events`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,20 +176,8 @@ pub struct TrackingEventInput {
 impl TrackingEventInput {
     pub fn validate(self) -> Result<TrackingEvent, Vec<FieldError>> {
         let mut errs = Vec::new();
-        let carrier = carrier_key(&self.carrier);
-        if carrier.is_empty() || carrier.len() > 32 {
-            errs.push(FieldError::new(
-                "carrier",
-                "must name the carrier (usps, ups, fedex, dhl, ...), 1 to 32 characters",
-            ));
-        }
-        let tracking_number = tracking_key(&self.tracking_number);
-        if tracking_number.is_empty() || tracking_number.len() > 64 {
-            errs.push(FieldError::new(
-                "tracking_number",
-                "must be 1 to 64 characters",
-            ));
-        }
+        let (carrier, tracking_number) =
+            parcel_keys(&self.carrier, &self.tracking_number, &mut errs);
         let status = TrackingStatus::parse(self.status.trim());
         if status.is_none() {
             errs.push(FieldError::new(
@@ -364,20 +375,8 @@ pub struct NewShipment {
 impl ShipmentInput {
     pub fn validate(self) -> Result<NewShipment, Vec<FieldError>> {
         let mut errs = Vec::new();
-        let carrier = carrier_key(&self.carrier);
-        if carrier.is_empty() || carrier.len() > 32 {
-            errs.push(FieldError::new(
-                "carrier",
-                "must name the carrier (usps, ups, fedex, dhl, ...), 1 to 32 characters",
-            ));
-        }
-        let tracking_number = tracking_key(&self.tracking_number);
-        if tracking_number.is_empty() || tracking_number.len() > 64 {
-            errs.push(FieldError::new(
-                "tracking_number",
-                "must be 1 to 64 characters",
-            ));
-        }
+        let (carrier, tracking_number) =
+            parcel_keys(&self.carrier, &self.tracking_number, &mut errs);
         if self.order_id <= 0 {
             errs.push(FieldError::new(
                 "order_id",

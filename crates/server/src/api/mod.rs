@@ -79,3 +79,9 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), AppError> {
         ))
     }
 }
+
+/// A numeric id from the path, or a 400 naming it.
+pub fn path_id(raw: &str, noun: &str) -> Result<i64, AppError> {
+    raw.parse()
+        .map_err(|_| AppError::field("id", format!("{raw:?} is not {noun} id")))
+}

@@ -72,9 +72,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| AppError::field("id", format!("{id:?} is not an order id")))?;
+    let id = super::path_id(&id, "an order")?;
     let order = state
         .store
         .get_order(id, jiff::Timestamp::now())

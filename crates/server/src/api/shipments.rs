@@ -37,9 +37,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<herald_store::Shipment>, AppError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| AppError::field("id", format!("{id:?} is not a shipment id")))?;
+    let id = super::path_id(&id, "a shipment")?;
     state
         .store
         .get_shipment(id)

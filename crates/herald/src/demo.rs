@@ -199,3 +199,134 @@ mod tests {
         assert!(os.iter().any(|o| o.cancelled_at.is_some()));
     }
 }
+
+/// A parcel for every shipped demo order: USPS for the Shopify store, UPS for Amazon, with the
+/// scans that would have happened by `now` (accepted, in transit through a hub, out for
+/// delivery, delivered). `ids` are the stored orders' ids, in the same order as `orders`.
+pub fn parcels(
+    orders: &[NewOrder],
+    ids: &[i64],
+    now: Timestamp,
+) -> Vec<(
+    herald_core::tracking::NewShipment,
+    Vec<herald_core::tracking::TrackingEvent>,
+)> {
+    use herald_core::tracking::{NewShipment, ScanLocation, TrackingEvent, TrackingStatus};
+    const HUBS: &[(&str, &str, &str)] = &[
+        ("Phoenix", "AZ", "85043"),
+        ("Albuquerque", "NM", "87101"),
+        ("Denver", "CO", "80239"),
+        ("Memphis", "TN", "38118"),
+    ];
+    let mut d = Dice::new(11);
+    orders
+        .iter()
+        .zip(ids)
+        .filter_map(|(o, id)| {
+            let shipped = o.shipped_at?;
+            let amazon = o.channel.as_str() == "amazon";
+            let carrier = if amazon { "ups" } else { "usps" };
+            let tracking_number = if amazon {
+                format!("1Z{:06X}{:010}", id, d.below(10_000_000_000))
+            } else {
+                format!("9400{:018}", 1_000_000_000_000 + *id as u64 * 7919)
+            };
+            let dest = o.shipping_address.clone().unwrap_or_default();
+            let hub = *d.pick(HUBS);
+            let steps = [
+                (TrackingStatus::Accepted, 2, ("Flagstaff", "AZ", "86001")),
+                (TrackingStatus::InTransit, 18, hub),
+                (TrackingStatus::InTransit, 40, hub),
+                (TrackingStatus::OutForDelivery, 62, ("", "", "")),
+                (TrackingStatus::Delivered, 67, ("", "", "")),
+            ];
+            let events = steps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (status, hours, place))| {
+                    let at = shipped + SignedDuration::from_hours(*hours);
+                    (at < now).then(|| TrackingEvent {
+                        carrier: carrier.into(),
+                        tracking_number: tracking_number.clone(),
+                        status: *status,
+                        occurred_at: at,
+                        description: Some(
+                            match (status, i) {
+                                (TrackingStatus::Accepted, _) => "Accepted at origin facility",
+                                (TrackingStatus::InTransit, 1) => "Arrived at hub",
+                                (TrackingStatus::InTransit, _) => "Departed hub",
+                                (TrackingStatus::OutForDelivery, _) => "Out for delivery",
+                                _ => "Delivered, front door",
+                            }
+                            .into(),
+                        ),
+                        location: Some(if place.0.is_empty() {
+                            ScanLocation {
+                                city: dest.city.clone(),
+                                region: dest.region.clone(),
+                                postal_code: dest.postal_code.clone(),
+                                country: Some("US".into()),
+                            }
+                        } else {
+                            ScanLocation {
+                                city: Some(place.0.into()),
+                                region: Some(place.1.into()),
+                                postal_code: Some(place.2.into()),
+                                country: Some("US".into()),
+                            }
+                        }),
+                    })
+                })
+                .collect();
+            Some((
+                NewShipment {
+                    order_id: *id,
+                    carrier: carrier.into(),
+                    tracking_number,
+                    service: Some(
+                        if amazon {
+                            "UPS Ground"
+                        } else {
+                            "Priority Mail"
+                        }
+                        .into(),
+                    ),
+                    label_created_at: Some(shipped - SignedDuration::from_hours(1)),
+                    origin_postal_code: Some("86001".into()),
+                    destination_postal_code: dest.postal_code.clone(),
+                    estimated_delivery: None,
+                },
+                events,
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod parcel_tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_order_gets_a_parcel_with_only_past_scans() {
+        let now: Timestamp = "2025-12-10T18:00:00Z".parse().unwrap();
+        let os = orders(300, now, 7);
+        let ids: Vec<i64> = (1..=os.len() as i64).collect();
+        let ps = parcels(&os, &ids, now);
+        assert_eq!(
+            ps.len(),
+            os.iter().filter(|o| o.shipped_at.is_some()).count()
+        );
+        assert!(
+            ps.iter()
+                .all(|(_, evs)| evs.iter().all(|e| e.occurred_at < now))
+        );
+        assert!(ps.iter().any(|(_, evs)| {
+            evs.iter()
+                .any(|e| e.status == herald_core::tracking::TrackingStatus::Delivered)
+        }));
+        assert!(
+            ps.iter().any(|(s, _)| s.carrier == "ups")
+                && ps.iter().any(|(s, _)| s.carrier == "usps")
+        );
+    }
+}

@@ -225,7 +225,13 @@ async fn run(cli: Cli) -> Result<u8> {
             let store = open_store(&cfg).await?;
             let now = jiff::Timestamp::now();
             let seeded = demo::orders(*orders, now, 7);
-            store.upsert_orders(&seeded, &cfg.policy, now).await?;
+            let stored = store.upsert_orders(&seeded, &cfg.policy, now).await?;
+            let ids: Vec<i64> = stored.iter().map(|u| u.id).collect();
+            let parcels = demo::parcels(&seeded, &ids, now);
+            for (shipment, events) in &parcels {
+                store.ingest_tracking_events(events, now).await?;
+                store.upsert_shipment(shipment, now).await?;
+            }
             store.raise_due_alerts(now, 10_000).await?;
             let token = new_token();
             store
@@ -241,9 +247,10 @@ async fn run(cli: Cli) -> Result<u8> {
                 })?;
             let base = format!("http://{}", listener.local_addr()?);
             println!(
-                "herald demo: {} (Flagstaff, Arizona), {} orders on Shopify and Amazon",
+                "herald demo: {} (Flagstaff, Arizona), {} orders on Shopify and Amazon, {} parcels",
                 cfg.store_name,
-                seeded.len()
+                seeded.len(),
+                parcels.len()
             );
             println!("  URL:   {base}");
             println!("  token: {token}");
@@ -251,6 +258,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 "  try:   curl -H 'Authorization: Bearer {token}' '{base}/api/v1/orders?ship_by_state=at_risk'"
             );
             println!("         curl -H 'Authorization: Bearer {token}' {base}/api/v1/alerts");
+            println!("         curl -H 'Authorization: Bearer {token}' {base}/api/v1/shipments/1");
             println!(
                 "  data:  {} (removed when the demo stops; Ctrl-C to stop)",
                 dir.path().display()

@@ -707,7 +707,7 @@ async fn sigterm_lets_requests_in_flight_finish(db: Db) {
     // A large import takes a while; stop the server while it is being written.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("export.csv");
-    let body = shopify_export(20_000, None, false);
+    let body = shopify_export(40_000, None, false);
     std::fs::write(&file, &body).unwrap();
     let http = reqwest::Client::new();
     let req = http
@@ -731,13 +731,13 @@ async fn sigterm_lets_requests_in_flight_finish(db: Db) {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-request-id"], "graceful-import-1");
     let rep: Value = r.json().await.unwrap();
-    assert_eq!(rep["created"], 20_000);
+    assert_eq!(rep["created"], 40_000);
     assert!(child.wait().unwrap().success());
     // Every order answered is stored: importing the same file again changes nothing.
     let out = herald(&db, &["import", "shopify", file.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        said.contains("0 created, 0 updated, 20000 unchanged"),
+        said.contains("0 created, 0 updated, 40000 unchanged"),
         "{said}"
     );
     // The request id is in the log.

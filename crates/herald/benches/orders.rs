@@ -4,6 +4,8 @@
 //!   against a raw batched INSERT of the same rows into a SQLite database with the same schema
 //!   and settings, measured in the same run; prints both rates and their ratio.
 //! - import: `herald import shopify` of a 100,000-order export (a third with two line items).
+//! - tracking: 100,000 tracking events for 10,000 known parcels through
+//!   `POST /api/v1/tracking-events` (batches of 1,000) against a raw insert of the same rows.
 //! - list: 1,000,000 stored orders; p50/p99 of `GET /api/v1/orders?ship_by_state=at_risk`
 //!   over 1,000 requests, and the server's peak resident memory.
 
@@ -358,6 +360,133 @@ async fn list() {
     );
 }
 
+async fn tracking() {
+    use herald_core::tracking::{NewShipment, ScanLocation, TrackingEvent, TrackingStatus};
+    const PARCELS: usize = 10_000;
+    const PER: usize = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/tracking.db", dir.path().display());
+    let placed = "2025-12-06T15:37:33Z";
+    {
+        let store = SqliteStore::open(&url, &StoreOptions::default())
+            .await
+            .unwrap();
+        let policy = ShipByPolicy::default();
+        let orders: Vec<NewOrder> = (0..PARCELS)
+            .map(|i| {
+                serde_json::from_value::<OrderInput>(order_json(i, placed))
+                    .unwrap()
+                    .validate()
+                    .unwrap()
+            })
+            .collect();
+        let ids = store
+            .upsert_orders(&orders, &policy, jiff::Timestamp::now())
+            .await
+            .unwrap();
+        for (i, u) in ids.iter().enumerate() {
+            let s = NewShipment {
+                order_id: u.id,
+                carrier: "usps".into(),
+                tracking_number: format!("9400{i:018}"),
+                service: None,
+                label_created_at: Some(placed.parse().unwrap()),
+                origin_postal_code: None,
+                destination_postal_code: None,
+                estimated_delivery: None,
+            };
+            store
+                .upsert_shipment(&s, jiff::Timestamp::now())
+                .await
+                .unwrap();
+        }
+    }
+    let base: jiff::Timestamp = placed.parse().unwrap();
+    let events: Vec<TrackingEvent> = (0..PARCELS * PER)
+        .map(|n| {
+            let (parcel, step) = (n % PARCELS, n / PARCELS);
+            TrackingEvent {
+                carrier: "usps".into(),
+                tracking_number: format!("9400{parcel:018}"),
+                status: if step == 0 {
+                    TrackingStatus::Accepted
+                } else {
+                    TrackingStatus::InTransit
+                },
+                occurred_at: base + jiff::SignedDuration::from_hours(step as i64 * 6),
+                description: Some("Arrived at facility".into()),
+                location: Some(ScanLocation {
+                    city: Some("Phoenix".into()),
+                    region: Some("AZ".into()),
+                    ..Default::default()
+                }),
+            }
+        })
+        .collect();
+    let t = token(&url);
+    let server = Server::start(&url);
+    let bodies: Vec<Vec<u8>> = events
+        .chunks(1_000)
+        .map(|c| serde_json::to_vec(c).unwrap())
+        .collect();
+    let http = reqwest::Client::new();
+    let u = format!("{}/api/v1/tracking-events", server.base);
+    let started = Instant::now();
+    for body in bodies {
+        let r = http
+            .post(&u)
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+    let api_rate = events.len() as f64 / started.elapsed().as_secs_f64();
+    drop(server);
+    let raw_url = format!("sqlite://{}/raw.db", dir.path().display());
+    let raw = SqliteStore::open(&raw_url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let rows: Vec<(String, String, String, String, i64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.carrier.clone(),
+                e.tracking_number.clone(),
+                e.dedupe_key(),
+                serde_json::to_string(e).unwrap(),
+                e.occurred_at.as_microsecond(),
+            )
+        })
+        .collect();
+    let n = rows.len();
+    let started = Instant::now();
+    raw.with_writer(move |c| {
+        for chunk in rows.chunks(1_000) {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO tracking_events (carrier, tracking_number, dedupe_key, event, occurred_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                )?;
+                for r in chunk {
+                    st.execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4])?;
+                }
+            }
+            tx.commit()?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let raw_rate = n as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "tracking_events_sqlite: api {api_rate:.0} events/s, raw {raw_rate:.0} rows/s, ratio {:.2} (no problem rules yet; issue 3 targets 20000 events/s and 0.5 with rules)",
+        api_rate / raw_rate
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let which: Vec<String> = std::env::args()
@@ -370,6 +499,9 @@ async fn main() {
     }
     if want("import") {
         import();
+    }
+    if want("tracking") {
+        tracking().await;
     }
     if want("list") {
         list().await;

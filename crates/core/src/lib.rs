@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod deadline;
 pub mod import;
 pub mod order;
+pub mod problems;
 pub mod time;
 pub mod tracking;
 

@@ -1,0 +1,485 @@
+//! The parcel problem rules: from a parcel's facts and events, which problems it has now and
+//! the next instant at which a rule could fire for it.
+//!
+//! The sweep stores that instant with each shipment and reads only shipments that are due, so
+//! its cost follows the parcels due, not the parcels watched. Rules read the set of events (see
+//! `tracking`), so arrival order never changes a finding.
+//!
+//! Not here yet: `misrouted`, which needs an offline postal-code gazetteer.
+
+use crate::calendar::BusinessCalendar;
+use crate::tracking::{TrackingEvent, TrackingStatus, current, history};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+/// What can be wrong with a parcel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// Labelled or marked shipped, but no carrier scan within the allowed business days.
+    NotAccepted,
+    /// Moving, but no new scan for the allowed calendar days.
+    Stalled,
+    /// Not delivered by the carrier's estimate or the service standard.
+    Overdue,
+    Exception,
+    DeliveryFailed,
+    ReturnedToSender,
+    /// Waiting at a pickup point for longer than the allowed days.
+    UncollectedPickup,
+}
+
+/// Thresholds; configurable per carrier and service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    pub not_accepted_business_days: u32,
+    pub stalled_days: i64,
+    pub pickup_days: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            not_accepted_business_days: 1,
+            stalled_days: 3,
+            pickup_days: 5,
+        }
+    }
+}
+
+/// What the rules know of one parcel.
+#[derive(Debug, Clone)]
+pub struct Parcel<'a> {
+    pub label_created_at: Option<Timestamp>,
+    pub shipped_at: Option<Timestamp>,
+    pub estimated_delivery: Option<Timestamp>,
+    /// The service standard's slowest transit, in business days from acceptance (e.g. 3 for
+    /// USPS Priority Mail), when no carrier estimate is given.
+    pub standard_business_days: Option<u32>,
+    pub events: &'a [TrackingEvent],
+}
+
+/// One problem, since when, and the scans that show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: ProblemKind,
+    pub since: Timestamp,
+    pub evidence: Vec<TrackingEvent>,
+}
+
+/// The rules' verdict at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub findings: Vec<Finding>,
+    /// The next instant a rule could fire; `None` when the parcel's story is over.
+    pub next_check: Option<Timestamp>,
+}
+
+/// The same local time `n` business days later (or the next business day's start when that
+/// time does not exist), in the carrier's calendar.
+fn business_days_after(t: Timestamp, n: u32, cal: &BusinessCalendar, tz: &TimeZone) -> Timestamp {
+    let local = t.to_zoned(tz.clone());
+    let day = cal.add_business_days(cal.on_or_after(local.date()), n);
+    day.to_datetime(local.time())
+        .to_zoned(tz.clone())
+        .map(|z| z.timestamp())
+        .unwrap_or(t)
+}
+
+/// The end (23:59:59 local) of the day `n` business days after `t`'s day.
+fn end_of_business_day_after(
+    t: Timestamp,
+    n: u32,
+    cal: &BusinessCalendar,
+    tz: &TimeZone,
+) -> Timestamp {
+    let day = cal.add_business_days(cal.on_or_after(t.to_zoned(tz.clone()).date()), n);
+    day.at(23, 59, 59, 0)
+        .to_zoned(tz.clone())
+        .map(|z| z.timestamp())
+        .unwrap_or(t)
+}
+
+/// Applies every rule to `parcel` at `now`, in the carrier's calendar and time zone.
+pub fn evaluate(
+    parcel: &Parcel<'_>,
+    limits: Thresholds,
+    cal: &BusinessCalendar,
+    tz: &TimeZone,
+    now: Timestamp,
+) -> Verdict {
+    let events = history(parcel.events);
+    let mut findings = Vec::new();
+    let mut next: Option<Timestamp> = None;
+    let due = |t: Timestamp, next: &mut Option<Timestamp>| {
+        *next = Some(next.map_or(t, |n: Timestamp| n.min(t)));
+    };
+    let Some((status, status_at)) = current(&events) else {
+        // No scans at all: only "not accepted" can apply.
+        if let Some(start) = parcel
+            .label_created_at
+            .into_iter()
+            .chain(parcel.shipped_at)
+            .min()
+        {
+            let deadline = business_days_after(start, limits.not_accepted_business_days, cal, tz);
+            if now >= deadline {
+                findings.push(Finding {
+                    kind: ProblemKind::NotAccepted,
+                    since: deadline,
+                    evidence: vec![],
+                });
+            } else {
+                due(deadline, &mut next);
+            }
+        }
+        return Verdict {
+            findings,
+            next_check: next,
+        };
+    };
+    let last = events
+        .last()
+        .cloned()
+        .expect("a current status means events");
+    let accepted_at = events
+        .iter()
+        .find(|e| e.status.carrier_has_it())
+        .map(|e| e.occurred_at);
+    match status {
+        TrackingStatus::Delivered | TrackingStatus::Cancelled => {
+            return Verdict {
+                findings,
+                next_check: None,
+            };
+        }
+        TrackingStatus::Exception => findings.push(Finding {
+            kind: ProblemKind::Exception,
+            since: status_at,
+            evidence: vec![last.clone()],
+        }),
+        TrackingStatus::DeliveryFailed => findings.push(Finding {
+            kind: ProblemKind::DeliveryFailed,
+            since: status_at,
+            evidence: vec![last.clone()],
+        }),
+        TrackingStatus::ReturnedToSender => findings.push(Finding {
+            kind: ProblemKind::ReturnedToSender,
+            since: status_at,
+            evidence: vec![last.clone()],
+        }),
+        TrackingStatus::AvailableForPickup => {
+            let since = status_at + SignedDuration::from_hours(24 * limits.pickup_days);
+            if now >= since {
+                findings.push(Finding {
+                    kind: ProblemKind::UncollectedPickup,
+                    since,
+                    evidence: vec![last.clone()],
+                });
+            } else {
+                due(since, &mut next);
+            }
+        }
+        TrackingStatus::Unknown | TrackingStatus::PreTransit => {
+            let start = parcel
+                .label_created_at
+                .into_iter()
+                .chain(parcel.shipped_at)
+                .chain([status_at])
+                .min()
+                .expect("status_at is there");
+            let deadline = business_days_after(start, limits.not_accepted_business_days, cal, tz);
+            if now >= deadline {
+                findings.push(Finding {
+                    kind: ProblemKind::NotAccepted,
+                    since: deadline,
+                    evidence: events.clone(),
+                });
+            } else {
+                due(deadline, &mut next);
+            }
+        }
+        TrackingStatus::Accepted | TrackingStatus::InTransit | TrackingStatus::OutForDelivery => {
+            let since = last.occurred_at + SignedDuration::from_hours(24 * limits.stalled_days);
+            if now >= since {
+                findings.push(Finding {
+                    kind: ProblemKind::Stalled,
+                    since,
+                    evidence: vec![last.clone()],
+                });
+            } else {
+                due(since, &mut next);
+            }
+        }
+    }
+    // Overdue: against the carrier's estimate, else the service standard from acceptance.
+    let expected = parcel.estimated_delivery.or_else(|| {
+        Some(end_of_business_day_after(
+            accepted_at?,
+            parcel.standard_business_days?,
+            cal,
+            tz,
+        ))
+    });
+    if let Some(expected) = expected {
+        if now > expected {
+            findings.push(Finding {
+                kind: ProblemKind::Overdue,
+                since: expected,
+                evidence: vec![last.clone()],
+            });
+        } else {
+            due(expected + SignedDuration::from_secs(1), &mut next);
+        }
+    }
+    // A parcel with a problem stays due daily, so the seller hears of it until it moves.
+    if !findings.is_empty() {
+        due(now + SignedDuration::from_hours(24), &mut next);
+    }
+    findings.sort_by_key(|f| f.kind);
+    Verdict {
+        findings,
+        next_check: next,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracking::ScanLocation;
+    use proptest::prelude::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn scan(status: TrackingStatus, at: &str, city: &str) -> TrackingEvent {
+        TrackingEvent {
+            carrier: "usps".into(),
+            tracking_number: "9400".into(),
+            status,
+            occurred_at: t(at),
+            description: None,
+            location: Some(ScanLocation {
+                city: Some(city.into()),
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn ny() -> TimeZone {
+        TimeZone::get("America/New_York").unwrap()
+    }
+
+    fn run(p: &Parcel<'_>, now: &str) -> Verdict {
+        evaluate(
+            p,
+            Thresholds::default(),
+            &BusinessCalendar::default(),
+            &ny(),
+            t(now),
+        )
+    }
+
+    fn kinds(v: &Verdict) -> Vec<ProblemKind> {
+        v.findings.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn shipped_but_never_scanned_is_not_accepted_after_one_business_day() {
+        // Label Friday 15:00 EST: the next business day is Monday.
+        let p = Parcel {
+            label_created_at: Some(t("2025-12-05T20:00:00Z")),
+            shipped_at: None,
+            estimated_delivery: None,
+            standard_business_days: None,
+            events: &[],
+        };
+        let before = run(&p, "2025-12-08T19:00:00Z");
+        assert!(before.findings.is_empty());
+        assert_eq!(before.next_check, Some(t("2025-12-08T20:00:00Z")));
+        assert_eq!(
+            kinds(&run(&p, "2025-12-08T20:00:00Z")),
+            [ProblemKind::NotAccepted]
+        );
+    }
+
+    #[test]
+    fn a_parcel_with_no_new_scan_for_three_days_is_stalled() {
+        let evs = [
+            scan(TrackingStatus::Accepted, "2025-12-02T14:00:00Z", "Orlando"),
+            scan(TrackingStatus::InTransit, "2025-12-03T09:00:00Z", "Kenly"),
+        ];
+        let p = Parcel {
+            label_created_at: None,
+            shipped_at: None,
+            estimated_delivery: None,
+            standard_business_days: None,
+            events: &evs,
+        };
+        let v = run(&p, "2025-12-05T09:00:00Z");
+        assert!(v.findings.is_empty());
+        assert_eq!(v.next_check, Some(t("2025-12-06T09:00:00Z")));
+        let v = run(&p, "2025-12-06T09:00:00Z");
+        assert_eq!(kinds(&v), [ProblemKind::Stalled]);
+        assert_eq!(
+            v.findings[0].evidence[0]
+                .location
+                .as_ref()
+                .unwrap()
+                .city
+                .as_deref(),
+            Some("Kenly")
+        );
+    }
+
+    #[test]
+    fn overdue_against_the_service_standard_and_the_carrier_estimate() {
+        // Accepted Tuesday; Priority Mail's 3 business days end Friday 23:59:59 EST.
+        let evs = [
+            scan(TrackingStatus::Accepted, "2025-12-02T14:00:00Z", "Orlando"),
+            scan(TrackingStatus::InTransit, "2025-12-05T20:00:00Z", "Edison"),
+        ];
+        let p = Parcel {
+            label_created_at: None,
+            shipped_at: None,
+            estimated_delivery: None,
+            standard_business_days: Some(3),
+            events: &evs,
+        };
+        assert!(run(&p, "2025-12-06T04:00:00Z").findings.is_empty());
+        assert_eq!(
+            kinds(&run(&p, "2025-12-06T05:00:00Z")),
+            [ProblemKind::Overdue]
+        );
+        let p = Parcel {
+            estimated_delivery: Some(t("2025-12-04T23:00:00Z")),
+            ..p
+        };
+        assert_eq!(
+            kinds(&run(&p, "2025-12-05T00:00:00Z")),
+            [ProblemKind::Overdue]
+        );
+    }
+
+    #[test]
+    fn delivered_parcels_are_done_and_exceptions_are_problems_at_once() {
+        let evs = [
+            scan(TrackingStatus::Accepted, "2025-12-02T14:00:00Z", "Orlando"),
+            scan(
+                TrackingStatus::Delivered,
+                "2025-12-04T18:00:00Z",
+                "Brooklyn",
+            ),
+        ];
+        let p = Parcel {
+            label_created_at: None,
+            shipped_at: None,
+            estimated_delivery: None,
+            standard_business_days: Some(1),
+            events: &evs,
+        };
+        assert_eq!(
+            run(&p, "2026-01-01T00:00:00Z"),
+            Verdict {
+                findings: vec![],
+                next_check: None
+            }
+        );
+        let evs = [scan(
+            TrackingStatus::ReturnedToSender,
+            "2025-12-04T18:00:00Z",
+            "Brooklyn",
+        )];
+        let p = Parcel { events: &evs, ..p };
+        let v = run(&p, "2025-12-04T19:00:00Z");
+        assert_eq!(kinds(&v), [ProblemKind::ReturnedToSender]);
+        assert_eq!(v.next_check, Some(t("2025-12-05T19:00:00Z")));
+    }
+
+    #[test]
+    fn uncollected_pickup_after_five_days() {
+        let evs = [scan(
+            TrackingStatus::AvailableForPickup,
+            "2025-12-04T18:00:00Z",
+            "Sedona",
+        )];
+        let p = Parcel {
+            label_created_at: None,
+            shipped_at: None,
+            estimated_delivery: None,
+            standard_business_days: None,
+            events: &evs,
+        };
+        assert!(run(&p, "2025-12-09T17:00:00Z").findings.is_empty());
+        assert_eq!(
+            kinds(&run(&p, "2025-12-09T18:00:00Z")),
+            [ProblemKind::UncollectedPickup]
+        );
+    }
+
+    fn journey() -> impl Strategy<Value = Vec<TrackingEvent>> {
+        prop::collection::vec(
+            (
+                prop::sample::select(TrackingStatus::ALL.to_vec()),
+                0i64..200,
+                prop::sample::select(vec!["Orlando", "Kenly", "Edison"]),
+            ),
+            0..8,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .map(|(s, h, c)| TrackingEvent {
+                    carrier: "ups".into(),
+                    tracking_number: "1Z".into(),
+                    status: s,
+                    occurred_at: Timestamp::from_second(1_764_600_000 + h * 3600).unwrap(),
+                    description: None,
+                    location: Some(ScanLocation {
+                        city: Some(c.into()),
+                        ..Default::default()
+                    }),
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn findings_do_not_depend_on_arrival_order_and_next_check_is_honest(
+            events in journey(),
+            seed in any::<u64>(),
+            at in 0i64..400,
+            standard in prop::option::of(1u32..6),
+        ) {
+            let mut shuffled = events.clone();
+            shuffled.reverse();
+            if !shuffled.is_empty() {
+                let k = (seed as usize) % shuffled.len();
+                shuffled.push(shuffled[k].clone());
+                shuffled.rotate_left(k);
+            }
+            let now = Timestamp::from_second(1_764_600_000 + at * 3600).unwrap();
+            let label = Some(Timestamp::from_second(1_764_590_000).unwrap());
+            let p1 = Parcel { label_created_at: label, shipped_at: None, estimated_delivery: None, standard_business_days: standard, events: &events };
+            let p2 = Parcel { events: &shuffled, ..p1.clone() };
+            let cal = BusinessCalendar::default();
+            let v1 = evaluate(&p1, Thresholds::default(), &cal, &ny(), now);
+            let v2 = evaluate(&p2, Thresholds::default(), &cal, &ny(), now);
+            prop_assert_eq!(&v1, &v2);
+            // Nothing new fires before next_check: a sweep that waits until then misses nothing.
+            if let Some(next) = v1.next_check {
+                prop_assert!(next > now);
+                let just_before = next - SignedDuration::from_secs(1);
+                if just_before > now {
+                    let later = evaluate(&p1, Thresholds::default(), &cal, &ny(), just_before);
+                    prop_assert_eq!(kinds(&later), kinds(&v1));
+                }
+            } else {
+                let much_later = evaluate(&p1, Thresholds::default(), &cal, &ny(), now + SignedDuration::from_hours(24 * 60));
+                prop_assert_eq!(kinds(&much_later), kinds(&v1));
+            }
+        }
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! The merge planning, derived columns, list queries and alert rules live here as plain
 //! functions; `postgres.rs` (sqlx) and `sqlite.rs` (rusqlite) only move rows in and out.
-//! Placeholders are `$N`, which both databases accept.
+//! Placeholders are written `$N`; PostgreSQL takes them as they are and `sqlite.rs` rewrites
+//! them to `?N`, which SQLite binds by number.
 
 use herald_core::deadline::{ShipBy, ShipByPolicy, ShipByState};
 use herald_core::order::{NewOrder, Order, OrderEventKind};

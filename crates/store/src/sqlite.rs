@@ -168,7 +168,8 @@ impl SqliteStore {
         .map_err(|e| StoreError::Corrupt(format!("the database thread failed: {e}")))?
     }
 
-    /// Runs `f` inside a write transaction on the writer, for tools and benchmarks.
+    /// Runs `f` on the writer connection (the caller opens any transaction), for tools and
+    /// benchmarks.
     pub async fn with_writer<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,

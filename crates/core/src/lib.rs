@@ -6,11 +6,13 @@
 
 pub mod calendar;
 pub mod deadline;
+pub mod geo;
 pub mod import;
 pub mod order;
 pub mod problems;
 pub mod time;
 pub mod tracking;
+pub mod watch;
 
 pub use calendar::{BusinessCalendar, Holiday, HolidaySet};
 pub use deadline::{ShipByPolicy, ShipByState};

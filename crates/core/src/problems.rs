@@ -5,9 +5,10 @@
 //! its cost follows the parcels due, not the parcels watched. Rules read the set of events (see
 //! `tracking`), so arrival order never changes a finding.
 //!
-//! Not here yet: `misrouted`, which needs an offline postal-code gazetteer.
+//! `misrouted` places scans with the offline gazetteer in `geo`.
 
 use crate::calendar::BusinessCalendar;
+use crate::geo::{self, Coord};
 use crate::tracking::{TrackingEvent, TrackingStatus, current, history};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -21,6 +22,8 @@ pub enum ProblemKind {
     NotAccepted,
     /// Moving, but no new scan for the allowed calendar days.
     Stalled,
+    /// Last scanned far off the route from origin to destination.
+    Misrouted,
     /// Not delivered by the carrier's estimate or the service standard.
     Overdue,
     Exception,
@@ -58,6 +61,29 @@ pub struct Parcel<'a> {
     /// USPS Priority Mail), when no carrier estimate is given.
     pub standard_business_days: Option<u32>,
     pub events: &'a [TrackingEvent],
+    /// Origin and destination, when both are known places.
+    pub route: Option<Route>,
+}
+
+/// The line a parcel should follow and how far from it a scan may be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Route {
+    pub from: Coord,
+    pub to: Coord,
+    /// A scan further than this from the route (km) means the parcel went astray.
+    pub tolerance_km: f64,
+}
+
+impl Route {
+    /// The default tolerance: more than max(300 km, 25% of the route's length) off the
+    /// great-circle path from origin to destination.
+    pub fn new(from: Coord, to: Coord, min_km: f64, share_of_route: f64) -> Self {
+        Self {
+            from,
+            to,
+            tolerance_km: min_km.max(geo::distance_km(from, to) * share_of_route),
+        }
+    }
 }
 
 /// One problem, since when, and the scans that show it.
@@ -78,7 +104,12 @@ pub struct Verdict {
 
 /// The same local time `n` business days later (or the next business day's start when that
 /// time does not exist), in the carrier's calendar.
-fn business_days_after(t: Timestamp, n: u32, cal: &BusinessCalendar, tz: &TimeZone) -> Timestamp {
+pub fn business_days_after(
+    t: Timestamp,
+    n: u32,
+    cal: &BusinessCalendar,
+    tz: &TimeZone,
+) -> Timestamp {
     let local = t.to_zoned(tz.clone());
     let day = cal.add_business_days(cal.on_or_after(local.date()), n);
     day.to_datetime(local.time())
@@ -213,6 +244,20 @@ pub fn evaluate(
             }
         }
     }
+    // Misrouted: the latest scan that can be placed lies far off the route.
+    if let Some(route) = parcel.route
+        && let Some(scan) = events
+            .iter()
+            .rev()
+            .find_map(|e| Some((e, geo::locate(e.location.as_ref()?)?)))
+        && geo::off_route_km(route.from, route.to, scan.1) > route.tolerance_km
+    {
+        findings.push(Finding {
+            kind: ProblemKind::Misrouted,
+            since: scan.0.occurred_at,
+            evidence: vec![scan.0.clone()],
+        });
+    }
     // Overdue: against the carrier's estimate, else the service standard from acceptance.
     let expected = parcel.estimated_delivery.or_else(|| {
         Some(end_of_business_day_after(
@@ -295,6 +340,7 @@ mod tests {
             estimated_delivery: None,
             standard_business_days: None,
             events: &[],
+            route: None,
         };
         let before = run(&p, "2025-12-08T19:00:00Z");
         assert!(before.findings.is_empty());
@@ -317,6 +363,7 @@ mod tests {
             estimated_delivery: None,
             standard_business_days: None,
             events: &evs,
+            route: None,
         };
         let v = run(&p, "2025-12-05T09:00:00Z");
         assert!(v.findings.is_empty());
@@ -347,6 +394,7 @@ mod tests {
             estimated_delivery: None,
             standard_business_days: Some(3),
             events: &evs,
+            route: None,
         };
         assert!(run(&p, "2025-12-06T04:00:00Z").findings.is_empty());
         assert_eq!(
@@ -379,6 +427,7 @@ mod tests {
             estimated_delivery: None,
             standard_business_days: Some(1),
             events: &evs,
+            route: None,
         };
         assert_eq!(
             run(&p, "2026-01-01T00:00:00Z"),
@@ -411,6 +460,7 @@ mod tests {
             estimated_delivery: None,
             standard_business_days: None,
             events: &evs,
+            route: None,
         };
         assert!(run(&p, "2025-12-09T17:00:00Z").findings.is_empty());
         assert_eq!(
@@ -462,7 +512,7 @@ mod tests {
             }
             let now = Timestamp::from_second(1_764_600_000 + at * 3600).unwrap();
             let label = Some(Timestamp::from_second(1_764_590_000).unwrap());
-            let p1 = Parcel { label_created_at: label, shipped_at: None, estimated_delivery: None, standard_business_days: standard, events: &events };
+            let p1 = Parcel { label_created_at: label, shipped_at: None, estimated_delivery: None, standard_business_days: standard, events: &events, route: None };
             let p2 = Parcel { events: &shuffled, ..p1.clone() };
             let cal = BusinessCalendar::default();
             let v1 = evaluate(&p1, Thresholds::default(), &cal, &ny(), now);

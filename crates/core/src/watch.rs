@@ -1,0 +1,454 @@
+//! The seller's watch policy for parcels: which thresholds apply to which carrier and service,
+//! how long each service normally takes (the service-standard table), each carrier's calendar,
+//! and how far off route a scan may be. [`WatchPolicy::verdict`] feeds a shipment's facts
+//! through the problem rules with the right settings.
+
+use crate::calendar::BusinessCalendar;
+use crate::geo;
+use crate::problems::{self, Parcel, Route, Thresholds, Verdict};
+use crate::tracking::TrackingEvent;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use std::collections::BTreeMap;
+
+/// How long a service takes, in business days from acceptance.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Standard {
+    /// A fixed range, for example 1-3 for USPS Priority Mail.
+    Days { min: u32, max: u32 },
+    /// Ground services: days by distance, as `(up to km, days)` bands in increasing order; the
+    /// last band's days hold beyond it.
+    ByDistance(Vec<(f64, u32)>),
+}
+
+impl Standard {
+    /// The slowest normal transit for a route of `km` (unknown distance: the slowest band).
+    pub fn max_days(&self, km: Option<f64>) -> u32 {
+        match self {
+            Self::Days { max, .. } => *max,
+            Self::ByDistance(bands) => match km {
+                Some(km) => bands
+                    .iter()
+                    .find(|(limit, _)| km <= *limit)
+                    .or(bands.last())
+                    .map_or(5, |b| b.1),
+                None => bands.last().map_or(5, |b| b.1),
+            },
+        }
+    }
+
+    /// Reads `1-3`, `2`, or `ground` (the distance bands of the big ground networks).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("ground") || s.eq_ignore_ascii_case("by distance") {
+            return Ok(Self::ByDistance(ground_bands()));
+        }
+        let (min, max) = s.split_once('-').unwrap_or((s, s));
+        match (min.trim().parse::<u32>(), max.trim().parse::<u32>()) {
+            (Ok(min), Ok(max)) if min <= max && max > 0 && max <= 60 => Ok(Self::Days { min, max }),
+            _ => Err(format!(
+                "{s:?} is not a transit time: write business days as \"1-3\" or \"2\", or \"ground\" for days by distance"
+            )),
+        }
+    }
+}
+
+/// Ground transit by distance across the contiguous US (UPS Ground and FedEx Ground publish
+/// maps of this shape: one day regionally, five coast to coast), and longer for Alaska and
+/// Hawaii.
+fn ground_bands() -> Vec<(f64, u32)> {
+    vec![
+        (300.0, 1),
+        (800.0, 2),
+        (1600.0, 3),
+        (2600.0, 4),
+        (4500.0, 5),
+        (f64::INFINITY, 7),
+    ]
+}
+
+/// A service name as herald keys it: lowercase letters and digits only, without the carrier's
+/// own name in front (`FEDEX_GROUND` and `Ground` are both `ground`; `Priority Mail` is
+/// `prioritymail`).
+pub fn service_key(carrier: &str, service: &str) -> String {
+    let mut k: String = service
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let carrier: String = carrier
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if !carrier.is_empty() && k.len() > carrier.len() && k.starts_with(&carrier) {
+        k.drain(..carrier.len());
+    }
+    // Names the carriers' APIs and the aggregators use for the same service.
+    let alias = match (carrier.as_str(), k.as_str()) {
+        ("usps", "priority") => "prioritymail",
+        ("usps", "express" | "priorityexpress") => "prioritymailexpress",
+        ("usps", "first" | "firstclass" | "firstclasspackage" | "firstclasspackageservice") => {
+            "groundadvantage"
+        }
+        ("usps", "parcelselectground") => "parcelselect",
+        ("ups", "nextday" | "nextdayairsaver" | "nextdayairearly") => "nextdayair",
+        ("ups", "2nddayairam" | "seconddayair") => "2nddayair",
+        ("fedex", "homedelivery" | "groundhomedelivery") => "ground",
+        ("fedex", "twoday" | "2dayam") => "2day",
+        ("fedex", "priorityovernight" | "firstovernight") => "standardovernight",
+        ("dhl", "expressworldwide" | "expressdomestic") => "express",
+        _ => return k,
+    };
+    alias.to_string()
+}
+
+/// The default service-standard table, keyed `carrier/service key`.
+pub fn default_standards() -> BTreeMap<String, Standard> {
+    let days = |min, max| Standard::Days { min, max };
+    [
+        ("usps/prioritymailexpress", days(1, 2)),
+        ("usps/prioritymail", days(1, 3)),
+        ("usps/groundadvantage", days(2, 5)),
+        ("usps/parcelselect", days(2, 8)),
+        ("usps/mediamail", days(2, 8)),
+        ("ups/nextdayair", days(1, 1)),
+        ("ups/2nddayair", days(2, 2)),
+        ("ups/3dayselect", days(3, 3)),
+        ("ups/ground", Standard::ByDistance(ground_bands())),
+        ("ups/surepost", Standard::ByDistance(ground_bands())),
+        ("fedex/standardovernight", days(1, 1)),
+        ("fedex/2day", days(2, 2)),
+        ("fedex/expresssaver", days(3, 3)),
+        ("fedex/ground", Standard::ByDistance(ground_bands())),
+        ("dhl/express", days(1, 3)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Thresholds that differ for one carrier or one carrier's service; unset fields inherit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThresholdOverride {
+    pub not_accepted_business_days: Option<u32>,
+    pub stalled_days: Option<i64>,
+    pub pickup_days: Option<i64>,
+}
+
+impl ThresholdOverride {
+    fn apply(&self, t: Thresholds) -> Thresholds {
+        Thresholds {
+            not_accepted_business_days: self
+                .not_accepted_business_days
+                .unwrap_or(t.not_accepted_business_days),
+            stalled_days: self.stalled_days.unwrap_or(t.stalled_days),
+            pickup_days: self.pickup_days.unwrap_or(t.pickup_days),
+        }
+    }
+}
+
+/// Everything the parcel rules and cases need from the seller's configuration.
+#[derive(Debug, Clone)]
+pub struct WatchPolicy {
+    /// The store's time zone: business days are counted in it.
+    pub time_zone: TimeZone,
+    /// The store's calendar: the first-action deadline of a case counts its business days.
+    pub store_calendar: BusinessCalendar,
+    /// Carrier calendars by carrier name; a carrier without one uses the store's.
+    pub carrier_calendars: BTreeMap<String, BusinessCalendar>,
+    pub thresholds: Thresholds,
+    /// Keyed `carrier` or `carrier/service key`; the service's entry wins over the carrier's.
+    pub overrides: BTreeMap<String, ThresholdOverride>,
+    /// Keyed `carrier/service key`.
+    pub standards: BTreeMap<String, Standard>,
+    /// Off-route tolerance: at least this many km...
+    pub misroute_min_km: f64,
+    /// ...or this share of the route's length, whichever is more.
+    pub misroute_share: f64,
+    /// Business days a seller has to act on a new case.
+    pub first_action_business_days: u32,
+}
+
+impl Default for WatchPolicy {
+    fn default() -> Self {
+        Self {
+            time_zone: TimeZone::UTC,
+            store_calendar: BusinessCalendar::default(),
+            carrier_calendars: BTreeMap::new(),
+            thresholds: Thresholds::default(),
+            overrides: BTreeMap::new(),
+            standards: default_standards(),
+            misroute_min_km: 300.0,
+            misroute_share: 0.25,
+            first_action_business_days: 1,
+        }
+    }
+}
+
+/// A shipment's facts, as the store keeps them.
+#[derive(Debug, Clone, Default)]
+pub struct ShipmentFacts {
+    pub carrier: String,
+    pub service: Option<String>,
+    pub label_created_at: Option<Timestamp>,
+    /// When the seller told herald about the shipment ("marked shipped").
+    pub recorded_at: Option<Timestamp>,
+    pub estimated_delivery: Option<Timestamp>,
+    pub origin_postal_code: Option<String>,
+    pub destination_postal_code: Option<String>,
+}
+
+impl WatchPolicy {
+    /// The thresholds for a carrier and service.
+    pub fn thresholds_for(&self, carrier: &str, service: Option<&str>) -> Thresholds {
+        let mut t = self.thresholds;
+        if let Some(o) = self.overrides.get(carrier) {
+            t = o.apply(t);
+        }
+        if let Some(s) = service
+            && let Some(o) = self
+                .overrides
+                .get(&format!("{carrier}/{}", service_key(carrier, s)))
+        {
+            t = o.apply(t);
+        }
+        t
+    }
+
+    /// The service standard for a carrier and service, if the table has one.
+    pub fn standard_for(&self, carrier: &str, service: &str) -> Option<&Standard> {
+        self.standards
+            .get(&format!("{carrier}/{}", service_key(carrier, service)))
+    }
+
+    /// The rules' verdict on one shipment at `now`.
+    pub fn verdict(
+        &self,
+        facts: &ShipmentFacts,
+        events: &[TrackingEvent],
+        now: Timestamp,
+    ) -> Verdict {
+        let from = facts
+            .origin_postal_code
+            .as_deref()
+            .and_then(geo::postal_code);
+        let to = facts
+            .destination_postal_code
+            .as_deref()
+            .and_then(geo::postal_code);
+        let route = match (from, to) {
+            (Some(f), Some(t)) => Some(Route::new(f, t, self.misroute_min_km, self.misroute_share)),
+            _ => None,
+        };
+        let km = route.map(|r| geo::distance_km(r.from, r.to));
+        let standard_business_days = facts
+            .service
+            .as_deref()
+            .and_then(|s| self.standard_for(&facts.carrier, s))
+            .map(|s| s.max_days(km));
+        let parcel = Parcel {
+            label_created_at: facts.label_created_at,
+            shipped_at: facts.recorded_at,
+            estimated_delivery: facts.estimated_delivery,
+            standard_business_days,
+            events,
+            route,
+        };
+        let cal = self
+            .carrier_calendars
+            .get(&facts.carrier)
+            .unwrap_or(&self.store_calendar);
+        problems::evaluate(
+            &parcel,
+            self.thresholds_for(&facts.carrier, facts.service.as_deref()),
+            cal,
+            &self.time_zone,
+            now,
+        )
+    }
+
+    /// When the seller must first act on a case opened at `opened`.
+    pub fn first_action_due(&self, opened: Timestamp) -> Timestamp {
+        problems::business_days_after(
+            opened,
+            self.first_action_business_days,
+            &self.store_calendar,
+            &self.time_zone,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problems::ProblemKind;
+    use crate::tracking::{ScanLocation, TrackingStatus};
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn scan(status: TrackingStatus, at: &str, city: &str, state: &str) -> TrackingEvent {
+        TrackingEvent {
+            carrier: "fedex".into(),
+            tracking_number: "123".into(),
+            status,
+            occurred_at: t(at),
+            description: None,
+            location: Some(ScanLocation {
+                city: Some(city.into()),
+                region: Some(state.into()),
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn kinds(v: &Verdict) -> Vec<ProblemKind> {
+        v.findings.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn service_names_from_every_source_find_their_standard() {
+        let p = WatchPolicy::default();
+        for (carrier, name, max) in [
+            ("usps", "Priority Mail", 3),
+            ("usps", "Priority", 3),
+            ("usps", "PRIORITY_MAIL_EXPRESS", 2),
+            ("usps", "GroundAdvantage", 5),
+            ("usps", "First-Class Package Service", 5),
+            ("ups", "UPS 2nd Day Air", 2),
+            ("fedex", "FEDEX_2_DAY", 2),
+        ] {
+            assert_eq!(
+                p.standard_for(carrier, name).map(|s| s.max_days(None)),
+                Some(max),
+                "{carrier} {name}"
+            );
+        }
+        let ground = p.standard_for("fedex", "FEDEX_GROUND").unwrap();
+        assert_eq!(ground.max_days(Some(200.0)), 1);
+        assert_eq!(ground.max_days(Some(1500.0)), 3);
+        assert_eq!(ground.max_days(Some(4000.0)), 5);
+        assert!(p.standard_for("usps", "Carrier Pigeon").is_none());
+        assert_eq!(
+            Standard::parse("1-3").unwrap(),
+            Standard::Days { min: 1, max: 3 }
+        );
+        assert!(Standard::parse("3-1").unwrap_err().contains("\"1-3\""));
+    }
+
+    #[test]
+    fn overrides_apply_per_carrier_then_per_service() {
+        let mut p = WatchPolicy::default();
+        p.overrides.insert(
+            "usps".into(),
+            ThresholdOverride {
+                stalled_days: Some(4),
+                ..Default::default()
+            },
+        );
+        p.overrides.insert(
+            "usps/prioritymailexpress".into(),
+            ThresholdOverride {
+                stalled_days: Some(2),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            p.thresholds_for("usps", Some("Ground Advantage"))
+                .stalled_days,
+            4
+        );
+        assert_eq!(p.thresholds_for("usps", Some("Express")).stalled_days, 2);
+        assert_eq!(p.thresholds_for("ups", Some("Ground")).stalled_days, 3);
+    }
+
+    #[test]
+    fn a_california_to_new_jersey_parcel_in_anchorage_is_misrouted() {
+        let p = WatchPolicy::default();
+        let facts = ShipmentFacts {
+            carrier: "usps".into(),
+            service: Some("Priority Mail".into()),
+            origin_postal_code: Some("94103".into()),
+            destination_postal_code: Some("07030".into()),
+            ..Default::default()
+        };
+        let evs = [
+            scan(
+                TrackingStatus::Accepted,
+                "2025-12-01T18:00:00Z",
+                "San Francisco",
+                "CA",
+            ),
+            scan(
+                TrackingStatus::InTransit,
+                "2025-12-02T08:00:00Z",
+                "Anchorage",
+                "AK",
+            ),
+        ];
+        let v = p.verdict(&facts, &evs, t("2025-12-02T09:00:00Z"));
+        assert_eq!(kinds(&v), [ProblemKind::Misrouted]);
+        assert_eq!(v.findings[0].evidence, [evs[1].clone()]);
+    }
+
+    #[test]
+    fn a_fedex_ground_journey_up_the_east_coast_is_not_misrouted() {
+        let p = WatchPolicy::default();
+        let facts = ShipmentFacts {
+            carrier: "fedex".into(),
+            service: Some("FEDEX_GROUND".into()),
+            origin_postal_code: Some("32801".into()),
+            destination_postal_code: Some("11201".into()),
+            ..Default::default()
+        };
+        let mut evs = vec![scan(
+            TrackingStatus::Accepted,
+            "2025-12-01T18:00:00Z",
+            "Orlando",
+            "FL",
+        )];
+        for (i, (c, s)) in [("Kenly", "NC"), ("Edison", "NJ"), ("Brooklyn", "NY")]
+            .into_iter()
+            .enumerate()
+        {
+            evs.push(scan(
+                TrackingStatus::InTransit,
+                &format!("2025-12-0{}T08:00:00Z", i + 2),
+                c,
+                s,
+            ));
+            let v = p.verdict(&facts, &evs, t("2025-12-04T12:00:00Z"));
+            assert!(v.findings.is_empty(), "{c}: {:?}", kinds(&v));
+        }
+    }
+
+    #[test]
+    fn ground_parcels_are_overdue_by_distance() {
+        // Orlando to Brooklyn is about 1,500 km: three business days of ground transit.
+        let p = WatchPolicy::default();
+        let facts = ShipmentFacts {
+            carrier: "fedex".into(),
+            service: Some("Ground".into()),
+            origin_postal_code: Some("32801".into()),
+            destination_postal_code: Some("11201".into()),
+            ..Default::default()
+        };
+        let evs = [scan(
+            TrackingStatus::Accepted,
+            "2025-12-01T18:00:00Z",
+            "Orlando",
+            "FL",
+        )];
+        // Monday acceptance: Thursday's end is the last normal day.
+        assert!(
+            !kinds(&p.verdict(&facts, &evs, t("2025-12-04T23:00:00Z")))
+                .contains(&ProblemKind::Overdue)
+        );
+        assert!(
+            kinds(&p.verdict(&facts, &evs, t("2025-12-05T00:00:01Z")))
+                .contains(&ProblemKind::Overdue)
+        );
+    }
+}

@@ -5,6 +5,7 @@
 //! crates translate the outside world into calls on these types.
 
 pub mod calendar;
+pub mod cases;
 pub mod deadline;
 pub mod geo;
 pub mod import;

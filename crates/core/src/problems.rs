@@ -12,10 +12,10 @@ use crate::geo::{self, Coord};
 use crate::tracking::{TrackingEvent, TrackingStatus, current, history};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What can be wrong with a parcel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// Labelled or marked shipped, but no carrier scan within the allowed business days.
@@ -31,6 +31,36 @@ pub enum ProblemKind {
     ReturnedToSender,
     /// Waiting at a pickup point for longer than the allowed days.
     UncollectedPickup,
+}
+
+impl ProblemKind {
+    pub const ALL: [ProblemKind; 8] = [
+        Self::NotAccepted,
+        Self::Stalled,
+        Self::Misrouted,
+        Self::Overdue,
+        Self::Exception,
+        Self::DeliveryFailed,
+        Self::ReturnedToSender,
+        Self::UncollectedPickup,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotAccepted => "not_accepted",
+            Self::Stalled => "stalled",
+            Self::Misrouted => "misrouted",
+            Self::Overdue => "overdue",
+            Self::Exception => "exception",
+            Self::DeliveryFailed => "delivery_failed",
+            Self::ReturnedToSender => "returned_to_sender",
+            Self::UncollectedPickup => "uncollected_pickup",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// Thresholds; configurable per carrier and service.

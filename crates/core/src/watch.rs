@@ -4,8 +4,9 @@
 //! through the problem rules with the right settings.
 
 use crate::calendar::BusinessCalendar;
+use crate::cases::{Compensation, default_compensation};
 use crate::geo;
-use crate::problems::{self, Parcel, Route, Thresholds, Verdict};
+use crate::problems::{self, Parcel, ProblemKind, Route, Thresholds, Verdict};
 use crate::tracking::TrackingEvent;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -168,6 +169,9 @@ pub struct WatchPolicy {
     pub misroute_share: f64,
     /// Business days a seller has to act on a new case.
     pub first_action_business_days: u32,
+    /// The seller's compensation policy per problem; kinds without an entry use
+    /// [`default_compensation`].
+    pub compensation: BTreeMap<ProblemKind, Compensation>,
 }
 
 impl Default for WatchPolicy {
@@ -182,6 +186,7 @@ impl Default for WatchPolicy {
             misroute_min_km: 300.0,
             misroute_share: 0.25,
             first_action_business_days: 1,
+            compensation: BTreeMap::new(),
         }
     }
 }
@@ -268,6 +273,14 @@ impl WatchPolicy {
         )
     }
 
+    /// The compensation the seller's policy suggests for a kind of problem.
+    pub fn compensation_for(&self, kind: ProblemKind) -> Compensation {
+        self.compensation
+            .get(&kind)
+            .cloned()
+            .unwrap_or_else(|| default_compensation(kind))
+    }
+
     /// When the seller must first act on a case opened at `opened`.
     pub fn first_action_due(&self, opened: Timestamp) -> Timestamp {
         problems::business_days_after(
@@ -282,7 +295,6 @@ impl WatchPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::problems::ProblemKind;
     use crate::tracking::{ScanLocation, TrackingStatus};
 
     fn t(s: &str) -> Timestamp {

@@ -5,10 +5,12 @@
 mod postgres;
 mod sql;
 mod sqlite;
+mod watch;
 
 pub use postgres::PgStore;
 pub use sql::Cursor;
 pub use sqlite::SqliteStore;
+pub use watch::SweepReport;
 
 use async_trait::async_trait;
 use herald_core::deadline::{ShipByPolicy, ShipByState};
@@ -91,6 +93,8 @@ pub struct Alert {
     pub id: i64,
     pub kind: String,
     pub order_id: Option<i64>,
+    /// The case the alert is about, for case alerts.
+    pub case_id: Option<i64>,
     pub message: String,
     pub due_at: Option<Timestamp>,
     pub raised_at: Timestamp,
@@ -137,6 +141,61 @@ pub struct Shipment {
     pub events: Vec<herald_core::tracking::TrackingEvent>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A case: the seller's file on a problem parcel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Case {
+    pub id: i64,
+    pub shipment_id: i64,
+    pub order_id: i64,
+    pub carrier: String,
+    pub tracking_number: String,
+    /// The worst problem (open ones first).
+    pub kind: herald_core::problems::ProblemKind,
+    /// Every kind of problem the case has held.
+    pub kinds: Vec<herald_core::problems::ProblemKind>,
+    pub open: bool,
+    pub opened_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+    /// delivered, moved_on or resolved.
+    pub close_reason: Option<String>,
+    /// The seller must act by then (1 business day after opening by default).
+    pub first_action_due: Timestamp,
+    pub first_action_at: Option<Timestamp>,
+    pub problems: Vec<herald_core::cases::CaseProblem>,
+    pub entries: Vec<herald_core::cases::CaseEntry>,
+}
+
+/// Filters for listing cases; every field narrows the list (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub open: Option<bool>,
+    /// Cases that have held this kind of problem.
+    pub kind: Option<herald_core::problems::ProblemKind>,
+    /// Opened at or before (cases at least this old).
+    pub opened_before: Option<Timestamp>,
+    /// Opened at or after (cases at most this old).
+    pub opened_after: Option<Timestamp>,
+    /// The cursor of the previous page: the last case id it held.
+    pub after_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// A provider webhook as received, with what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookPayload {
+    pub id: i64,
+    pub provider: String,
+    pub received_at: Timestamp,
+    /// The body as received (lossy UTF-8 for display).
+    pub body: String,
+    /// accepted or dead_letter.
+    pub outcome: String,
+    /// Why a dead letter could not be read.
+    pub reason: Option<String>,
+    /// Tracking events it carried.
+    pub events: i64,
 }
 
 /// Everything herald keeps. Implemented for SQLite and PostgreSQL.
@@ -186,6 +245,43 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<bool>>;
     async fn get_shipment(&self, id: i64) -> Result<Option<Shipment>>;
     async fn order_shipments(&self, order_id: i64) -> Result<Vec<Shipment>>;
+    /// Runs the problem rules on up to `limit` shipments that are due, opening, updating and
+    /// closing their cases, and raises alerts for new cases and for cases nobody acted on by
+    /// their deadline. Reads only due shipments. Several nodes never review one shipment at
+    /// the same time.
+    async fn review_due_shipments(
+        &self,
+        policy: &herald_core::watch::WatchPolicy,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<SweepReport>;
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<Page<Case>>;
+    async fn get_case(&self, id: i64) -> Result<Option<Case>>;
+    /// Adds a seller's action to a case (`resolved` closes it). `None` if there is no such case.
+    async fn add_case_entry(
+        &self,
+        id: i64,
+        entry: herald_core::cases::CaseEntry,
+        now: Timestamp,
+    ) -> Result<Option<Case>>;
+    /// Keeps a webhook that passed its signature check and stores the tracking events it
+    /// carried, in one transaction; `dead_letter` holds the reason it could not be read.
+    /// Returns the payload's id and, per event, whether it was new.
+    async fn record_webhook(
+        &self,
+        provider: &str,
+        body: &[u8],
+        events: &[herald_core::tracking::TrackingEvent],
+        dead_letter: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(i64, Vec<bool>)>;
+    /// Webhooks kept, newest first: all, or only dead letters.
+    async fn list_webhooks(
+        &self,
+        dead_letters_only: bool,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<WebhookPayload>>;
 }
 
 /// Storage tuning that is not part of the URL.

@@ -402,7 +402,7 @@ impl crate::Store for PgStore {
     ) -> crate::Result<Vec<crate::Alert>> {
         use sqlx::Row as _;
         let rows = sqlx::query::<sqlx::Postgres>(
-            "SELECT id, kind, order_id, message, due_at, raised_at FROM alerts WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, kind, order_id, message, due_at, raised_at, case_id FROM alerts WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after_id.unwrap_or(0))
         .bind(limit.clamp(1, 1000) as i64)
@@ -419,6 +419,7 @@ impl crate::Store for PgStore {
                         .try_get::<Option<i64>, _>(4)?
                         .map(herald_core::time::from_micros),
                     raised_at: herald_core::time::from_micros(r.try_get(5)?),
+                    case_id: r.try_get(6)?,
                 })
             })
             .collect()
@@ -573,27 +574,7 @@ impl crate::Store for PgStore {
             .collect();
         let mut tx = self.begin_write().await?;
         lock_parcels(&mut tx, &parcels).await?;
-        let mut fresh = Vec::with_capacity(events.len());
-        let mut touched = std::collections::BTreeSet::new();
-        for e in events {
-            let res = sqlx::query(crate::sql::INSERT_TRACKING_EVENT_SQL)
-                .bind(&e.carrier)
-                .bind(&e.tracking_number)
-                .bind(e.dedupe_key())
-                .bind(serde_json::to_string(e).expect("events serialise"))
-                .bind(herald_core::time::to_micros(e.occurred_at))
-                .bind(now_us)
-                .execute(&mut *tx)
-                .await?;
-            let new = res.rows_affected() == 1;
-            if new {
-                touched.insert((e.carrier.clone(), e.tracking_number.clone()));
-            }
-            fresh.push(new);
-        }
-        for (carrier, tracking) in &touched {
-            recompute_parcel(&mut tx, carrier, tracking, now_us).await?;
-        }
+        let fresh = insert_events(&mut tx, events, now_us).await?;
         tx.commit().await?;
         Ok(fresh)
     }
@@ -610,4 +591,322 @@ impl crate::Store for PgStore {
         let mut c = self.pool.acquire().await?;
         load_shipments(&mut c, "order_id = $1", order_id).await
     }
+
+    async fn review_due_shipments(
+        &self,
+        policy: &herald_core::watch::WatchPolicy,
+        now: jiff::Timestamp,
+        limit: u32,
+    ) -> crate::Result<crate::SweepReport> {
+        use crate::watch::{self, CaseWrite};
+        use sqlx::Row as _;
+        let now_us = herald_core::time::to_micros(now);
+        let mut tx = self.begin_write().await?;
+        let mut report = crate::SweepReport::default();
+        // Another node's sweep skips the shipments this one holds, and the other way round.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{} FOR UPDATE SKIP LOCKED",
+            watch::DUE_SHIPMENTS_SQL
+        )))
+        .bind(now_us)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &rows {
+            let row = watch::DueRow {
+                id: r.try_get(0)?,
+                order_id: r.try_get(1)?,
+                carrier: r.try_get(2)?,
+                tracking_number: r.try_get(3)?,
+                service: r.try_get(4)?,
+                label_created_at: r.try_get(5)?,
+                origin_postal_code: r.try_get(6)?,
+                destination_postal_code: r.try_get(7)?,
+                estimated_delivery: r.try_get(8)?,
+                status: r.try_get(9)?,
+                created_at: r.try_get(10)?,
+                problem_keys: r.try_get(11)?,
+            };
+            let events = parcel_events(&mut tx, &row.carrier, &row.tracking_number).await?;
+            let open: Option<(i64, String)> = sqlx::query_as(watch::OPEN_CASE_SQL)
+                .bind(row.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let plan = watch::plan_review(
+                &row,
+                &events,
+                open.as_ref().map(|(id, f)| (*id, f.as_str())),
+                policy,
+                now,
+            )?;
+            sqlx::query(watch::SET_REVIEWED_SQL)
+                .bind(plan.next_check_at)
+                .bind(&plan.problem_keys)
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+            report.reviewed += 1;
+            match plan.case {
+                CaseWrite::None => {}
+                CaseWrite::Insert {
+                    kind,
+                    kinds,
+                    file,
+                    first_action_due,
+                    alert_message,
+                } => {
+                    let case_id: i64 = sqlx::query_scalar(watch::INSERT_CASE_SQL)
+                        .bind(row.id)
+                        .bind(row.order_id)
+                        .bind(kind)
+                        .bind(kinds)
+                        .bind(file)
+                        .bind(now_us)
+                        .bind(first_action_due)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    report.opened += 1;
+                    report.alerts += sqlx::query(watch::INSERT_CASE_ALERT_SQL)
+                        .bind(format!("case:{case_id}:opened"))
+                        .bind("case_opened")
+                        .bind(row.order_id)
+                        .bind(format!("case {case_id}: {alert_message}"))
+                        .bind(first_action_due)
+                        .bind(now_us)
+                        .bind(case_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                CaseWrite::Update(u) => {
+                    if u.closed_at.is_some() {
+                        report.closed += 1;
+                    } else {
+                        report.updated += 1;
+                    }
+                    write_case_update(&mut tx, &u, now_us).await?;
+                }
+            }
+        }
+        let overdue: Vec<(i64, i64, String, i64, String, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{} FOR UPDATE OF c SKIP LOCKED",
+                watch::OVERDUE_CASES_SQL
+            )))
+            .bind(now_us)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        for (id, order_id, kind, due, carrier, tracking) in overdue {
+            let (key, message) = watch::overdue_alert(id, &kind, due, &carrier, &tracking);
+            report.alerts += sqlx::query(watch::INSERT_CASE_ALERT_SQL)
+                .bind(key)
+                .bind("case_first_action_overdue")
+                .bind(order_id)
+                .bind(message)
+                .bind(due)
+                .bind(now_us)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(watch::MARK_OVERDUE_ALERTED_SQL)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn list_cases(
+        &self,
+        filter: &crate::CaseFilter,
+    ) -> crate::Result<crate::Page<crate::Case>> {
+        let (sql, binds) = crate::watch::case_list_sql(filter);
+        let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                crate::sql::Bind::I64(v) => q.bind(v),
+                crate::sql::Bind::Text(s) => q.bind(s),
+            };
+        }
+        let rows = q.fetch_all(self.read_pool()).await?;
+        let items = rows
+            .iter()
+            .map(|r| crate::watch::case_from(case_row(r)?))
+            .collect::<crate::Result<Vec<_>>>()?;
+        Ok(crate::watch::case_page(items, filter.limit))
+    }
+
+    async fn get_case(&self, id: i64) -> crate::Result<Option<crate::Case>> {
+        let mut c = self.pool.acquire().await?;
+        load_case(&mut c, id).await
+    }
+
+    async fn add_case_entry(
+        &self,
+        id: i64,
+        entry: herald_core::cases::CaseEntry,
+        now: jiff::Timestamp,
+    ) -> crate::Result<Option<crate::Case>> {
+        let now_us = herald_core::time::to_micros(now);
+        let mut tx = self.begin_write().await?;
+        let row: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT file, closed_at FROM cases WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((file, closed_at)) = row else {
+            return Ok(None);
+        };
+        let u = crate::watch::plan_action(id, &file, closed_at.is_some(), entry, now)?;
+        write_case_update(&mut tx, &u, now_us).await?;
+        let out = load_case(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn record_webhook(
+        &self,
+        provider: &str,
+        body: &[u8],
+        events: &[herald_core::tracking::TrackingEvent],
+        dead_letter: Option<&str>,
+        now: jiff::Timestamp,
+    ) -> crate::Result<(i64, Vec<bool>)> {
+        let now_us = herald_core::time::to_micros(now);
+        let parcels: std::collections::BTreeSet<(String, String)> = events
+            .iter()
+            .map(|e| (e.carrier.clone(), e.tracking_number.clone()))
+            .collect();
+        let mut tx = self.begin_write().await?;
+        lock_parcels(&mut tx, &parcels).await?;
+        let id: i64 = sqlx::query_scalar(crate::sql::INSERT_WEBHOOK_SQL)
+            .bind(provider)
+            .bind(now_us)
+            .bind(body)
+            .bind(if dead_letter.is_some() {
+                "dead_letter"
+            } else {
+                "accepted"
+            })
+            .bind(dead_letter)
+            .bind(events.len() as i32)
+            .fetch_one(&mut *tx)
+            .await?;
+        let fresh = insert_events(&mut tx, events, now_us).await?;
+        tx.commit().await?;
+        Ok((id, fresh))
+    }
+
+    async fn list_webhooks(
+        &self,
+        dead_letters_only: bool,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> crate::Result<Vec<crate::WebhookPayload>> {
+        let rows = sqlx::query(crate::sql::LIST_WEBHOOKS_SQL)
+            .bind(dead_letters_only)
+            .bind(before_id.unwrap_or(i64::MAX))
+            .bind(i64::from(limit.clamp(1, 500)))
+            .fetch_all(self.read_pool())
+            .await?;
+        use sqlx::Row as _;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::WebhookPayload {
+                    id: r.try_get(0)?,
+                    provider: r.try_get(1)?,
+                    received_at: herald_core::time::from_micros(r.try_get(2)?),
+                    body: String::from_utf8_lossy(&r.try_get::<Vec<u8>, _>(3)?).into_owned(),
+                    outcome: r.try_get(4)?,
+                    reason: r.try_get(5)?,
+                    events: i64::from(r.try_get::<i32, _>(6)?),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Stores events (each once) and marks their parcels due; per event, whether it was new. The
+/// caller holds the parcels' locks.
+async fn insert_events(
+    tx: &mut Transaction<'static, Postgres>,
+    events: &[herald_core::tracking::TrackingEvent],
+    now_us: i64,
+) -> crate::Result<Vec<bool>> {
+    let mut fresh = Vec::with_capacity(events.len());
+    let mut touched = std::collections::BTreeSet::new();
+    {
+        for e in events {
+            let res = sqlx::query(crate::sql::INSERT_TRACKING_EVENT_SQL)
+                .bind(&e.carrier)
+                .bind(&e.tracking_number)
+                .bind(e.dedupe_key())
+                .bind(serde_json::to_string(e).expect("events serialise"))
+                .bind(herald_core::time::to_micros(e.occurred_at))
+                .bind(now_us)
+                .execute(&mut **tx)
+                .await?;
+            let new = res.rows_affected() == 1;
+            if new {
+                touched.insert((e.carrier.clone(), e.tracking_number.clone()));
+            }
+            fresh.push(new);
+        }
+    }
+    for (carrier, tracking) in &touched {
+        recompute_parcel(tx, carrier, tracking, now_us).await?;
+    }
+    Ok(fresh)
+}
+
+fn case_row(r: &sqlx::postgres::PgRow) -> crate::Result<crate::watch::CaseRow> {
+    use sqlx::Row as _;
+    Ok(crate::watch::CaseRow {
+        id: r.try_get(0)?,
+        shipment_id: r.try_get(1)?,
+        order_id: r.try_get(2)?,
+        carrier: r.try_get(3)?,
+        tracking_number: r.try_get(4)?,
+        kind: r.try_get(5)?,
+        file: r.try_get(6)?,
+        opened_at: r.try_get(7)?,
+        closed_at: r.try_get(8)?,
+        close_reason: r.try_get(9)?,
+        first_action_due: r.try_get(10)?,
+        first_action_at: r.try_get(11)?,
+    })
+}
+
+async fn load_case(c: &mut sqlx::PgConnection, id: i64) -> crate::Result<Option<crate::Case>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM cases c JOIN shipments s ON s.id = c.shipment_id WHERE c.id = $1",
+        crate::watch::CASE_COLUMNS
+    )))
+    .bind(id)
+    .fetch_optional(c)
+    .await?;
+    row.map(|r| crate::watch::case_from(case_row(&r)?))
+        .transpose()
+}
+
+async fn write_case_update(
+    tx: &mut Transaction<'static, Postgres>,
+    u: &crate::watch::CaseUpdate,
+    now_us: i64,
+) -> crate::Result<()> {
+    sqlx::query(crate::watch::UPDATE_CASE_SQL)
+        .bind(u.kind)
+        .bind(&u.kinds)
+        .bind(&u.file)
+        .bind(u.closed_at)
+        .bind(u.close_reason)
+        .bind(u.first_action_at)
+        .bind(now_us)
+        .bind(u.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -501,7 +501,15 @@ pub(crate) const PARCEL_EVENTS_SQL: &str =
     "SELECT event FROM tracking_events WHERE carrier = $1 AND tracking_number = $2";
 
 /// Sets a parcel's status ($1 status, $2 since, $3 now, $4 carrier, $5 tracking number).
-pub(crate) const SET_PARCEL_STATUS_SQL: &str = "UPDATE shipments SET status = $1, status_at = $2, updated_at = $3 WHERE carrier = $4 AND tracking_number = $5 AND (status <> $1 OR status_at IS NULL OR status_at <> $2)";
+/// The parcel is due for the problem rules at once: new scans can open or close its case.
+pub(crate) const SET_PARCEL_STATUS_SQL: &str = "UPDATE shipments SET status = $1, status_at = $2, updated_at = $3, next_check_at = $3 WHERE carrier = $4 AND tracking_number = $5";
+
+/// Keeps a webhook ($1 provider, $2 received at, $3 body, $4 outcome, $5 reason, $6 events).
+pub(crate) const INSERT_WEBHOOK_SQL: &str = "INSERT INTO webhook_payloads (provider, received_at, body, outcome, reason, events) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+
+/// Webhooks newest first ($1 dead letters only, $2 before id, $3 limit).
+pub(crate) const LIST_WEBHOOKS_SQL: &str = "SELECT id, provider, received_at, body, outcome, reason, events FROM webhook_payloads \
+     WHERE ($1 = FALSE OR outcome = 'dead_letter') AND id < $2 ORDER BY id DESC LIMIT $3";
 
 pub(crate) fn decode_tracking_events(
     rows: Vec<String>,

@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_orders.sql")),
     (2, include_str!("../migrations/sqlite/0002_shipments.sql")),
+    (3, include_str!("../migrations/sqlite/0003_cases.sql")),
 ];
 
 struct Inner {
@@ -212,6 +213,91 @@ fn parcel_events(
         .query_map(params![carrier, tracking], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     crate::sql::decode_tracking_events(rows)
+}
+
+/// Stores events (each once) and marks their parcels due; per event, whether it was new.
+fn insert_events(
+    tx: &Connection,
+    events: &[herald_core::tracking::TrackingEvent],
+    now_us: i64,
+) -> Result<Vec<bool>> {
+    let mut fresh = Vec::with_capacity(events.len());
+    let mut touched = std::collections::BTreeSet::new();
+    {
+        let mut st = tx.prepare_cached(&q(crate::sql::INSERT_TRACKING_EVENT_SQL))?;
+        for e in events {
+            let json = serde_json::to_string(e).expect("events serialise");
+            let n = st.execute(params![
+                e.carrier,
+                e.tracking_number,
+                e.dedupe_key(),
+                json,
+                to_micros(e.occurred_at),
+                now_us
+            ])?;
+            if n == 1 {
+                touched.insert((e.carrier.as_str(), e.tracking_number.as_str()));
+            }
+            fresh.push(n == 1);
+        }
+    }
+    for (carrier, tracking) in &touched {
+        recompute_parcel(tx, carrier, tracking, now_us)?;
+    }
+    Ok(fresh)
+}
+
+fn values(binds: Vec<Bind>) -> Vec<rusqlite::types::Value> {
+    binds
+        .into_iter()
+        .map(|b| match b {
+            Bind::I64(v) => rusqlite::types::Value::Integer(v),
+            Bind::Text(s) => rusqlite::types::Value::Text(s),
+        })
+        .collect()
+}
+
+fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::watch::CaseRow> {
+    Ok(crate::watch::CaseRow {
+        id: r.get(0)?,
+        shipment_id: r.get(1)?,
+        order_id: r.get(2)?,
+        carrier: r.get(3)?,
+        tracking_number: r.get(4)?,
+        kind: r.get(5)?,
+        file: r.get(6)?,
+        opened_at: r.get(7)?,
+        closed_at: r.get(8)?,
+        close_reason: r.get(9)?,
+        first_action_due: r.get(10)?,
+        first_action_at: r.get(11)?,
+    })
+}
+
+fn load_case(c: &Connection, id: i64) -> Result<Option<crate::Case>> {
+    let row = c
+        .prepare_cached(&format!(
+            "SELECT {} FROM cases c JOIN shipments s ON s.id = c.shipment_id WHERE c.id = ?1",
+            crate::watch::CASE_COLUMNS
+        ))?
+        .query_row([id], case_row)
+        .optional()?;
+    row.map(crate::watch::case_from).transpose()
+}
+
+fn write_case_update(c: &Connection, u: &crate::watch::CaseUpdate, now_us: i64) -> Result<()> {
+    c.prepare_cached(&q(crate::watch::UPDATE_CASE_SQL))?
+        .execute(params![
+            u.kind,
+            u.kinds,
+            u.file,
+            u.closed_at,
+            u.close_reason,
+            u.first_action_at,
+            now_us,
+            u.id
+        ])?;
+    Ok(())
 }
 
 /// Shipments matching `filter` (a condition on one `?1` parameter), with their events.
@@ -449,7 +535,7 @@ impl crate::Store for SqliteStore {
     async fn list_alerts(&self, after_id: Option<i64>, limit: u32) -> Result<Vec<Alert>> {
         self.read(move |c| {
             let mut st = c.prepare_cached(
-                "SELECT id, kind, order_id, message, due_at, raised_at FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2",
+                "SELECT id, kind, order_id, message, due_at, raised_at, case_id FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
             let rows = st.query_map(params![after_id.unwrap_or(0), limit.clamp(1, 1000)], |r| {
                 Ok(Alert {
@@ -459,6 +545,7 @@ impl crate::Store for SqliteStore {
                     message: r.get(3)?,
                     due_at: r.get::<_, Option<i64>>(4)?.map(from_micros),
                     raised_at: from_micros(r.get(5)?),
+                    case_id: r.get(6)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -606,29 +693,7 @@ impl crate::Store for SqliteStore {
         let now_us = to_micros(now);
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut fresh = Vec::with_capacity(events.len());
-            let mut touched = std::collections::BTreeSet::new();
-            {
-                let mut st = tx.prepare_cached(&q(crate::sql::INSERT_TRACKING_EVENT_SQL))?;
-                for e in &events {
-                    let json = serde_json::to_string(e).expect("events serialise");
-                    let n = st.execute(params![
-                        e.carrier,
-                        e.tracking_number,
-                        e.dedupe_key(),
-                        json,
-                        to_micros(e.occurred_at),
-                        now_us
-                    ])?;
-                    if n == 1 {
-                        touched.insert((e.carrier.clone(), e.tracking_number.clone()));
-                    }
-                    fresh.push(n == 1);
-                }
-            }
-            for (carrier, tracking) in &touched {
-                recompute_parcel(&tx, carrier, tracking, now_us)?;
-            }
+            let fresh = insert_events(&tx, &events, now_us)?;
             tx.commit()?;
             Ok(fresh)
         })
@@ -643,5 +708,246 @@ impl crate::Store for SqliteStore {
     async fn order_shipments(&self, order_id: i64) -> Result<Vec<crate::Shipment>> {
         self.read(move |c| load_shipments(c, "order_id = ?1", order_id))
             .await
+    }
+
+    async fn review_due_shipments(
+        &self,
+        policy: &herald_core::watch::WatchPolicy,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<crate::SweepReport> {
+        use crate::watch::{self, CaseWrite};
+        let policy = policy.clone();
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut report = crate::SweepReport::default();
+            let due: Vec<watch::DueRow> = tx
+                .prepare_cached(&q(watch::DUE_SHIPMENTS_SQL))?
+                .query_map(params![now_us, limit], |r| {
+                    Ok(watch::DueRow {
+                        id: r.get(0)?,
+                        order_id: r.get(1)?,
+                        carrier: r.get(2)?,
+                        tracking_number: r.get(3)?,
+                        service: r.get(4)?,
+                        label_created_at: r.get(5)?,
+                        origin_postal_code: r.get(6)?,
+                        destination_postal_code: r.get(7)?,
+                        estimated_delivery: r.get(8)?,
+                        status: r.get(9)?,
+                        created_at: r.get(10)?,
+                        problem_keys: r.get(11)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            for row in &due {
+                let events = parcel_events(&tx, &row.carrier, &row.tracking_number)?;
+                let open: Option<(i64, String)> = tx
+                    .prepare_cached(&q(watch::OPEN_CASE_SQL))?
+                    .query_row([row.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let plan = watch::plan_review(
+                    row,
+                    &events,
+                    open.as_ref().map(|(id, f)| (*id, f.as_str())),
+                    &policy,
+                    now,
+                )?;
+                tx.prepare_cached(&q(watch::SET_REVIEWED_SQL))?
+                    .execute(params![plan.next_check_at, plan.problem_keys, row.id])?;
+                report.reviewed += 1;
+                match plan.case {
+                    CaseWrite::None => {}
+                    CaseWrite::Insert {
+                        kind,
+                        kinds,
+                        file,
+                        first_action_due,
+                        alert_message,
+                    } => {
+                        let case_id: i64 =
+                            tx.prepare_cached(&q(watch::INSERT_CASE_SQL))?.query_row(
+                                params![
+                                    row.id,
+                                    row.order_id,
+                                    kind,
+                                    kinds,
+                                    file,
+                                    now_us,
+                                    first_action_due
+                                ],
+                                |r| r.get(0),
+                            )?;
+                        report.opened += 1;
+                        report.alerts += tx
+                            .prepare_cached(&q(watch::INSERT_CASE_ALERT_SQL))?
+                            .execute(params![
+                                format!("case:{case_id}:opened"),
+                                "case_opened",
+                                row.order_id,
+                                format!("case {case_id}: {alert_message}"),
+                                first_action_due,
+                                now_us,
+                                case_id
+                            ])? as u64;
+                    }
+                    CaseWrite::Update(u) => {
+                        if u.closed_at.is_some() {
+                            report.closed += 1;
+                        } else {
+                            report.updated += 1;
+                        }
+                        write_case_update(&tx, &u, now_us)?;
+                    }
+                }
+            }
+            let overdue: Vec<(i64, i64, String, i64, String, String)> = tx
+                .prepare_cached(&q(watch::OVERDUE_CASES_SQL))?
+                .query_map(params![now_us, limit], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            for (id, order_id, kind, due, carrier, tracking) in overdue {
+                let (key, message) = watch::overdue_alert(id, &kind, due, &carrier, &tracking);
+                report.alerts += tx
+                    .prepare_cached(&q(watch::INSERT_CASE_ALERT_SQL))?
+                    .execute(params![
+                        key,
+                        "case_first_action_overdue",
+                        order_id,
+                        message,
+                        due,
+                        now_us,
+                        id
+                    ])? as u64;
+                tx.prepare_cached(&q(watch::MARK_OVERDUE_ALERTED_SQL))?
+                    .execute([id])?;
+            }
+            tx.commit()?;
+            Ok(report)
+        })
+        .await
+    }
+
+    async fn list_cases(&self, filter: &crate::CaseFilter) -> Result<Page<crate::Case>> {
+        let (sql, binds) = crate::watch::case_list_sql(filter);
+        let limit = filter.limit;
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&q(&sql))?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(values(binds)), case_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let items = rows
+                .into_iter()
+                .map(crate::watch::case_from)
+                .collect::<Result<Vec<_>>>()?;
+            Ok(crate::watch::case_page(items, limit))
+        })
+        .await
+    }
+
+    async fn get_case(&self, id: i64) -> Result<Option<crate::Case>> {
+        self.read(move |c| load_case(c, id)).await
+    }
+
+    async fn add_case_entry(
+        &self,
+        id: i64,
+        entry: herald_core::cases::CaseEntry,
+        now: Timestamp,
+    ) -> Result<Option<crate::Case>> {
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(String, Option<i64>)> = tx
+                .prepare_cached("SELECT file, closed_at FROM cases WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((file, closed_at)) = row else {
+                return Ok(None);
+            };
+            let u = crate::watch::plan_action(id, &file, closed_at.is_some(), entry, now)?;
+            write_case_update(&tx, &u, now_us)?;
+            let out = load_case(&tx, id)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn record_webhook(
+        &self,
+        provider: &str,
+        body: &[u8],
+        events: &[herald_core::tracking::TrackingEvent],
+        dead_letter: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(i64, Vec<bool>)> {
+        let (provider, body, events) = (provider.to_string(), body.to_vec(), events.to_vec());
+        let reason = dead_letter.map(str::to_string);
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let id: i64 = tx
+                .prepare_cached(&q(crate::sql::INSERT_WEBHOOK_SQL))?
+                .query_row(
+                    params![
+                        provider,
+                        now_us,
+                        body,
+                        if reason.is_some() {
+                            "dead_letter"
+                        } else {
+                            "accepted"
+                        },
+                        reason,
+                        events.len() as i64
+                    ],
+                    |r| r.get(0),
+                )?;
+            let fresh = insert_events(&tx, &events, now_us)?;
+            tx.commit()?;
+            Ok((id, fresh))
+        })
+        .await
+    }
+
+    async fn list_webhooks(
+        &self,
+        dead_letters_only: bool,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<crate::WebhookPayload>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&q(crate::sql::LIST_WEBHOOKS_SQL))?;
+            let rows = st.query_map(
+                params![
+                    dead_letters_only,
+                    before_id.unwrap_or(i64::MAX),
+                    limit.clamp(1, 500)
+                ],
+                |r| {
+                    Ok(crate::WebhookPayload {
+                        id: r.get(0)?,
+                        provider: r.get(1)?,
+                        received_at: from_micros(r.get(2)?),
+                        body: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(3)?).into_owned(),
+                        outcome: r.get(4)?,
+                        reason: r.get(5)?,
+                        events: r.get(6)?,
+                    })
+                },
+            )?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
     }
 }

@@ -121,6 +121,11 @@ conformance!(
     reopening_keeps_everything,
     large_batches_record_every_event,
     tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment,
+    a_stalled_parcel_opens_one_case_that_the_seller_works_and_delivery_closes,
+    the_sweep_reads_only_due_shipments,
+    two_nodes_sweeping_never_open_a_case_twice,
+    any_arrival_order_of_events_gives_the_same_status_history_and_cases,
+    webhooks_are_kept_and_unreadable_ones_are_dead_letters,
 );
 
 fn ts(s: &str) -> Timestamp {
@@ -644,4 +649,495 @@ async fn tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment(d
         other => panic!("expected a missing order, got {other:?}"),
     }
     assert!(s.get_shipment(sh.id + 1000).await.unwrap().is_none());
+}
+
+fn watch_policy() -> herald_core::watch::WatchPolicy {
+    herald_core::watch::WatchPolicy {
+        time_zone: jiff::tz::TimeZone::get("America/New_York").unwrap(),
+        ..Default::default()
+    }
+}
+
+/// An order with one USPS Priority Mail shipment (tracking number `tracking`).
+async fn shipped(s: &Arc<dyn Store>, ext: &str, tracking: &str) -> herald_store::Shipment {
+    let order = s
+        .upsert_orders(
+            &[ok(order(ext, "2025-12-01T15:00:00Z"))],
+            &policy(),
+            ts(NOW),
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    let shipment = herald_core::tracking::ShipmentInput {
+        order_id: order,
+        carrier: "usps".into(),
+        tracking_number: tracking.into(),
+        service: Some("Priority Mail".into()),
+        label_created_at: Some("2025-12-01T20:00:00Z".into()),
+        origin_postal_code: Some("86001".into()),
+        destination_postal_code: Some("07030".into()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    s.upsert_shipment(&shipment, ts("2025-12-01T20:00:00Z"))
+        .await
+        .unwrap()
+}
+
+fn scan_of(
+    tracking: &str,
+    status: &str,
+    at: &str,
+    city: &str,
+    state: &str,
+) -> herald_core::tracking::TrackingEvent {
+    herald_core::tracking::TrackingEventInput {
+        carrier: "usps".into(),
+        tracking_number: tracking.into(),
+        status: status.into(),
+        occurred_at: at.into(),
+        description: None,
+        location: Some(herald_core::tracking::ScanLocation {
+            city: Some(city.into()),
+            region: Some(state.into()),
+            ..Default::default()
+        }),
+    }
+    .validate()
+    .unwrap()
+}
+
+async fn a_stalled_parcel_opens_one_case_that_the_seller_works_and_delivery_closes(db: &Db) {
+    use herald_core::problems::ProblemKind;
+    let s = &db.store;
+    let p = watch_policy();
+    let sh = shipped(s, "w1", "9400A").await;
+    s.ingest_tracking_events(
+        &[
+            scan_of(
+                "9400A",
+                "accepted",
+                "2025-12-01T22:00:00Z",
+                "Flagstaff",
+                "AZ",
+            ),
+            scan_of(
+                "9400A",
+                "in_transit",
+                "2025-12-02T09:00:00Z",
+                "Phoenix",
+                "AZ",
+            ),
+        ],
+        ts("2025-12-02T10:00:00Z"),
+    )
+    .await
+    .unwrap();
+    // Moving normally: reviewed, no case.
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-02T10:00:05Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!((r.reviewed, r.opened), (1, 0));
+    // Three days without a scan: one stalled case with the scan that proves it, and an alert.
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-05T09:00:00Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!((r.reviewed, r.opened, r.alerts), (1, 1, 1));
+    let page = s
+        .list_cases(&herald_store::CaseFilter {
+            open: Some(true),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    let case = &page.items[0];
+    assert_eq!(
+        (case.kind, case.shipment_id, case.open),
+        (ProblemKind::Stalled, sh.id, true)
+    );
+    let evidence = &case.problems[0].evidence;
+    assert_eq!(
+        evidence[0].location.as_ref().unwrap().city.as_deref(),
+        Some("Phoenix")
+    );
+    // Friday 04:00 New York time: the first action is due Monday at the same hour.
+    assert_eq!(case.first_action_due, ts("2025-12-08T09:00:00Z"));
+    let alerts = s.list_alerts(None, 100).await.unwrap();
+    let opened: Vec<_> = alerts.iter().filter(|a| a.kind == "case_opened").collect();
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0].case_id, Some(case.id));
+    // Sweeping again the next day adds nothing new: still one case, no second alert.
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-06T09:00:01Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!(r.opened, 0);
+    // Nobody acted by Monday: one overdue alert, once.
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-08T09:00:01Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!(r.alerts, 1);
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-08T10:00:00Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!(r.alerts, 0);
+    let kinds: Vec<String> = s
+        .list_alerts(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.kind)
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "case_first_action_overdue")
+            .count(),
+        1
+    );
+    // The seller asks USPS to search; a claim needs the reference.
+    let entry = herald_core::cases::ActionInput {
+        action: "carrier_claim".into(),
+        reference: Some("SR-4471".into()),
+        note: Some("Asked USPS for a search".into()),
+    }
+    .validate(ts("2025-12-08T15:00:00Z"))
+    .unwrap();
+    let worked = s
+        .add_case_entry(case.id, entry, ts("2025-12-08T15:00:00Z"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(worked.first_action_at, Some(ts("2025-12-08T15:00:00Z")));
+    assert!(worked.open);
+    // The parcel is found and delivered: the case closes itself with a record.
+    s.ingest_tracking_events(
+        &[scan_of(
+            "9400A",
+            "delivered",
+            "2025-12-09T16:00:00Z",
+            "Hoboken",
+            "NJ",
+        )],
+        ts("2025-12-09T16:05:00Z"),
+    )
+    .await
+    .unwrap();
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-09T16:05:01Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!(r.closed, 1);
+    let closed = s.get_case(case.id).await.unwrap().unwrap();
+    assert!(!closed.open);
+    assert_eq!(closed.close_reason.as_deref(), Some("delivered"));
+    let last = closed.entries.last().unwrap();
+    assert_eq!(last.kind, herald_core::cases::EntryKind::Closed);
+    // A closed case takes notes but no other action.
+    let reship = herald_core::cases::ActionInput {
+        action: "reshipped".into(),
+        ..Default::default()
+    }
+    .validate(ts("2025-12-09T17:00:00Z"))
+    .unwrap();
+    assert!(matches!(
+        s.add_case_entry(case.id, reship, ts("2025-12-09T17:00:00Z"))
+            .await,
+        Err(herald_store::StoreError::Conflict(_))
+    ));
+    // Filters: by kind and state and age.
+    let f = |open, kind, before: Option<&str>| herald_store::CaseFilter {
+        open,
+        kind,
+        opened_before: before.map(ts),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        s.list_cases(&f(Some(false), Some(ProblemKind::Stalled), None))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.list_cases(&f(None, Some(ProblemKind::Misrouted), None))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        0
+    );
+    assert_eq!(
+        s.list_cases(&f(None, None, Some("2025-12-04T00:00:00Z")))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        0
+    );
+    assert!(s.get_case(case.id + 100).await.unwrap().is_none());
+}
+
+async fn the_sweep_reads_only_due_shipments(db: &Db) {
+    let s = &db.store;
+    let p = watch_policy();
+    for i in 0..5 {
+        let t = format!("9400D{i}");
+        shipped(s, &format!("d{i}"), &t).await;
+        s.ingest_tracking_events(
+            &[scan_of(
+                &t,
+                "accepted",
+                "2025-12-01T22:00:00Z",
+                "Flagstaff",
+                "AZ",
+            )],
+            ts("2025-12-02T10:00:00Z"),
+        )
+        .await
+        .unwrap();
+    }
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-02T10:00:01Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!(r.reviewed, 5);
+    // Nothing can fire for a day: nothing is read.
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-02T12:00:00Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!(r.reviewed, 0);
+    // A new scan makes exactly that parcel due.
+    s.ingest_tracking_events(
+        &[scan_of(
+            "9400D3",
+            "in_transit",
+            "2025-12-02T11:00:00Z",
+            "Albuquerque",
+            "NM",
+        )],
+        ts("2025-12-02T12:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-02T12:00:01Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!(r.reviewed, 1);
+}
+
+async fn two_nodes_sweeping_never_open_a_case_twice(db: &Db) {
+    let other = herald_store::open(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let n = 60;
+    for i in 0..n {
+        let t = format!("9400N{i}");
+        shipped(&db.store, &format!("n{i}"), &t).await;
+        db.store
+            .ingest_tracking_events(
+                &[scan_of(
+                    &t,
+                    "in_transit",
+                    "2025-12-02T09:00:00Z",
+                    "Phoenix",
+                    "AZ",
+                )],
+                ts("2025-12-02T10:00:00Z"),
+            )
+            .await
+            .unwrap();
+    }
+    let p = watch_policy();
+    let mut tasks = Vec::new();
+    for (w, s) in [db.store.clone(), other, db.store.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        let p = p.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut opened = 0;
+            for round in 0..20 {
+                let at =
+                    ts("2025-12-06T09:00:00Z") + jiff::SignedDuration::from_secs(round + w as i64);
+                opened += s.review_due_shipments(&p, at, 7).await.unwrap().opened;
+            }
+            opened
+        }));
+    }
+    let mut opened = 0;
+    for t in tasks {
+        opened += t.await.unwrap();
+    }
+    assert_eq!(opened, n);
+    let all = db
+        .store
+        .list_cases(&herald_store::CaseFilter {
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), n as usize);
+    let mut shipments: Vec<i64> = all.items.iter().map(|c| c.shipment_id).collect();
+    shipments.sort();
+    shipments.dedup();
+    assert_eq!(shipments.len(), n as usize);
+}
+
+async fn any_arrival_order_of_events_gives_the_same_status_history_and_cases(db: &Db) {
+    // One journey with a detour through Anchorage (misrouted) and a return to sender.
+    let journey = [
+        ("accepted", "2025-12-01T22:00:00Z", "Flagstaff", "AZ"),
+        ("in_transit", "2025-12-02T09:00:00Z", "Phoenix", "AZ"),
+        ("in_transit", "2025-12-03T09:00:00Z", "Anchorage", "AK"),
+        ("exception", "2025-12-04T09:00:00Z", "Anchorage", "AK"),
+        (
+            "returned_to_sender",
+            "2025-12-05T09:00:00Z",
+            "Anchorage",
+            "AK",
+        ),
+    ];
+    let p = watch_policy();
+    let mut outcomes = Vec::new();
+    let mut seed: u64 = 7;
+    for run in 0..4 {
+        let t = format!("9400P{run}");
+        let sh = shipped(&db.store, &format!("p{run}"), &t).await;
+        let mut events: Vec<_> = journey
+            .iter()
+            .map(|(st, at, c, r)| scan_of(&t, st, at, c, r))
+            .collect();
+        // Repeats, then a seeded shuffle, delivered in batches of varying size.
+        events.push(events[(run * 2) % 5].clone());
+        events.push(events[(run + 3) % 5].clone());
+        for i in (1..events.len()).rev() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            events.swap(i, (seed >> 33) as usize % (i + 1));
+        }
+        let mut rest = &events[..];
+        while !rest.is_empty() {
+            let k = 1 + (seed as usize + rest.len()) % 3;
+            let (now, later) = rest.split_at(k.min(rest.len()));
+            db.store
+                .ingest_tracking_events(now, ts("2025-12-06T09:00:00Z"))
+                .await
+                .unwrap();
+            rest = later;
+        }
+        db.store
+            .review_due_shipments(&p, ts("2025-12-06T09:00:01Z"), 100)
+            .await
+            .unwrap();
+        let shipment = db.store.get_shipment(sh.id).await.unwrap().unwrap();
+        let cases = db
+            .store
+            .list_cases(&herald_store::CaseFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|c| c.shipment_id == sh.id)
+            .map(|c| {
+                (
+                    c.kind,
+                    c.kinds,
+                    c.problems
+                        .iter()
+                        .map(|p| (p.kind, p.since, p.evidence.len()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>();
+        let history: Vec<_> = shipment
+            .events
+            .iter()
+            .map(|e| (e.status, e.occurred_at))
+            .collect();
+        outcomes.push((shipment.status, history, cases));
+    }
+    assert_eq!(
+        outcomes[0].0,
+        herald_core::tracking::TrackingStatus::ReturnedToSender
+    );
+    assert_eq!(outcomes[0].1.len(), 5);
+    assert_eq!(outcomes[0].2.len(), 1, "{:?}", outcomes[0].2);
+    assert!(
+        outcomes[0].2[0]
+            .1
+            .contains(&herald_core::problems::ProblemKind::Misrouted)
+    );
+    for o in &outcomes[1..] {
+        assert_eq!(o, &outcomes[0]);
+    }
+}
+
+async fn webhooks_are_kept_and_unreadable_ones_are_dead_letters(db: &Db) {
+    let s = &db.store;
+    let ev = scan_of(
+        "9400W",
+        "in_transit",
+        "2025-12-02T09:00:00Z",
+        "Phoenix",
+        "AZ",
+    );
+    let (id, fresh) = s
+        .record_webhook(
+            "easypost",
+            br#"{"object":"Event"}"#,
+            std::slice::from_ref(&ev),
+            None,
+            ts(NOW),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fresh, [true]);
+    // The same delivery retried: kept for audit again, the event stored once.
+    let (id2, fresh) = s
+        .record_webhook(
+            "easypost",
+            br#"{"object":"Event"}"#,
+            std::slice::from_ref(&ev),
+            None,
+            ts(NOW),
+        )
+        .await
+        .unwrap();
+    assert!(id2 > id);
+    assert_eq!(fresh, [false]);
+    let (dead, _) = s
+        .record_webhook(
+            "shippo",
+            b"\xff not json",
+            &[],
+            Some("line 1: expected value"),
+            ts(NOW),
+        )
+        .await
+        .unwrap();
+    let all = s.list_webhooks(false, None, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let dl = s.list_webhooks(true, None, 10).await.unwrap();
+    assert_eq!(dl.len(), 1);
+    assert_eq!((dl[0].id, dl[0].outcome.as_str()), (dead, "dead_letter"));
+    assert_eq!(dl[0].reason.as_deref(), Some("line 1: expected value"));
+    assert_eq!(all[2].body, r#"{"object":"Event"}"#);
 }

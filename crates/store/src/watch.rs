@@ -1,0 +1,346 @@
+//! The parcel watchdog's SQL and planning, shared by both databases: which shipments are due,
+//! what the problem rules and the case review make of each, and the rows that result.
+//!
+//! Ingest only marks a parcel due (its `next_check_at` becomes now); the sweep reviews due
+//! parcels against the whole set of their events, so the order events arrived in never changes
+//! the cases that result.
+
+use crate::{Case, CaseFilter, Page, StoreError};
+use herald_core::cases::{self, CaseEntry, CaseFile, EntryKind, Review};
+use herald_core::problems::ProblemKind;
+use herald_core::time::{from_micros, to_micros};
+use herald_core::tracking::{TrackingEvent, TrackingStatus};
+use herald_core::watch::{ShipmentFacts, WatchPolicy};
+use jiff::Timestamp;
+
+/// Columns of a due shipment, in [`DueRow`]'s order.
+pub(crate) const DUE_SHIPMENTS_SQL: &str = "SELECT id, order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, status, created_at, problem_keys \
+     FROM shipments WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2";
+
+/// The open case of a shipment ($1).
+pub(crate) const OPEN_CASE_SQL: &str =
+    "SELECT id, file FROM cases WHERE shipment_id = $1 AND closed_at IS NULL";
+
+/// $1 next check, $2 problem keys JSON, $3 shipment id.
+pub(crate) const SET_REVIEWED_SQL: &str =
+    "UPDATE shipments SET next_check_at = $1, problem_keys = $2 WHERE id = $3";
+
+/// $1 shipment, $2 order, $3 kind, $4 kinds, $5 file, $6 opened at, $7 first action due.
+pub(crate) const INSERT_CASE_SQL: &str = "INSERT INTO cases (shipment_id, order_id, kind, kinds, file, opened_at, first_action_due, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $6) RETURNING id";
+
+/// $1 kind, $2 kinds, $3 file, $4 closed at, $5 close reason (a closed case stays closed as it
+/// was), $6 first action at, $7 now, $8 id.
+pub(crate) const UPDATE_CASE_SQL: &str = "UPDATE cases SET kind = $1, kinds = $2, file = $3, closed_at = COALESCE(closed_at, $4), close_reason = COALESCE(close_reason, $5), first_action_at = $6, updated_at = $7 WHERE id = $8";
+
+/// $1 dedupe key, $2 kind, $3 order, $4 message, $5 due at, $6 raised at, $7 case.
+pub(crate) const INSERT_CASE_ALERT_SQL: &str = "INSERT INTO alerts (dedupe_key, kind, order_id, message, due_at, raised_at, case_id) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING";
+
+/// Open cases nobody acted on by their deadline ($1 now, $2 limit).
+pub(crate) const OVERDUE_CASES_SQL: &str = "SELECT c.id, c.order_id, c.kind, c.first_action_due, s.carrier, s.tracking_number FROM cases c JOIN shipments s ON s.id = c.shipment_id \
+     WHERE c.first_action_at IS NULL AND c.closed_at IS NULL AND c.overdue_alerted = 0 AND c.first_action_due <= $1 ORDER BY c.first_action_due LIMIT $2";
+
+pub(crate) const MARK_OVERDUE_ALERTED_SQL: &str =
+    "UPDATE cases SET overdue_alerted = 1 WHERE id = $1";
+
+/// Columns of a case with its parcel, in [`CaseRow`]'s order.
+pub(crate) const CASE_COLUMNS: &str = "c.id, c.shipment_id, c.order_id, s.carrier, s.tracking_number, c.kind, c.file, c.opened_at, c.closed_at, c.close_reason, c.first_action_due, c.first_action_at";
+
+/// A due shipment as read.
+pub(crate) struct DueRow {
+    pub id: i64,
+    pub order_id: i64,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub service: Option<String>,
+    pub label_created_at: Option<i64>,
+    pub origin_postal_code: Option<String>,
+    pub destination_postal_code: Option<String>,
+    pub estimated_delivery: Option<i64>,
+    pub status: String,
+    pub created_at: i64,
+    pub problem_keys: String,
+}
+
+/// A case the sweep writes.
+pub(crate) enum CaseWrite {
+    None,
+    Insert {
+        kind: &'static str,
+        kinds: String,
+        file: String,
+        first_action_due: i64,
+        alert_message: String,
+    },
+    Update(CaseUpdate),
+}
+
+/// The new values of an existing case.
+pub(crate) struct CaseUpdate {
+    pub id: i64,
+    pub kind: &'static str,
+    pub kinds: String,
+    pub file: String,
+    pub closed_at: Option<i64>,
+    pub close_reason: Option<&'static str>,
+    pub first_action_at: Option<i64>,
+}
+
+/// What the sweep writes for one shipment.
+pub(crate) struct ReviewPlan {
+    pub next_check_at: Option<i64>,
+    pub problem_keys: String,
+    pub case: CaseWrite,
+}
+
+/// `,stalled,overdue,`: every kind, comma-fenced so one kind can be matched with LIKE.
+pub(crate) fn kinds_column(file: &CaseFile) -> String {
+    let mut s = String::from(",");
+    for k in file.kinds() {
+        s.push_str(k.as_str());
+        s.push(',');
+    }
+    s
+}
+
+fn headline(file: &CaseFile) -> &'static str {
+    file.headline().map_or("unknown", ProblemKind::as_str)
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// Runs the rules and the case review for one due shipment.
+pub(crate) fn plan_review(
+    row: &DueRow,
+    events: &[TrackingEvent],
+    open_case: Option<(i64, &str)>,
+    policy: &WatchPolicy,
+    now: Timestamp,
+) -> crate::Result<ReviewPlan> {
+    let facts = ShipmentFacts {
+        carrier: row.carrier.clone(),
+        service: row.service.clone(),
+        label_created_at: row.label_created_at.map(from_micros),
+        recorded_at: Some(from_micros(row.created_at)),
+        estimated_delivery: row.estimated_delivery.map(from_micros),
+        origin_postal_code: row.origin_postal_code.clone(),
+        destination_postal_code: row.destination_postal_code.clone(),
+    };
+    let status = TrackingStatus::parse(&row.status)
+        .ok_or_else(|| corrupt(&format!("shipment {}", row.id), &row.status))?;
+    let verdict = policy.verdict(&facts, events, now);
+    let seen: Vec<String> = serde_json::from_str(&row.problem_keys)
+        .map_err(|e| corrupt(&format!("shipment {} problem keys", row.id), e))?;
+    let open = match open_case {
+        Some((id, file)) => Some((
+            id,
+            serde_json::from_str::<CaseFile>(file)
+                .map_err(|e| corrupt(&format!("case {id}"), e))?,
+        )),
+        None => None,
+    };
+    let (review, seen) = cases::review(open.as_ref().map(|o| &o.1), &seen, &verdict, status, now);
+    let now_us = to_micros(now);
+    let update = |id: i64, file: CaseFile, closed: Option<cases::CloseReason>| {
+        CaseWrite::Update(CaseUpdate {
+            id,
+            kind: headline(&file),
+            kinds: kinds_column(&file),
+            closed_at: closed.map(|_| now_us),
+            close_reason: closed.map(cases::CloseReason::as_str),
+            first_action_at: file.first_action_at().map(to_micros),
+            file: serde_json::to_string(&file).expect("case files serialise"),
+        })
+    };
+    let case = match review {
+        Review::Nothing => CaseWrite::None,
+        Review::Open(file) => CaseWrite::Insert {
+            kind: headline(&file),
+            kinds: kinds_column(&file),
+            first_action_due: to_micros(policy.first_action_due(now)),
+            alert_message: format!(
+                "{} parcel {} {}: a case is open and needs a first action by {}",
+                row.carrier.to_uppercase(),
+                row.tracking_number,
+                describe(file.headline()),
+                crate::sql::deadline_text(to_micros(policy.first_action_due(now)))
+            ),
+            file: serde_json::to_string(&file).expect("case files serialise"),
+        },
+        Review::Update(file) => update(open.as_ref().map_or(0, |o| o.0), file, None),
+        Review::Close(file, reason) => update(open.as_ref().map_or(0, |o| o.0), file, Some(reason)),
+    };
+    Ok(ReviewPlan {
+        next_check_at: verdict.next_check.map(to_micros),
+        problem_keys: serde_json::to_string(&seen).expect("keys serialise"),
+        case,
+    })
+}
+
+/// A problem in the seller's words.
+pub(crate) fn describe(kind: Option<ProblemKind>) -> &'static str {
+    match kind {
+        Some(ProblemKind::NotAccepted) => "was never scanned by the carrier",
+        Some(ProblemKind::Stalled) => "has stopped moving",
+        Some(ProblemKind::Misrouted) => "was scanned far off its route",
+        Some(ProblemKind::Overdue) => "is past its expected delivery",
+        Some(ProblemKind::Exception) => "has a carrier exception",
+        Some(ProblemKind::DeliveryFailed) => "could not be delivered",
+        Some(ProblemKind::ReturnedToSender) => "is being returned to you",
+        Some(ProblemKind::UncollectedPickup) => "is waiting uncollected at a pickup point",
+        None => "has a problem",
+    }
+}
+
+/// The alert for a case nobody acted on in time: (dedupe key, message).
+pub(crate) fn overdue_alert(
+    id: i64,
+    kind: &str,
+    due: i64,
+    carrier: &str,
+    tracking: &str,
+) -> (String, String) {
+    (
+        format!("case:{id}:first_action_overdue"),
+        format!(
+            "case {id}: nobody has acted on the {} parcel {tracking} ({}) since the deadline {}",
+            carrier.to_uppercase(),
+            describe(ProblemKind::parse(kind)),
+            crate::sql::deadline_text(due)
+        ),
+    )
+}
+
+/// A case row as read by either database.
+pub(crate) struct CaseRow {
+    pub id: i64,
+    pub shipment_id: i64,
+    pub order_id: i64,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub kind: String,
+    pub file: String,
+    pub opened_at: i64,
+    pub closed_at: Option<i64>,
+    pub close_reason: Option<String>,
+    pub first_action_due: i64,
+    pub first_action_at: Option<i64>,
+}
+
+pub(crate) fn case_from(r: CaseRow) -> crate::Result<Case> {
+    let file: CaseFile =
+        serde_json::from_str(&r.file).map_err(|e| corrupt(&format!("case {}", r.id), e))?;
+    Ok(Case {
+        kind: ProblemKind::parse(&r.kind)
+            .ok_or_else(|| corrupt(&format!("case {}", r.id), &r.kind))?,
+        kinds: file.kinds(),
+        id: r.id,
+        shipment_id: r.shipment_id,
+        order_id: r.order_id,
+        carrier: r.carrier,
+        tracking_number: r.tracking_number,
+        open: r.closed_at.is_none(),
+        opened_at: from_micros(r.opened_at),
+        closed_at: r.closed_at.map(from_micros),
+        close_reason: r.close_reason,
+        first_action_due: from_micros(r.first_action_due),
+        first_action_at: r.first_action_at.map(from_micros),
+        problems: file.problems,
+        entries: file.entries,
+    })
+}
+
+/// The list query for cases (newest first) and its parameters.
+pub(crate) fn case_list_sql(f: &CaseFilter) -> (String, Vec<crate::sql::Bind>) {
+    use crate::sql::Bind;
+    let mut sql = format!(
+        "SELECT {CASE_COLUMNS} FROM cases c JOIN shipments s ON s.id = c.shipment_id WHERE 1 = 1"
+    );
+    let mut binds = Vec::new();
+    let next = |b: Bind, binds: &mut Vec<Bind>| {
+        binds.push(b);
+        binds.len()
+    };
+    match f.open {
+        Some(true) => sql.push_str(" AND c.closed_at IS NULL"),
+        Some(false) => sql.push_str(" AND c.closed_at IS NOT NULL"),
+        None => {}
+    }
+    if let Some(k) = f.kind {
+        let n = next(Bind::Text(format!("%,{},%", k.as_str())), &mut binds);
+        sql.push_str(&format!(" AND c.kinds LIKE ${n}"));
+    }
+    if let Some(t) = f.opened_before {
+        let n = next(Bind::I64(to_micros(t)), &mut binds);
+        sql.push_str(&format!(" AND c.opened_at <= ${n}"));
+    }
+    if let Some(t) = f.opened_after {
+        let n = next(Bind::I64(to_micros(t)), &mut binds);
+        sql.push_str(&format!(" AND c.opened_at >= ${n}"));
+    }
+    if let Some(after) = f.after_id {
+        let n = next(Bind::I64(after), &mut binds);
+        sql.push_str(&format!(" AND c.id < ${n}"));
+    }
+    let n = next(Bind::I64(i64::from(f.limit.clamp(1, 500)) + 1), &mut binds);
+    sql.push_str(&format!(" ORDER BY c.id DESC LIMIT ${n}"));
+    (sql, binds)
+}
+
+/// Cuts the one extra row off a list and makes the next cursor.
+pub(crate) fn case_page(mut items: Vec<Case>, limit: u32) -> Page<Case> {
+    let limit = limit.clamp(1, 500) as usize;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    Page {
+        next_cursor: more
+            .then(|| items.last().map(|c| c.id.to_string()))
+            .flatten(),
+        items,
+    }
+}
+
+/// Applies a seller's action to a case file: the new update values.
+pub(crate) fn plan_action(
+    id: i64,
+    file: &str,
+    closed: bool,
+    entry: CaseEntry,
+    now: Timestamp,
+) -> crate::Result<CaseUpdate> {
+    let mut file: CaseFile =
+        serde_json::from_str(file).map_err(|e| corrupt(&format!("case {id}"), e))?;
+    if closed && entry.kind != EntryKind::Note {
+        return Err(StoreError::Conflict(format!(
+            "case {id} is closed: only notes can be added to it"
+        )));
+    }
+    let resolves = entry.kind == EntryKind::Resolved;
+    file.entries.push(entry);
+    if resolves {
+        for p in file.problems.iter_mut().filter(|p| p.cleared_at.is_none()) {
+            p.cleared_at = Some(now);
+        }
+    }
+    Ok(CaseUpdate {
+        id,
+        kind: headline(&file),
+        kinds: kinds_column(&file),
+        closed_at: resolves.then(|| to_micros(now)),
+        close_reason: resolves.then_some(cases::CloseReason::Resolved.as_str()),
+        first_action_at: file.first_action_at().map(to_micros),
+        file: serde_json::to_string(&file).expect("case files serialise"),
+    })
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    pub reviewed: u64,
+    pub opened: u64,
+    pub updated: u64,
+    pub closed: u64,
+    pub alerts: u64,
+}

@@ -11,6 +11,7 @@ pub mod geo;
 pub mod import;
 pub mod order;
 pub mod problems;
+pub mod providers;
 pub mod time;
 pub mod tracking;
 pub mod watch;

@@ -200,8 +200,12 @@ pub fn evaluate(
             next_check: next,
         };
     };
+    // The latest scan that says where the parcel is ("no news" events do not count as scans).
     let last = events
-        .last()
+        .iter()
+        .rev()
+        .find(|e| e.status != TrackingStatus::Unknown)
+        .or(events.last())
         .cloned()
         .expect("a current status means events");
     let accepted_at = events

@@ -94,9 +94,18 @@ pub struct TrackingEvent {
     pub location: Option<ScanLocation>,
 }
 
-/// A carrier name as herald keys it: trimmed and lowercase (`USPS` and `usps` are one carrier).
+/// A carrier name as herald keys it: trimmed and lowercase (`USPS` and `usps` are one
+/// carrier), and the big four by family, whatever the service or source calls them
+/// (`FedEx`, `FEDEX_GROUND`, `UPSSurePost`, `DHLExpress`).
 pub fn carrier_key(s: &str) -> String {
-    s.trim().to_ascii_lowercase()
+    let k = s.trim().to_ascii_lowercase();
+    let compact: String = k.chars().filter(char::is_ascii_alphanumeric).collect();
+    for family in ["usps", "fedex", "dhl", "ups"] {
+        if compact.starts_with(family) {
+            return family.to_string();
+        }
+    }
+    k
 }
 
 /// A tracking number as herald keys it: without spaces or dashes, uppercase.
@@ -224,11 +233,16 @@ pub fn history(events: &[TrackingEvent]) -> Vec<TrackingEvent> {
     out
 }
 
-/// The parcel's current status and since when: the latest event by the carrier's time.
+/// The parcel's current status and since when: the latest event by the carrier's time. Events
+/// whose status is `unknown` (an aggregator's "no news", "tracking expired") say nothing of
+/// where the parcel is, so they count only while there is nothing else.
 pub fn current(events: &[TrackingEvent]) -> Option<(TrackingStatus, Timestamp)> {
-    events
+    let known = events
         .iter()
-        .max_by_key(|e| e.order_key())
+        .filter(|e| e.status != TrackingStatus::Unknown)
+        .max_by_key(|e| e.order_key());
+    known
+        .or_else(|| events.iter().max_by_key(|e| e.order_key()))
         .map(|e| (e.status, e.occurred_at))
 }
 
@@ -331,9 +345,12 @@ mod tests {
             }
             prop_assert_eq!(current(&events), current(&arrived));
             prop_assert_eq!(history(&events), history(&arrived));
-            // The current status is never older than any event.
+            // The current status is never older than any scan that says where the parcel is.
             let (_, at) = current(&arrived).unwrap();
-            prop_assert!(arrived.iter().all(|e| e.occurred_at <= at));
+            prop_assert!(arrived
+                .iter()
+                .filter(|e| e.status != TrackingStatus::Unknown)
+                .all(|e| e.occurred_at <= at));
         }
     }
 }

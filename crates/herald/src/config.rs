@@ -26,6 +26,8 @@ const TOP_LEVEL: &[&str] = &[
     "alerts",
     "database",
     "carriers",
+    "watch",
+    "webhooks",
 ];
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -45,6 +47,46 @@ pub struct RawConfig {
     pub database: RawDatabase,
     #[serde(default)]
     pub carriers: BTreeMap<String, RawCalendar>,
+    #[serde(default)]
+    pub watch: RawWatch,
+    #[serde(default)]
+    pub webhooks: BTreeMap<String, RawWebhook>,
+}
+
+/// `[watch]`: the parcel problem rules.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWatch {
+    pub not_accepted_business_days: Option<i64>,
+    pub stalled_days: Option<i64>,
+    pub pickup_days: Option<i64>,
+    pub misroute_min_km: Option<f64>,
+    pub misroute_share: Option<f64>,
+    pub first_action_business_days: Option<i64>,
+    /// Per `carrier` or `carrier/service`.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, RawThresholds>,
+    /// `carrier/service` to business days (`"1-3"`) or `"ground"`.
+    #[serde(default)]
+    pub service_standards: BTreeMap<String, String>,
+    /// Problem kind to `none`, `coupon 10%` or `upgrade SERVICE`.
+    #[serde(default)]
+    pub compensation: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThresholds {
+    pub not_accepted_business_days: Option<i64>,
+    pub stalled_days: Option<i64>,
+    pub pickup_days: Option<i64>,
+}
+
+/// `[webhooks.PROVIDER]`.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -122,6 +164,8 @@ pub struct Config {
     pub store_name: String,
     pub policy: ShipByPolicy,
     pub carriers: BTreeMap<String, BusinessCalendar>,
+    pub watch: herald_core::watch::WatchPolicy,
+    pub webhooks: herald_server::WebhookSecrets,
     pub settings: herald_server::Settings,
     pub max_connections: u32,
 }
@@ -416,10 +460,14 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Vec<St
     if timeout == 0 || sweep == 0 || max_conn == 0 || max_body == 0 {
         problems.push("http.request_timeout_secs, http.max_body_bytes, alerts.sweep_interval_secs and database.max_connections must be above 0".into());
     }
+    let watch = watch_policy(&fig, &raw.watch, &time_zone, &cal, &carriers, &mut problems);
+    let webhooks = webhook_secrets(&fig, &raw.webhooks, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(Config {
+        watch,
+        webhooks,
         database_url,
         listen,
         log_level,
@@ -443,6 +491,160 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Vec<St
         },
         max_connections: max_conn as u32,
     })
+}
+
+/// `[watch]`: thresholds (and their per-carrier and per-service overrides), the service-standard
+/// table on top of herald's defaults, the off-route tolerance and the compensation policy.
+fn watch_policy(
+    fig: &Figment,
+    w: &RawWatch,
+    time_zone: &jiff::tz::TimeZone,
+    store_calendar: &BusinessCalendar,
+    carriers: &BTreeMap<String, BusinessCalendar>,
+    problems: &mut Vec<String>,
+) -> herald_core::watch::WatchPolicy {
+    use herald_core::watch::{Standard, ThresholdOverride, WatchPolicy, service_key};
+    let mut p = WatchPolicy {
+        time_zone: time_zone.clone(),
+        store_calendar: store_calendar.clone(),
+        carrier_calendars: carriers
+            .iter()
+            .map(|(k, v)| (herald_core::tracking::carrier_key(k), v.clone()))
+            .collect(),
+        ..WatchPolicy::default()
+    };
+    let t = &mut p.thresholds;
+    t.not_accepted_business_days = positive(
+        fig,
+        "watch.not_accepted_business_days",
+        w.not_accepted_business_days,
+        1,
+        30,
+        problems,
+    ) as u32;
+    t.stalled_days = positive(fig, "watch.stalled_days", w.stalled_days, 3, 60, problems);
+    t.pickup_days = positive(fig, "watch.pickup_days", w.pickup_days, 5, 60, problems);
+    p.first_action_business_days = positive(
+        fig,
+        "watch.first_action_business_days",
+        w.first_action_business_days,
+        1,
+        30,
+        problems,
+    ) as u32;
+    if let Some(km) = w.misroute_min_km {
+        if km.is_finite() && (10.0..=5000.0).contains(&km) {
+            p.misroute_min_km = km;
+        } else {
+            problems.push(format!(
+                "{}: {km} km is not a distance from 10 to 5000",
+                source(fig, "watch.misroute_min_km")
+            ));
+        }
+    }
+    if let Some(share) = w.misroute_share {
+        if share.is_finite() && (0.0..=2.0).contains(&share) {
+            p.misroute_share = share;
+        } else {
+            problems.push(format!(
+                "{}: {share} is not a share of the route from 0 to 2 (0.25 is a quarter)",
+                source(fig, "watch.misroute_share")
+            ));
+        }
+    }
+    // `carrier` or `carrier/service`, in herald's keys.
+    let key = |k: &str| match k.split_once('/') {
+        Some((c, s)) => {
+            let c = herald_core::tracking::carrier_key(c);
+            let s = service_key(&c, s);
+            format!("{c}/{s}")
+        }
+        None => herald_core::tracking::carrier_key(k),
+    };
+    for (k, o) in &w.thresholds {
+        let path = format!("watch.thresholds.{k}");
+        let get = |v: Option<i64>, name: &str, max: i64, problems: &mut Vec<String>| {
+            v.map(|v| positive(fig, &format!("{path}.{name}"), Some(v), 1, max, problems))
+        };
+        p.overrides.insert(
+            key(k),
+            ThresholdOverride {
+                not_accepted_business_days: get(
+                    o.not_accepted_business_days,
+                    "not_accepted_business_days",
+                    30,
+                    problems,
+                )
+                .map(|v| v as u32),
+                stalled_days: get(o.stalled_days, "stalled_days", 60, problems),
+                pickup_days: get(o.pickup_days, "pickup_days", 60, problems),
+            },
+        );
+    }
+    for (k, v) in &w.service_standards {
+        if !k.contains('/') {
+            problems.push(format!(
+                "{}: name a carrier and its service, such as \"usps/priority mail\"",
+                source(fig, &format!("watch.service_standards.{k}"))
+            ));
+            continue;
+        }
+        match Standard::parse(v) {
+            Ok(s) => {
+                p.standards.insert(key(k), s);
+            }
+            Err(e) => problems.push(format!(
+                "{}: {e}",
+                source(fig, &format!("watch.service_standards.{k}"))
+            )),
+        }
+    }
+    for (k, v) in &w.compensation {
+        let at = source(fig, &format!("watch.compensation.{k}"));
+        let Some(kind) = herald_core::problems::ProblemKind::parse(k) else {
+            problems.push(format!(
+                "{at}: {k:?} is not a problem kind: use one of {}",
+                herald_core::problems::ProblemKind::ALL
+                    .map(|k| k.as_str())
+                    .join(", ")
+            ));
+            continue;
+        };
+        match herald_core::cases::Compensation::parse(v) {
+            Ok(c) => {
+                p.compensation.insert(kind, c);
+            }
+            Err(e) => problems.push(format!("{at}: {e}")),
+        }
+    }
+    p
+}
+
+/// `[webhooks.PROVIDER] secret`: only EasyPost, Shippo and AfterShip, each with a secret.
+fn webhook_secrets(
+    fig: &Figment,
+    raw: &BTreeMap<String, RawWebhook>,
+    problems: &mut Vec<String>,
+) -> herald_server::WebhookSecrets {
+    let mut out = herald_server::WebhookSecrets::default();
+    for (name, w) in raw {
+        let Some(provider) = herald_core::providers::Provider::parse(name) else {
+            problems.push(format!(
+                "webhooks.{name}: herald takes webhooks from easypost, shippo and aftership"
+            ));
+            continue;
+        };
+        match w.secret.as_deref().map(str::trim) {
+            Some(s) if s.len() >= 8 => {
+                out.0.insert(provider.as_str(), s.to_string());
+            }
+            _ => problems.push(format!(
+                "{}: set the webhook secret you gave {name} (at least 8 characters)",
+                source(fig, &format!("webhooks.{name}.secret"))
+            )),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -515,6 +717,82 @@ mod tests {
                 all.contains("HERALD_STORE__AT_RISK_BUSINESS_HOURS"),
                 "{all}"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_watch_policy_and_webhook_secrets_are_read_and_checked() {
+        use herald_core::problems::ProblemKind;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                r#"
+                [watch]
+                stalled_days = 4
+                [watch.thresholds."USPS/Priority Mail Express"]
+                stalled_days = 2
+                [watch.service_standards]
+                "usps/Media Mail" = "3-9"
+                [watch.compensation]
+                overdue = "coupon 15%"
+                [carriers.ups]
+                closed_weekdays = ["sunday"]
+                "#,
+            )?;
+            jail.set_env("HERALD_WEBHOOKS__EASYPOST__SECRET", "ep-secret-value");
+            let c = load(Some(Path::new("herald.toml")), &FlagOverrides::default()).unwrap();
+            let w = &c.watch;
+            assert_eq!(
+                w.thresholds_for("usps", Some("Ground Advantage"))
+                    .stalled_days,
+                4
+            );
+            assert_eq!(w.thresholds_for("usps", Some("Express")).stalled_days, 2);
+            assert_eq!(
+                w.standard_for("usps", "MEDIA_MAIL").unwrap().max_days(None),
+                9
+            );
+            assert_eq!(
+                w.compensation_for(ProblemKind::Overdue),
+                herald_core::cases::Compensation::Coupon { percent: 15 }
+            );
+            assert!(w.carrier_calendars.contains_key("ups"));
+            assert_eq!(c.webhooks.0["easypost"], "ep-secret-value");
+            // The secret never shows in debug output.
+            assert!(!format!("{c:?}").contains("ep-secret-value"));
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                r#"
+                [watch.service_standards]
+                "usps/priority mail" = "soon"
+                "priority mail" = "1-3"
+                [watch.compensation]
+                lost = "coupon 10%"
+                stalled = "a hug"
+                [webhooks.fedex]
+                secret = "abcdefgh"
+                [webhooks.shippo]
+                secret = "short"
+                "#,
+            )?;
+            let problems =
+                load(Some(Path::new("herald.toml")), &FlagOverrides::default()).unwrap_err();
+            let all = problems.join("\n");
+            assert_eq!(problems.len(), 6, "{all}");
+            for needle in [
+                "\"soon\"",
+                "name a carrier",
+                "\"lost\"",
+                "a hug",
+                "webhooks.fedex",
+                "webhooks.shippo.secret",
+            ] {
+                assert!(all.contains(needle), "{needle}: {all}");
+            }
             Ok(())
         });
     }

@@ -177,6 +177,8 @@ fn app_state(cfg: &Config, store: Arc<dyn Store>) -> AppState {
     AppState {
         store,
         policy: Arc::new(cfg.policy.clone()),
+        watch: Arc::new(cfg.watch.clone()),
+        webhooks: Arc::new(cfg.webhooks.clone()),
         settings: Arc::new(cfg.settings.clone()),
     }
 }

@@ -100,6 +100,19 @@ fn token(db: &Db, name: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+const EASYPOST_SECRET: &str = "ep-webhook-secret-1";
+const SHIPPO_SECRET: &str = "shippo-webhook-secret-1";
+const AFTERSHIP_SECRET: &str = "aftership-webhook-secret-1";
+
+/// A provider's webhook fixture, as the provider sends it.
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../../fixtures/webhooks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
 /// A running `herald serve`.
 struct Server {
     child: Child,
@@ -116,6 +129,9 @@ impl Server {
                 ("HERALD_STORE__TIME_ZONE", "America/New_York"),
                 ("HERALD_HTTP__MAX_BODY_BYTES", "2000000"),
                 ("HERALD_ALERTS__SWEEP_INTERVAL_SECS", "1"),
+                ("HERALD_WEBHOOKS__EASYPOST__SECRET", EASYPOST_SECRET),
+                ("HERALD_WEBHOOKS__SHIPPO__SECRET", SHIPPO_SECRET),
+                ("HERALD_WEBHOOKS__AFTERSHIP__SECRET", AFTERSHIP_SECRET),
             ],
         );
         Self {
@@ -155,6 +171,37 @@ impl Server {
         (s, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Posts a raw webhook body with one header (no API token: webhooks carry signatures).
+    async fn webhook(&self, provider: &str, header: (&str, &str), body: &[u8]) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(&format!("/webhooks/{provider}")))
+            .header("content-type", "application/json")
+            .header(header.0, header.1)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls `path` until `done` holds (the sweep runs every second), for up to 15 s.
+    async fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let (_, v) = self.get(path).await;
+            if done(&v) {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path}: gave up waiting; last {v}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     fn signal(&mut self, sig: &str) -> std::process::ExitStatus {
         Command::new("kill")
             .args([sig, &self.child.id().to_string()])
@@ -190,6 +237,7 @@ macro_rules! on_both {
 on_both!(
     the_api_end_to_end,
     shipments_and_tracking_events_over_http,
+    provider_webhooks_feed_cases_the_seller_works,
     sigterm_lets_requests_in_flight_finish,
     imports_from_the_command_line_and_over_http,
     kill_9_during_a_stream_of_posts_loses_nothing_answered,
@@ -831,4 +879,217 @@ async fn shipments_and_tracking_events_over_http(db: Db) {
     assert_eq!(st, 422);
     assert_eq!(e["errors"][0]["field"], "order_id");
     assert_eq!(s.get("/api/v1/shipments/424242").await.0, 404);
+}
+
+async fn provider_webhooks_feed_cases_the_seller_works(db: Db) {
+    use herald_core::providers::{aftership, easypost, shippo};
+    let t = token(&db, "webhooks");
+    let s = Server::start(&db, &t);
+    // Each provider's payload, signed its way, is taken; the events are kept even though no
+    // shipment has these tracking numbers yet.
+    let ep = fixture("easypost_tracker_updated.json");
+    let (st, r) = s
+        .webhook(
+            "easypost",
+            ("X-Hmac-Signature", &easypost::sign(EASYPOST_SECRET, &ep)),
+            &ep,
+        )
+        .await;
+    assert_eq!((st, r["events"].as_u64()), (200, Some(3)), "{r}");
+    let sp = fixture("shippo_track_updated.json");
+    let sig = shippo::sign(SHIPPO_SECRET, &sp, jiff::Timestamp::now());
+    let (st, r) = s
+        .webhook("shippo", ("Shippo-Auth-Signature", &sig), &sp)
+        .await;
+    assert_eq!(st, 200, "{r}");
+    let af = fixture("aftership_tracking_update.json");
+    let (st, r) = s
+        .webhook(
+            "aftership",
+            (
+                "aftership-hmac-sha256",
+                &aftership::sign(AFTERSHIP_SECRET, &af),
+            ),
+            &af,
+        )
+        .await;
+    assert_eq!((st, r["events"].as_u64()), (200, Some(3)), "{r}");
+    // The same delivery again: kept for audit, no new events.
+    let (_, r) = s
+        .webhook(
+            "aftership",
+            (
+                "aftership-hmac-sha256",
+                &aftership::sign(AFTERSHIP_SECRET, &af),
+            ),
+            &af,
+        )
+        .await;
+    assert_eq!(r["new_events"], 0);
+    // Bad, stale or missing signatures: 401, nothing stored.
+    let (st, _) = s
+        .webhook(
+            "easypost",
+            ("X-Hmac-Signature", &easypost::sign("wrong-secret", &ep)),
+            &ep,
+        )
+        .await;
+    assert_eq!(st, 401);
+    let stale = shippo::sign(
+        SHIPPO_SECRET,
+        &sp,
+        jiff::Timestamp::now() - jiff::SignedDuration::from_mins(10),
+    );
+    let (st, e) = s
+        .webhook("shippo", ("Shippo-Auth-Signature", &stale), &sp)
+        .await;
+    assert_eq!(st, 401);
+    assert!(e["detail"].as_str().unwrap().contains("5 minutes"), "{e}");
+    let (st, e) = s.webhook("aftership", ("x-other", "1"), &af).await;
+    assert_eq!(st, 401);
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("aftership-hmac-sha256"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains(AFTERSHIP_SECRET));
+    let (_, all) = s.get("/api/v1/webhooks").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 4);
+    // Signed but unreadable: a dead letter with the reason, answered 200.
+    let junk = br#"{"object":"Event","description":"tracker.updated","result":{"object":"Tracker","carrier":"USPS"}}"#;
+    let (st, r) = s
+        .webhook(
+            "easypost",
+            ("X-Hmac-Signature", &easypost::sign(EASYPOST_SECRET, junk)),
+            junk,
+        )
+        .await;
+    assert_eq!((st, &r["dead_letter"]), (200, &json!(true)), "{r}");
+    let (_, dl) = s.get("/api/v1/webhooks?dead_letters=true").await;
+    let dl = dl["items"].as_array().unwrap().clone();
+    assert_eq!(dl.len(), 1);
+    assert!(
+        dl[0]["reason"].as_str().unwrap().contains("tracking_code"),
+        "{dl:?}"
+    );
+    // Oversized: a clear 413, nothing stored.
+    let big = vec![b' '; 2_100_000];
+    let (st, _) = s
+        .webhook(
+            "easypost",
+            ("X-Hmac-Signature", &easypost::sign(EASYPOST_SECRET, &big)),
+            &big,
+        )
+        .await;
+    assert_eq!(st, 413);
+    assert_eq!(
+        s.get("/api/v1/webhooks").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    // A provider without a secret is switched off.
+    assert_eq!(s.webhook("fedex", ("x", "y"), b"{}").await.0, 404);
+
+    // The seller's shipment for the AfterShip parcel arrives after its scans: San Francisco to
+    // Hoboken, scanned in Anchorage, now returned to sender.
+    let (_, o) = s
+        .post_json("/api/v1/orders", &order("7001", "2025-12-01T15:00:00Z"))
+        .await;
+    let order_id = o["results"][0]["id"].as_i64().unwrap();
+    let (st, sh) = s
+        .post_json(
+            "/api/v1/shipments",
+            &json!({"order_id": order_id, "carrier": "UPS", "tracking_number": "1Z999AA10123456784",
+                    "service": "UPS Ground", "label_created_at": "2025-12-01T20:00:00Z",
+                    "origin_postal_code": "94107", "destination_postal_code": "07030"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{sh}");
+    assert_eq!(sh["status"], "returned_to_sender");
+    assert_eq!(sh["events"].as_array().unwrap().len(), 3);
+    // The sweep opens one case with the scans that prove it.
+    let cases = s
+        .wait_for("/api/v1/cases?open=true", |v| {
+            v["items"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    let case = &cases["items"][0];
+    assert_eq!(case["kind"], "returned_to_sender");
+    let kinds: Vec<&str> = case["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"misrouted"), "{kinds:?}");
+    assert!(
+        case["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("confirm the address"),
+        "{case}"
+    );
+    assert_eq!(case["compensation"]["type"], "shipping_upgrade");
+    let misrouted = case["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "misrouted")
+        .unwrap();
+    assert_eq!(misrouted["evidence"][0]["location"]["city"], "Anchorage");
+    let id = case["id"].as_i64().unwrap();
+    // Filters.
+    let (_, f) = s.get("/api/v1/cases?kind=misrouted&older_than=0m").await;
+    assert_eq!(f["items"].as_array().unwrap().len(), 1);
+    let (_, f) = s.get("/api/v1/cases?kind=stalled").await;
+    assert_eq!(f["items"].as_array().unwrap().len(), 0);
+    let (st, e) = s.get("/api/v1/cases?kind=lost").await;
+    assert_eq!((st, &e["errors"][0]["field"]), (400, &json!("kind")));
+    // The seller works it: a claim needs the carrier's reference.
+    let (st, e) = s
+        .post_json(
+            &format!("/api/v1/cases/{id}/actions"),
+            &json!({"action": "carrier_claim"}),
+        )
+        .await;
+    assert_eq!((st, &e["errors"][0]["field"]), (422, &json!("reference")));
+    let (st, c) = s
+        .post_json(
+            &format!("/api/v1/cases/{id}/actions"),
+            &json!({"action": "contacted_customer", "note": "Asked for a new address"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{c}");
+    assert!(c["first_action_at"].is_string());
+    let (st, c) = s
+        .post_json(
+            &format!("/api/v1/cases/{id}/actions"),
+            &json!({"action": "resolved"}),
+        )
+        .await;
+    assert_eq!(
+        (st, &c["open"], &c["close_reason"]),
+        (200, &json!(false), &json!("resolved"))
+    );
+    let (st, _) = s
+        .post_json(
+            &format!("/api/v1/cases/{id}/actions"),
+            &json!({"action": "reshipped"}),
+        )
+        .await;
+    assert_eq!(st, 409);
+    assert_eq!(s.get("/api/v1/cases/999999").await.0, 404);
+    // The seller heard of it.
+    let (_, alerts) = s.get("/api/v1/alerts").await;
+    assert!(
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "case_opened" && a["case_id"] == id)
+    );
 }

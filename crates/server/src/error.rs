@@ -84,6 +84,7 @@ impl AppError {
             400 => "bad-request",
             401 => "unauthorized",
             404 => "not-found",
+            409 => "conflict",
             413 => "payload-too-large",
             415 => "unsupported-media-type",
             422 => "invalid-input",

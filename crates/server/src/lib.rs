@@ -42,11 +42,25 @@ impl Default for Settings {
     }
 }
 
+/// The seller's secret per tracking provider (`webhooks.<provider>.secret`). A provider without
+/// one has its webhook endpoint switched off (404), so an unsigned payload is never taken.
+#[derive(Clone, Default)]
+pub struct WebhookSecrets(pub std::collections::BTreeMap<&'static str, String>);
+
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets never reach logs: only which providers are configured.
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
 /// Everything a handler needs, passed to the router once.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub policy: Arc<ShipByPolicy>,
+    pub watch: Arc<herald_core::watch::WatchPolicy>,
+    pub webhooks: Arc<WebhookSecrets>,
     pub settings: Arc<Settings>,
 }
 
@@ -112,6 +126,10 @@ pub fn router(state: AppState) -> Router {
         .route("/shipments/{id}", get(api::shipments::get))
         .route("/tracking-events", post(api::shipments::track))
         .route("/alerts", get(api::alerts::list))
+        .route("/cases", get(api::cases::list))
+        .route("/cases/{id}", get(api::cases::get))
+        .route("/cases/{id}/actions", post(api::cases::act))
+        .route("/webhooks", get(api::webhooks::list))
         .route("/metrics/shipping", get(api::shipping::get))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -123,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(prometheus_metrics))
         .nest("/api/v1", api)
+        .route("/webhooks/{provider}", post(api::webhooks::receive))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -156,7 +175,7 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(workers::alert_sweeper(state.clone(), stop_rx));
+    let worker = tokio::spawn(workers::sweeper(state.clone(), stop_rx));
     let app = router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

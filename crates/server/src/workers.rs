@@ -1,14 +1,15 @@
 //! Background work that runs beside the HTTP service: raising at-risk and late alerts as their
-//! moments come. The sweep reads only orders whose next alert is due (an indexed column), so
-//! its cost follows the number of orders due, not the number stored.
+//! moments come, and running the parcel problem rules on shipments that are due. Both sweeps
+//! read only rows whose next moment has come (indexed columns), so their cost follows the
+//! number due, not the number stored.
 
 use crate::AppState;
 use tokio::sync::watch;
 
-/// Orders examined per sweep transaction.
+/// Rows examined per sweep transaction.
 const SWEEP_BATCH: u32 = 1_000;
 
-pub async fn alert_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
+pub async fn sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(state.settings.alert_sweep_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -16,17 +17,53 @@ pub async fn alert_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
+        sweep_once(&state).await;
+    }
+}
+
+/// One pass of both sweeps; a full batch of parcels is followed at once by the next.
+pub async fn sweep_once(state: &AppState) {
+    match state
+        .store
+        .raise_due_alerts(jiff::Timestamp::now(), SWEEP_BATCH)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => {
+            metrics::counter!("herald_alerts_raised_total").increment(n);
+            tracing::info!(alerts = n, "raised seller alerts");
+        }
+        Err(e) => tracing::warn!(error = %e, "alert sweep failed; will retry"),
+    }
+    loop {
         match state
             .store
-            .raise_due_alerts(jiff::Timestamp::now(), SWEEP_BATCH)
+            .review_due_shipments(&state.watch, jiff::Timestamp::now(), SWEEP_BATCH)
             .await
         {
-            Ok(0) => {}
-            Ok(n) => {
-                metrics::counter!("herald_alerts_raised_total").increment(n);
-                tracing::info!(alerts = n, "raised seller alerts");
+            Ok(r) => {
+                metrics::counter!("herald_shipments_reviewed_total").increment(r.reviewed);
+                metrics::counter!("herald_cases_opened_total").increment(r.opened);
+                metrics::counter!("herald_cases_closed_total").increment(r.closed);
+                metrics::counter!("herald_alerts_raised_total").increment(r.alerts);
+                if r.opened + r.closed + r.alerts > 0 {
+                    tracing::info!(
+                        reviewed = r.reviewed,
+                        opened = r.opened,
+                        updated = r.updated,
+                        closed = r.closed,
+                        alerts = r.alerts,
+                        "reviewed due parcels"
+                    );
+                }
+                if r.reviewed < u64::from(SWEEP_BATCH) {
+                    break;
+                }
             }
-            Err(e) => tracing::warn!(error = %e, "alert sweep failed; will retry"),
+            Err(e) => {
+                tracing::warn!(error = %e, "parcel sweep failed; will retry");
+                break;
+            }
         }
     }
 }

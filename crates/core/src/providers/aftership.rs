@@ -132,7 +132,8 @@ mod tests {
     use super::*;
 
     /// A `tracking_update` webhook in the shape AfterShip documents and sends.
-    const FIXTURE: &str = include_str!("../../../../fixtures/webhooks/aftership_tracking_update.json");
+    const FIXTURE: &str =
+        include_str!("../../../../fixtures/webhooks/aftership_tracking_update.json");
 
     #[test]
     fn a_tracking_update_becomes_herald_events() {

@@ -151,7 +151,8 @@ mod tests {
     use super::*;
 
     /// A `tracker.updated` Event in the shape EasyPost documents and sends.
-    const FIXTURE: &str = include_str!("../../../../fixtures/webhooks/easypost_tracker_updated.json");
+    const FIXTURE: &str =
+        include_str!("../../../../fixtures/webhooks/easypost_tracker_updated.json");
 
     #[test]
     fn a_tracker_update_becomes_herald_events() {

@@ -2,10 +2,12 @@
 
 pub mod alerts;
 pub mod batch;
+pub mod cases;
 pub mod imports;
 pub mod orders;
 pub mod shipments;
 pub mod shipping;
+pub mod webhooks;
 
 use crate::error::AppError;
 use axum::http::{HeaderMap, header};

@@ -227,23 +227,27 @@ impl TrackingEventInput {
 
 /// The distinct events of one parcel in the order they happened.
 pub fn history(events: &[TrackingEvent]) -> Vec<TrackingEvent> {
-    let mut out: Vec<TrackingEvent> = events.to_vec();
-    out.sort_by_key(TrackingEvent::order_key);
-    out.dedup_by(|a, b| a.dedupe_key() == b.dedupe_key());
-    out
+    // Each event's key is built once (building it is the costly part).
+    let mut keyed: Vec<_> = events.iter().map(|e| (e.order_key(), e)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0.2 == b.0.2);
+    keyed.into_iter().map(|(_, e)| e.clone()).collect()
 }
 
 /// The parcel's current status and since when: the latest event by the carrier's time. Events
 /// whose status is `unknown` (an aggregator's "no news", "tracking expired") say nothing of
 /// where the parcel is, so they count only while there is nothing else.
 pub fn current(events: &[TrackingEvent]) -> Option<(TrackingStatus, Timestamp)> {
+    // Events at the same instant with the same status give the same answer, so time and
+    // journey stage decide; no need to tell such events apart.
     let known = events
         .iter()
         .filter(|e| e.status != TrackingStatus::Unknown)
-        .max_by_key(|e| e.order_key());
+        .map(|e| (e.occurred_at, e.status))
+        .max();
     known
-        .or_else(|| events.iter().max_by_key(|e| e.order_key()))
-        .map(|e| (e.status, e.occurred_at))
+        .or_else(|| events.iter().map(|e| (e.occurred_at, e.status)).max())
+        .map(|(at, status)| (status, at))
 }
 
 #[cfg(test)]

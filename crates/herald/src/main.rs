@@ -180,6 +180,7 @@ fn app_state(cfg: &Config, store: Arc<dyn Store>) -> AppState {
         watch: Arc::new(cfg.watch.clone()),
         webhooks: Arc::new(cfg.webhooks.clone()),
         settings: Arc::new(cfg.settings.clone()),
+        sweep_now: Default::default(),
     }
 }
 

@@ -62,6 +62,9 @@ pub struct AppState {
     pub watch: Arc<herald_core::watch::WatchPolicy>,
     pub webhooks: Arc<WebhookSecrets>,
     pub settings: Arc<Settings>,
+    /// Wakes the sweeper when new scans arrive, so cases open and close within moments
+    /// rather than at the next tick.
+    pub sweep_now: Arc<tokio::sync::Notify>,
 }
 
 /// The process-wide Prometheus recorder (a metrics recorder is global by design).
@@ -174,6 +177,8 @@ pub async fn launch(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The gazetteer loads once (about 30 ms) before the first parcel needs it.
+    tokio::task::spawn_blocking(|| herald_core::geo::postal_code("86001"));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(workers::sweeper(state.clone(), stop_rx));
     let app = router(state);

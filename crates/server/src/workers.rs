@@ -15,6 +15,11 @@ pub async fn sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            _ = state.sweep_now.notified() => {
+                // Let a burst of scans land first, then review them together: a quarter
+                // second keeps cases prompt while a busy stream is swept in large batches.
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
             _ = stop.changed() => return,
         }
         sweep_once(&state).await;

@@ -152,10 +152,8 @@ async fn load_shipments(
             origin_postal_code: r.try_get(6)?,
             destination_postal_code: r.try_get(7)?,
             estimated_delivery: r.try_get(8)?,
-            status: r.try_get(9)?,
-            status_at: r.try_get(10)?,
-            created_at: r.try_get(11)?,
-            updated_at: r.try_get(12)?,
+            created_at: r.try_get(9)?,
+            updated_at: r.try_get(10)?,
         };
         let events = parcel_events(&mut *c, &row.carrier, &row.tracking_number).await?;
         out.push(crate::sql::shipment_from(row, events)?);
@@ -623,9 +621,8 @@ impl crate::Store for PgStore {
                 origin_postal_code: r.try_get(6)?,
                 destination_postal_code: r.try_get(7)?,
                 estimated_delivery: r.try_get(8)?,
-                status: r.try_get(9)?,
-                created_at: r.try_get(10)?,
-                problem_keys: r.try_get(11)?,
+                created_at: r.try_get(9)?,
+                problem_keys: r.try_get(10)?,
             };
             let events = parcel_events(&mut tx, &row.carrier, &row.tracking_number).await?;
             let open: Option<(i64, String)> = sqlx::query_as(watch::OPEN_CASE_SQL)
@@ -642,6 +639,9 @@ impl crate::Store for PgStore {
             sqlx::query(watch::SET_REVIEWED_SQL)
                 .bind(plan.next_check_at)
                 .bind(&plan.problem_keys)
+                .bind(plan.status)
+                .bind(plan.status_at)
+                .bind(now_us)
                 .bind(row.id)
                 .execute(&mut *tx)
                 .await?;
@@ -837,7 +837,7 @@ async fn insert_events(
     now_us: i64,
 ) -> crate::Result<Vec<bool>> {
     let mut fresh = Vec::with_capacity(events.len());
-    let mut touched = std::collections::BTreeSet::new();
+    let mut touched = std::collections::BTreeSet::<(String, String)>::new();
     {
         for e in events {
             let res = sqlx::query(crate::sql::INSERT_TRACKING_EVENT_SQL)
@@ -857,7 +857,12 @@ async fn insert_events(
         }
     }
     for (carrier, tracking) in &touched {
-        recompute_parcel(tx, carrier, tracking, now_us).await?;
+        sqlx::query(crate::sql::MARK_PARCEL_DUE_SQL)
+            .bind(now_us)
+            .bind(carrier)
+            .bind(tracking)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(fresh)
 }

@@ -483,7 +483,7 @@ pub(crate) fn next_cursor(
 }
 
 /// The columns of a shipment row, in [`shipment_from`]'s order.
-pub(crate) const SHIPMENT_COLUMNS: &str = "id, order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, status, status_at, created_at, updated_at";
+pub(crate) const SHIPMENT_COLUMNS: &str = "id, order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, created_at, updated_at";
 
 /// Creates or updates a shipment by parcel; $1 order, $2 carrier, $3 tracking number, $4
 /// service, $5 label created, $6 origin, $7 destination, $8 estimate, $9 now.
@@ -501,6 +501,10 @@ pub(crate) const PARCEL_EVENTS_SQL: &str =
     "SELECT event FROM tracking_events WHERE carrier = $1 AND tracking_number = $2";
 
 /// Sets a parcel's status ($1 status, $2 since, $3 now, $4 carrier, $5 tracking number).
+/// Makes a parcel due for the sweep now ($1 now, $2 carrier, $3 tracking number); a parcel
+/// already due is left as it is, so a burst of scans writes it once.
+pub(crate) const MARK_PARCEL_DUE_SQL: &str = "UPDATE shipments SET next_check_at = $1 WHERE carrier = $2 AND tracking_number = $3 AND (next_check_at IS NULL OR next_check_at > $1)";
+
 /// The parcel is due for the problem rules at once: new scans can open or close its case.
 pub(crate) const SET_PARCEL_STATUS_SQL: &str = "UPDATE shipments SET status = $1, status_at = $2, updated_at = $3, next_check_at = $3 WHERE carrier = $4 AND tracking_number = $5";
 
@@ -533,8 +537,6 @@ pub(crate) struct ShipmentRow {
     pub origin_postal_code: Option<String>,
     pub destination_postal_code: Option<String>,
     pub estimated_delivery: Option<i64>,
-    pub status: String,
-    pub status_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -543,10 +545,13 @@ pub(crate) fn shipment_from(
     r: ShipmentRow,
     events: Vec<herald_core::tracking::TrackingEvent>,
 ) -> crate::Result<crate::Shipment> {
+    // The status from the events themselves: a scan that arrived a moment ago shows at once,
+    // before the sweep has stored it.
+    let (status, status_at) =
+        herald_core::tracking::parcel_status(&events, r.label_created_at.map(from_micros));
     Ok(crate::Shipment {
-        status: herald_core::tracking::TrackingStatus::parse(&r.status).ok_or_else(|| {
-            crate::StoreError::Corrupt(format!("shipment {}: status {:?}", r.id, r.status))
-        })?,
+        status,
+        status_at,
         id: r.id,
         order_id: r.order_id,
         carrier: r.carrier,
@@ -556,7 +561,6 @@ pub(crate) fn shipment_from(
         origin_postal_code: r.origin_postal_code,
         destination_postal_code: r.destination_postal_code,
         estimated_delivery: r.estimated_delivery.map(from_micros),
-        status_at: r.status_at.map(from_micros),
         created_at: from_micros(r.created_at),
         updated_at: from_micros(r.updated_at),
         events: herald_core::tracking::history(&events),

@@ -215,14 +215,15 @@ fn parcel_events(
     crate::sql::decode_tracking_events(rows)
 }
 
-/// Stores events (each once) and marks their parcels due; per event, whether it was new.
+/// Stores events (each once) and marks their parcels due for the sweep, which works out their
+/// status and runs the rules; per event, whether it was new.
 fn insert_events(
     tx: &Connection,
     events: &[herald_core::tracking::TrackingEvent],
     now_us: i64,
 ) -> Result<Vec<bool>> {
     let mut fresh = Vec::with_capacity(events.len());
-    let mut touched = std::collections::BTreeSet::new();
+    let mut touched = std::collections::BTreeSet::<(&str, &str)>::new();
     {
         let mut st = tx.prepare_cached(&q(crate::sql::INSERT_TRACKING_EVENT_SQL))?;
         for e in events {
@@ -241,8 +242,9 @@ fn insert_events(
             fresh.push(n == 1);
         }
     }
+    let mut due = tx.prepare_cached(&q(crate::sql::MARK_PARCEL_DUE_SQL))?;
     for (carrier, tracking) in &touched {
-        recompute_parcel(tx, carrier, tracking, now_us)?;
+        due.execute(params![now_us, carrier, tracking])?;
     }
     Ok(fresh)
 }
@@ -319,10 +321,8 @@ fn load_shipments(c: &Connection, filter: &str, param: i64) -> Result<Vec<crate:
                 origin_postal_code: r.get(6)?,
                 destination_postal_code: r.get(7)?,
                 estimated_delivery: r.get(8)?,
-                status: r.get(9)?,
-                status_at: r.get(10)?,
-                created_at: r.get(11)?,
-                updated_at: r.get(12)?,
+                created_at: r.get(9)?,
+                updated_at: r.get(10)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -735,9 +735,8 @@ impl crate::Store for SqliteStore {
                         origin_postal_code: r.get(6)?,
                         destination_postal_code: r.get(7)?,
                         estimated_delivery: r.get(8)?,
-                        status: r.get(9)?,
-                        created_at: r.get(10)?,
-                        problem_keys: r.get(11)?,
+                        created_at: r.get(9)?,
+                        problem_keys: r.get(10)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -755,7 +754,14 @@ impl crate::Store for SqliteStore {
                     now,
                 )?;
                 tx.prepare_cached(&q(watch::SET_REVIEWED_SQL))?
-                    .execute(params![plan.next_check_at, plan.problem_keys, row.id])?;
+                    .execute(params![
+                        plan.next_check_at,
+                        plan.problem_keys,
+                        plan.status,
+                        plan.status_at,
+                        now_us,
+                        row.id
+                    ])?;
                 report.reviewed += 1;
                 match plan.case {
                     CaseWrite::None => {}

@@ -9,21 +9,20 @@ use crate::{Case, CaseFilter, Page, StoreError};
 use herald_core::cases::{self, CaseEntry, CaseFile, EntryKind, Review};
 use herald_core::problems::ProblemKind;
 use herald_core::time::{from_micros, to_micros};
-use herald_core::tracking::{TrackingEvent, TrackingStatus};
+use herald_core::tracking::TrackingEvent;
 use herald_core::watch::{ShipmentFacts, WatchPolicy};
 use jiff::Timestamp;
 
 /// Columns of a due shipment, in [`DueRow`]'s order.
-pub(crate) const DUE_SHIPMENTS_SQL: &str = "SELECT id, order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, status, created_at, problem_keys \
+pub(crate) const DUE_SHIPMENTS_SQL: &str = "SELECT id, order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, created_at, problem_keys \
      FROM shipments WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2";
 
 /// The open case of a shipment ($1).
 pub(crate) const OPEN_CASE_SQL: &str =
     "SELECT id, file FROM cases WHERE shipment_id = $1 AND closed_at IS NULL";
 
-/// $1 next check, $2 problem keys JSON, $3 shipment id.
-pub(crate) const SET_REVIEWED_SQL: &str =
-    "UPDATE shipments SET next_check_at = $1, problem_keys = $2 WHERE id = $3";
+/// $1 next check, $2 problem keys JSON, $3 status, $4 status since, $5 now, $6 shipment id.
+pub(crate) const SET_REVIEWED_SQL: &str = "UPDATE shipments SET next_check_at = $1, problem_keys = $2, status = $3, status_at = $4, updated_at = CASE WHEN status <> $3 OR status_at IS NULL OR status_at <> $4 THEN $5 ELSE updated_at END WHERE id = $6";
 
 /// $1 shipment, $2 order, $3 kind, $4 kinds, $5 file, $6 opened at, $7 first action due.
 pub(crate) const INSERT_CASE_SQL: &str = "INSERT INTO cases (shipment_id, order_id, kind, kinds, file, opened_at, first_action_due, updated_at) \
@@ -57,7 +56,6 @@ pub(crate) struct DueRow {
     pub origin_postal_code: Option<String>,
     pub destination_postal_code: Option<String>,
     pub estimated_delivery: Option<i64>,
-    pub status: String,
     pub created_at: i64,
     pub problem_keys: String,
 }
@@ -89,6 +87,9 @@ pub(crate) struct CaseUpdate {
 /// What the sweep writes for one shipment.
 pub(crate) struct ReviewPlan {
     pub next_check_at: Option<i64>,
+    /// The parcel's status from all its events, and since when.
+    pub status: &'static str,
+    pub status_at: Option<i64>,
     pub problem_keys: String,
     pub case: CaseWrite,
 }
@@ -128,8 +129,7 @@ pub(crate) fn plan_review(
         origin_postal_code: row.origin_postal_code.clone(),
         destination_postal_code: row.destination_postal_code.clone(),
     };
-    let status = TrackingStatus::parse(&row.status)
-        .ok_or_else(|| corrupt(&format!("shipment {}", row.id), &row.status))?;
+    let (status, status_at) = herald_core::tracking::parcel_status(events, facts.label_created_at);
     let verdict = policy.verdict(&facts, events, now);
     let seen: Vec<String> = serde_json::from_str(&row.problem_keys)
         .map_err(|e| corrupt(&format!("shipment {} problem keys", row.id), e))?;
@@ -174,6 +174,8 @@ pub(crate) fn plan_review(
     };
     Ok(ReviewPlan {
         next_check_at: verdict.next_check.map(to_micros),
+        status: status.as_str(),
+        status_at: status_at.map(to_micros),
         problem_keys: serde_json::to_string(&seen).expect("keys serialise"),
         case,
     })

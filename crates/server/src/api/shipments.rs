@@ -25,12 +25,12 @@ pub async fn create(
     let shipment = validate_all(batch, ShipmentInput::validate)?
         .pop()
         .expect("one shipment parsed");
-    Ok(Json(
-        state
-            .store
-            .upsert_shipment(&shipment, jiff::Timestamp::now())
-            .await?,
-    ))
+    let stored = state
+        .store
+        .upsert_shipment(&shipment, jiff::Timestamp::now())
+        .await?;
+    state.sweep_now.notify_one();
+    Ok(Json(stored))
 }
 
 pub async fn get(
@@ -59,6 +59,7 @@ pub async fn track(
         .store
         .ingest_tracking_events(&events, jiff::Timestamp::now())
         .await?;
+    state.sweep_now.notify_one();
     metrics::counter!("herald_tracking_events_total", "path" => "api")
         .increment(events.len() as u64);
     let results: Vec<Value> = stored.iter().map(|s| json!({ "stored": s })).collect();

@@ -71,6 +71,9 @@ pub async fn receive(
                 .record_webhook(provider.as_str(), &body, &payload.events, None, now)
                 .await?;
             let stored = fresh.iter().filter(|f| **f).count();
+            if stored > 0 {
+                state.sweep_now.notify_one();
+            }
             metrics::counter!("herald_tracking_events_total", "path" => provider.as_str())
                 .increment(payload.events.len() as u64);
             Ok(Json(json!({

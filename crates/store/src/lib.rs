@@ -265,13 +265,15 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Option<Case>>;
     /// Keeps a webhook that passed its signature check and stores the tracking events it
-    /// carried, in one transaction; `dead_letter` holds the reason it could not be read.
+    /// carried, in one transaction, with the carrier's delivery estimate it passed on (written
+    /// onto the parcel's shipment); `dead_letter` holds the reason it could not be read.
     /// Returns the payload's id and, per event, whether it was new.
     async fn record_webhook(
         &self,
         provider: &str,
         body: &[u8],
         events: &[herald_core::tracking::TrackingEvent],
+        estimated_delivery: Option<Timestamp>,
         dead_letter: Option<&str>,
         now: Timestamp,
     ) -> Result<(i64, Vec<bool>)>;

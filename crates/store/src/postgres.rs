@@ -772,6 +772,7 @@ impl crate::Store for PgStore {
         provider: &str,
         body: &[u8],
         events: &[herald_core::tracking::TrackingEvent],
+        estimated_delivery: Option<jiff::Timestamp>,
         dead_letter: Option<&str>,
         now: jiff::Timestamp,
     ) -> crate::Result<(i64, Vec<bool>)> {
@@ -796,6 +797,15 @@ impl crate::Store for PgStore {
             .fetch_one(&mut *tx)
             .await?;
         let fresh = insert_events(&mut tx, events, now_us).await?;
+        if let (Some(eta), Some(e)) = (estimated_delivery, events.first()) {
+            sqlx::query(crate::sql::SET_ESTIMATE_SQL)
+                .bind(herald_core::time::to_micros(eta))
+                .bind(now_us)
+                .bind(&e.carrier)
+                .bind(&e.tracking_number)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok((id, fresh))
     }

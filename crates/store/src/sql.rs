@@ -511,6 +511,10 @@ pub(crate) const SET_PARCEL_STATUS_SQL: &str = "UPDATE shipments SET status = $1
 /// Keeps a webhook ($1 provider, $2 received at, $3 body, $4 outcome, $5 reason, $6 events).
 pub(crate) const INSERT_WEBHOOK_SQL: &str = "INSERT INTO webhook_payloads (provider, received_at, body, outcome, reason, events) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 
+/// The carrier's new delivery estimate for a parcel ($1 estimate, $2 now, $3 carrier, $4
+/// tracking number); the parcel is due for review with it.
+pub(crate) const SET_ESTIMATE_SQL: &str = "UPDATE shipments SET estimated_delivery = $1, next_check_at = $2 WHERE carrier = $3 AND tracking_number = $4 AND (estimated_delivery IS NULL OR estimated_delivery <> $1)";
+
 /// Webhooks newest first ($1 dead letters only, $2 before id, $3 limit).
 pub(crate) const LIST_WEBHOOKS_SQL: &str = "SELECT id, provider, received_at, body, outcome, reason, events FROM webhook_payloads \
      WHERE ($1 = FALSE OR outcome = 'dead_letter') AND id < $2 ORDER BY id DESC LIMIT $3";

@@ -894,6 +894,7 @@ impl crate::Store for SqliteStore {
         provider: &str,
         body: &[u8],
         events: &[herald_core::tracking::TrackingEvent],
+        estimated_delivery: Option<Timestamp>,
         dead_letter: Option<&str>,
         now: Timestamp,
     ) -> Result<(i64, Vec<bool>)> {
@@ -920,6 +921,15 @@ impl crate::Store for SqliteStore {
                     |r| r.get(0),
                 )?;
             let fresh = insert_events(&tx, &events, now_us)?;
+            if let (Some(eta), Some(e)) = (estimated_delivery, events.first()) {
+                tx.prepare_cached(&q(crate::sql::SET_ESTIMATE_SQL))?
+                    .execute(params![
+                        to_micros(eta),
+                        now_us,
+                        e.carrier,
+                        e.tracking_number
+                    ])?;
+            }
             tx.commit()?;
             Ok((id, fresh))
         })

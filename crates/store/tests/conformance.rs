@@ -1099,23 +1099,30 @@ async fn webhooks_are_kept_and_unreadable_ones_are_dead_letters(db: &Db) {
         "Phoenix",
         "AZ",
     );
+    let sh = shipped(s, "wh1", "9400W").await;
+    let eta = ts("2025-12-05T23:59:59Z");
     let (id, fresh) = s
         .record_webhook(
             "easypost",
             br#"{"object":"Event"}"#,
             std::slice::from_ref(&ev),
+            Some(eta),
             None,
             ts(NOW),
         )
         .await
         .unwrap();
     assert_eq!(fresh, [true]);
+    // The provider's delivery estimate lands on the shipment.
+    let got = s.get_shipment(sh.id).await.unwrap().unwrap();
+    assert_eq!(got.estimated_delivery, Some(eta));
     // The same delivery retried: kept for audit again, the event stored once.
     let (id2, fresh) = s
         .record_webhook(
             "easypost",
             br#"{"object":"Event"}"#,
             std::slice::from_ref(&ev),
+            None,
             None,
             ts(NOW),
         )
@@ -1128,6 +1135,7 @@ async fn webhooks_are_kept_and_unreadable_ones_are_dead_letters(db: &Db) {
             "shippo",
             b"\xff not json",
             &[],
+            None,
             Some("line 1: expected value"),
             ts(NOW),
         )

@@ -4,7 +4,7 @@
 //!
 //! Checkpoint times come with the scan's UTC offset; one without an offset is read as UTC.
 
-use super::{Payload, SignatureError, event, hmac_sha256, instant, json, same, text};
+use super::{Payload, SignatureError, estimate, event, hmac_sha256, json, same, text};
 use crate::tracking::{ScanLocation, TrackingStatus};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -123,7 +123,7 @@ pub fn parse(body: &[u8]) -> Result<Payload, String> {
     Ok(Payload {
         kind,
         events,
-        estimated_delivery: msg.expected_delivery.as_deref().and_then(instant),
+        estimated_delivery: msg.expected_delivery.as_deref().and_then(estimate),
     })
 }
 

@@ -3,7 +3,7 @@
 //! hmac-sha256-hex=<hex>`, the HMAC-SHA256 of the raw body under the webhook secret after
 //! Unicode NFKD normalisation (as EasyPost's client libraries compute it).
 
-use super::{Payload, SignatureError, event, hmac_sha256, instant, json, same, text};
+use super::{Payload, SignatureError, estimate, event, hmac_sha256, json, same, text};
 use crate::tracking::{ScanLocation, TrackingStatus};
 use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
@@ -142,7 +142,7 @@ pub fn parse(body: &[u8]) -> Result<Payload, String> {
     Ok(Payload {
         kind,
         events,
-        estimated_delivery: tracker.est_delivery_date.as_deref().and_then(instant),
+        estimated_delivery: tracker.est_delivery_date.as_deref().and_then(estimate),
     })
 }
 
@@ -178,7 +178,7 @@ mod tests {
         );
         assert_eq!(
             p.estimated_delivery,
-            Some("2025-12-05T00:00:00Z".parse().unwrap())
+            Some("2025-12-05T23:59:59Z".parse().unwrap())
         );
     }
 

@@ -134,6 +134,17 @@ pub(crate) fn instant(s: &str) -> Option<Timestamp> {
         .map(|z| z.timestamp())
 }
 
+/// A delivery estimate: a date alone (or midnight UTC, as providers send dates) means the end of
+/// that day, so a parcel due "on the 5th" is not called late on the morning of the 5th.
+pub(crate) fn estimate(s: &str) -> Option<Timestamp> {
+    let t = instant(s)?;
+    if t.as_second().rem_euclid(86_400) == 0 {
+        Some(t + jiff::SignedDuration::from_secs(86_399))
+    } else {
+        Some(t)
+    }
+}
+
 /// A non-empty trimmed string.
 pub(crate) fn text(v: &Option<String>) -> Option<String> {
     v.as_deref()

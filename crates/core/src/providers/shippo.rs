@@ -3,7 +3,7 @@
 //! `Shippo-Auth-Signature: t=<unix seconds>,v1=<hex>`, the HMAC-SHA256 of `<t>.<raw body>`
 //! under the webhook secret; a timestamp more than 5 minutes from now is refused as a replay.
 
-use super::{Payload, SignatureError, event, hmac_sha256, instant, json, same, text};
+use super::{Payload, SignatureError, estimate, event, hmac_sha256, json, same, text};
 use crate::tracking::{ScanLocation, TrackingStatus};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -175,7 +175,7 @@ pub fn parse(body: &[u8]) -> Result<Payload, String> {
     Ok(Payload {
         kind,
         events,
-        estimated_delivery: track.eta.as_deref().and_then(instant),
+        estimated_delivery: track.eta.as_deref().and_then(estimate),
     })
 }
 

@@ -68,7 +68,14 @@ pub async fn receive(
         Ok(payload) => {
             let (id, fresh) = state
                 .store
-                .record_webhook(provider.as_str(), &body, &payload.events, None, now)
+                .record_webhook(
+                    provider.as_str(),
+                    &body,
+                    &payload.events,
+                    payload.estimated_delivery,
+                    None,
+                    now,
+                )
                 .await?;
             let stored = fresh.iter().filter(|f| **f).count();
             if stored > 0 {
@@ -86,7 +93,7 @@ pub async fn receive(
         Err(reason) => {
             let (id, _) = state
                 .store
-                .record_webhook(provider.as_str(), &body, &[], Some(&reason), now)
+                .record_webhook(provider.as_str(), &body, &[], None, Some(&reason), now)
                 .await?;
             metrics::counter!("herald_webhooks_dead_letters_total", "provider" => provider.as_str())
                 .increment(1);

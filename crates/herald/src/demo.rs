@@ -233,13 +233,36 @@ pub fn parcels(
             };
             let dest = o.shipping_address.clone().unwrap_or_default();
             let hub = *d.pick(HUBS);
-            let steps = [
-                (TrackingStatus::Accepted, 2, ("Flagstaff", "AZ", "86001")),
-                (TrackingStatus::InTransit, 18, hub),
-                (TrackingStatus::InTransit, 40, hub),
-                (TrackingStatus::OutForDelivery, 62, ("", "", "")),
-                (TrackingStatus::Delivered, 67, ("", "", "")),
-            ];
+            let origin = ("Flagstaff", "AZ", "86001");
+            // Most parcels arrive; a few go wrong the ways the watchdog looks for.
+            let steps: Vec<(TrackingStatus, i64, (&str, &str, &str))> = match d.below(100) {
+                // Labelled but never handed over.
+                0..4 => vec![],
+                // Stuck at the hub.
+                4..9 => vec![
+                    (TrackingStatus::Accepted, 2, origin),
+                    (TrackingStatus::InTransit, 18, hub),
+                ],
+                // Sent the wrong way.
+                9..12 => vec![
+                    (TrackingStatus::Accepted, 2, origin),
+                    (TrackingStatus::InTransit, 18, hub),
+                    (TrackingStatus::InTransit, 40, ("Anchorage", "AK", "99501")),
+                ],
+                // Undeliverable, on its way back.
+                12..15 => vec![
+                    (TrackingStatus::Accepted, 2, origin),
+                    (TrackingStatus::InTransit, 18, hub),
+                    (TrackingStatus::ReturnedToSender, 60, hub),
+                ],
+                _ => vec![
+                    (TrackingStatus::Accepted, 2, origin),
+                    (TrackingStatus::InTransit, 18, hub),
+                    (TrackingStatus::InTransit, 40, hub),
+                    (TrackingStatus::OutForDelivery, 62, ("", "", "")),
+                    (TrackingStatus::Delivered, 67, ("", "", "")),
+                ],
+            };
             let events = steps
                 .iter()
                 .enumerate()
@@ -256,6 +279,9 @@ pub fn parcels(
                                 (TrackingStatus::InTransit, 1) => "Arrived at hub",
                                 (TrackingStatus::InTransit, _) => "Departed hub",
                                 (TrackingStatus::OutForDelivery, _) => "Out for delivery",
+                                (TrackingStatus::ReturnedToSender, _) => {
+                                    "Undeliverable as addressed, returning to sender"
+                                }
                                 _ => "Delivered, front door",
                             }
                             .into(),
@@ -328,5 +354,14 @@ mod parcel_tests {
             ps.iter().any(|(s, _)| s.carrier == "ups")
                 && ps.iter().any(|(s, _)| s.carrier == "usps")
         );
+        // A few go wrong: never scanned, sent to Alaska, returned.
+        assert!(ps.iter().any(|(_, evs)| evs.is_empty()));
+        assert!(ps.iter().any(|(_, evs)| evs.iter().any(|e| {
+            e.location.as_ref().and_then(|l| l.city.as_deref()) == Some("Anchorage")
+        })));
+        assert!(ps.iter().any(|(_, evs)| {
+            evs.iter()
+                .any(|e| e.status == herald_core::tracking::TrackingStatus::ReturnedToSender)
+        }));
     }
 }

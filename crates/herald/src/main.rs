@@ -263,6 +263,9 @@ async fn run(cli: Cli) -> Result<u8> {
             println!("         curl -H 'Authorization: Bearer {token}' {base}/api/v1/alerts");
             println!("         curl -H 'Authorization: Bearer {token}' {base}/api/v1/shipments/1");
             println!(
+                "         curl -H 'Authorization: Bearer {token}' '{base}/api/v1/cases?open=true'"
+            );
+            println!(
                 "  data:  {} (removed when the demo stops; Ctrl-C to stop)",
                 dir.path().display()
             );

@@ -741,6 +741,34 @@ fn demo_starts_and_serves_a_seeded_store() {
             .unwrap()
     });
     assert!(!at_risk["orders"].as_array().unwrap().is_empty());
+    // The demo's problem parcels become cases within moments of starting.
+    let kinds: Vec<String> = rt.block_on(async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let v: Value = reqwest::Client::new()
+                .get(format!("{url}/api/v1/cases?open=true&limit=500"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let kinds: Vec<String> = v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["kind"].as_str().unwrap().to_string())
+                .collect();
+            if kinds.len() >= 3 || std::time::Instant::now() > deadline {
+                return kinds;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    for k in ["stalled", "misrouted", "returned_to_sender"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} not among {kinds:?}");
+    }
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

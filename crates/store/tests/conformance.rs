@@ -1014,7 +1014,7 @@ async fn any_arrival_order_of_events_gives_the_same_status_history_and_cases(db:
     let p = watch_policy();
     let mut outcomes = Vec::new();
     let mut seed: u64 = 7;
-    for run in 0..4 {
+    for run in 0..10 {
         let t = format!("9400P{run}");
         let sh = shipped(&db.store, &format!("p{run}"), &t).await;
         let mut events: Vec<_> = journey

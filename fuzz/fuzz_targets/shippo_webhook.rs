@@ -1,22 +1,5 @@
-//! Any bytes as a shippo webhook body (after its signature passed): parsed into checked tracking
-//! events or a reason for the dead-letter list, never a panic; and the signature check itself
-//! never panics on any header.
+//! Any bytes as a Shippo webhook body; see `herald_fuzz::webhook`.
 #![no_main]
-use herald_core::providers::Provider;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let p = Provider::parse("shippo").unwrap();
-    match p.parse_payload(data) {
-        Ok(payload) => {
-            for e in &payload.events {
-                assert!(!e.carrier.is_empty() && e.carrier.len() <= 32);
-                assert!(!e.tracking_number.is_empty() && e.tracking_number.len() <= 64);
-            }
-            let _ = herald_core::tracking::current(&payload.events);
-        }
-        Err(reason) => assert!(!reason.is_empty()),
-    }
-    let header = String::from_utf8_lossy(&data[..data.len().min(200)]);
-    let _ = p.verify("fuzz-secret", Some(&header), data, jiff::Timestamp::UNIX_EPOCH);
-});
+fuzz_target!(|data: &[u8]| herald_fuzz::webhook(herald_core::providers::Provider::Shippo, data));

@@ -125,13 +125,30 @@ async fn parcel_events(
     crate::sql::decode_tracking_events(rows)
 }
 
+/// A row of `sql::SHIPMENT_COLUMNS`.
+fn shipment_row(r: &sqlx::postgres::PgRow) -> crate::Result<crate::sql::ShipmentRow> {
+    use sqlx::Row as _;
+    Ok(crate::sql::ShipmentRow {
+        id: r.try_get(0)?,
+        order_id: r.try_get(1)?,
+        carrier: r.try_get(2)?,
+        tracking_number: r.try_get(3)?,
+        service: r.try_get(4)?,
+        label_created_at: r.try_get(5)?,
+        origin_postal_code: r.try_get(6)?,
+        destination_postal_code: r.try_get(7)?,
+        estimated_delivery: r.try_get(8)?,
+        created_at: r.try_get(9)?,
+        updated_at: r.try_get(10)?,
+    })
+}
+
 /// Shipments matching `filter` (a condition on one `$1` parameter), with their events.
 async fn load_shipments(
     c: &mut sqlx::PgConnection,
     filter: &'static str,
     param: i64,
 ) -> crate::Result<Vec<crate::Shipment>> {
-    use sqlx::Row as _;
     let sql = format!(
         "SELECT {} FROM shipments WHERE {filter} ORDER BY id",
         crate::sql::SHIPMENT_COLUMNS
@@ -142,19 +159,7 @@ async fn load_shipments(
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let row = crate::sql::ShipmentRow {
-            id: r.try_get(0)?,
-            order_id: r.try_get(1)?,
-            carrier: r.try_get(2)?,
-            tracking_number: r.try_get(3)?,
-            service: r.try_get(4)?,
-            label_created_at: r.try_get(5)?,
-            origin_postal_code: r.try_get(6)?,
-            destination_postal_code: r.try_get(7)?,
-            estimated_delivery: r.try_get(8)?,
-            created_at: r.try_get(9)?,
-            updated_at: r.try_get(10)?,
-        };
+        let row = shipment_row(&r)?;
         let events = parcel_events(&mut *c, &row.carrier, &row.tracking_number).await?;
         out.push(crate::sql::shipment_from(row, events)?);
     }
@@ -604,33 +609,25 @@ impl crate::Store for PgStore {
         // Another node's sweep skips the shipments this one holds, and the other way round.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{} FOR UPDATE SKIP LOCKED",
-            watch::DUE_SHIPMENTS_SQL
+            watch::due_shipments_sql()
         )))
         .bind(now_us)
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         for r in &rows {
-            let row = watch::DueRow {
-                id: r.try_get(0)?,
-                order_id: r.try_get(1)?,
-                carrier: r.try_get(2)?,
-                tracking_number: r.try_get(3)?,
-                service: r.try_get(4)?,
-                label_created_at: r.try_get(5)?,
-                origin_postal_code: r.try_get(6)?,
-                destination_postal_code: r.try_get(7)?,
-                estimated_delivery: r.try_get(8)?,
-                created_at: r.try_get(9)?,
-                problem_keys: r.try_get(10)?,
+            let due = watch::DueRow {
+                shipment: shipment_row(r)?,
+                problem_keys: r.try_get(watch::DUE_PROBLEM_KEYS_COLUMN)?,
             };
+            let row = &due.shipment;
             let events = parcel_events(&mut tx, &row.carrier, &row.tracking_number).await?;
             let open: Option<(i64, String)> = sqlx::query_as(watch::OPEN_CASE_SQL)
                 .bind(row.id)
                 .fetch_optional(&mut *tx)
                 .await?;
             let plan = watch::plan_review(
-                &row,
+                &due,
                 &events,
                 open.as_ref().map(|(id, f)| (*id, f.as_str())),
                 policy,
@@ -666,11 +663,12 @@ impl crate::Store for PgStore {
                         .fetch_one(&mut *tx)
                         .await?;
                     report.opened += 1;
+                    let alert = watch::opened_alert(case_id, &alert_message);
                     report.alerts += sqlx::query(watch::INSERT_CASE_ALERT_SQL)
-                        .bind(format!("case:{case_id}:opened"))
-                        .bind("case_opened")
+                        .bind(alert.key)
+                        .bind(alert.kind)
                         .bind(row.order_id)
-                        .bind(format!("case {case_id}: {alert_message}"))
+                        .bind(alert.message)
                         .bind(first_action_due)
                         .bind(now_us)
                         .bind(case_id)
@@ -698,12 +696,12 @@ impl crate::Store for PgStore {
             .fetch_all(&mut *tx)
             .await?;
         for (id, order_id, kind, due, carrier, tracking) in overdue {
-            let (key, message) = watch::overdue_alert(id, &kind, due, &carrier, &tracking);
+            let alert = watch::overdue_alert(id, &kind, due, &carrier, &tracking);
             report.alerts += sqlx::query(watch::INSERT_CASE_ALERT_SQL)
-                .bind(key)
-                .bind("case_first_action_overdue")
+                .bind(alert.key)
+                .bind(alert.kind)
                 .bind(order_id)
-                .bind(message)
+                .bind(alert.message)
                 .bind(due)
                 .bind(now_us)
                 .bind(id)

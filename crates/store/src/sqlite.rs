@@ -302,6 +302,23 @@ fn write_case_update(c: &Connection, u: &crate::watch::CaseUpdate, now_us: i64) 
     Ok(())
 }
 
+/// A row of `sql::SHIPMENT_COLUMNS`.
+fn shipment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::sql::ShipmentRow> {
+    Ok(crate::sql::ShipmentRow {
+        id: r.get(0)?,
+        order_id: r.get(1)?,
+        carrier: r.get(2)?,
+        tracking_number: r.get(3)?,
+        service: r.get(4)?,
+        label_created_at: r.get(5)?,
+        origin_postal_code: r.get(6)?,
+        destination_postal_code: r.get(7)?,
+        estimated_delivery: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+    })
+}
+
 /// Shipments matching `filter` (a condition on one `?1` parameter), with their events.
 fn load_shipments(c: &Connection, filter: &str, param: i64) -> Result<Vec<crate::Shipment>> {
     let sql = format!(
@@ -310,21 +327,7 @@ fn load_shipments(c: &Connection, filter: &str, param: i64) -> Result<Vec<crate:
     );
     let mut st = c.prepare_cached(&sql)?;
     let rows = st
-        .query_map([param], |r| {
-            Ok(crate::sql::ShipmentRow {
-                id: r.get(0)?,
-                order_id: r.get(1)?,
-                carrier: r.get(2)?,
-                tracking_number: r.get(3)?,
-                service: r.get(4)?,
-                label_created_at: r.get(5)?,
-                origin_postal_code: r.get(6)?,
-                destination_postal_code: r.get(7)?,
-                estimated_delivery: r.get(8)?,
-                created_at: r.get(9)?,
-                updated_at: r.get(10)?,
-            })
-        })?
+        .query_map([param], shipment_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter()
         .map(|row| {
@@ -723,31 +726,23 @@ impl crate::Store for SqliteStore {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut report = crate::SweepReport::default();
             let due: Vec<watch::DueRow> = tx
-                .prepare_cached(&q(watch::DUE_SHIPMENTS_SQL))?
+                .prepare_cached(&q(&watch::due_shipments_sql()))?
                 .query_map(params![now_us, limit], |r| {
                     Ok(watch::DueRow {
-                        id: r.get(0)?,
-                        order_id: r.get(1)?,
-                        carrier: r.get(2)?,
-                        tracking_number: r.get(3)?,
-                        service: r.get(4)?,
-                        label_created_at: r.get(5)?,
-                        origin_postal_code: r.get(6)?,
-                        destination_postal_code: r.get(7)?,
-                        estimated_delivery: r.get(8)?,
-                        created_at: r.get(9)?,
-                        problem_keys: r.get(10)?,
+                        shipment: shipment_row(r)?,
+                        problem_keys: r.get(watch::DUE_PROBLEM_KEYS_COLUMN)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
-            for row in &due {
+            for due in &due {
+                let row = &due.shipment;
                 let events = parcel_events(&tx, &row.carrier, &row.tracking_number)?;
                 let open: Option<(i64, String)> = tx
                     .prepare_cached(&q(watch::OPEN_CASE_SQL))?
                     .query_row([row.id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
                 let plan = watch::plan_review(
-                    row,
+                    due,
                     &events,
                     open.as_ref().map(|(id, f)| (*id, f.as_str())),
                     &policy,
@@ -786,13 +781,14 @@ impl crate::Store for SqliteStore {
                                 |r| r.get(0),
                             )?;
                         report.opened += 1;
+                        let alert = watch::opened_alert(case_id, &alert_message);
                         report.alerts += tx
                             .prepare_cached(&q(watch::INSERT_CASE_ALERT_SQL))?
                             .execute(params![
-                                format!("case:{case_id}:opened"),
-                                "case_opened",
+                                alert.key,
+                                alert.kind,
                                 row.order_id,
-                                format!("case {case_id}: {alert_message}"),
+                                alert.message,
                                 first_action_due,
                                 now_us,
                                 case_id
@@ -822,14 +818,14 @@ impl crate::Store for SqliteStore {
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             for (id, order_id, kind, due, carrier, tracking) in overdue {
-                let (key, message) = watch::overdue_alert(id, &kind, due, &carrier, &tracking);
+                let alert = watch::overdue_alert(id, &kind, due, &carrier, &tracking);
                 report.alerts += tx
                     .prepare_cached(&q(watch::INSERT_CASE_ALERT_SQL))?
                     .execute(params![
-                        key,
-                        "case_first_action_overdue",
+                        alert.key,
+                        alert.kind,
                         order_id,
-                        message,
+                        alert.message,
                         due,
                         now_us,
                         id

@@ -13,9 +13,17 @@ use herald_core::tracking::TrackingEvent;
 use herald_core::watch::{ShipmentFacts, WatchPolicy};
 use jiff::Timestamp;
 
-/// Columns of a due shipment, in [`DueRow`]'s order.
-pub(crate) const DUE_SHIPMENTS_SQL: &str = "SELECT id, order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, created_at, problem_keys \
-     FROM shipments WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2";
+/// Due shipments ($1 now, $2 limit): a shipment's columns (`sql::SHIPMENT_COLUMNS`), then its
+/// problem keys.
+pub(crate) fn due_shipments_sql() -> String {
+    format!(
+        "SELECT {}, problem_keys FROM shipments WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2",
+        crate::sql::SHIPMENT_COLUMNS
+    )
+}
+
+/// Where the problem keys sit in a due-shipments row.
+pub(crate) const DUE_PROBLEM_KEYS_COLUMN: usize = 11;
 
 /// The open case of a shipment ($1).
 pub(crate) const OPEN_CASE_SQL: &str =
@@ -47,16 +55,7 @@ pub(crate) const CASE_COLUMNS: &str = "c.id, c.shipment_id, c.order_id, s.carrie
 
 /// A due shipment as read.
 pub(crate) struct DueRow {
-    pub id: i64,
-    pub order_id: i64,
-    pub carrier: String,
-    pub tracking_number: String,
-    pub service: Option<String>,
-    pub label_created_at: Option<i64>,
-    pub origin_postal_code: Option<String>,
-    pub destination_postal_code: Option<String>,
-    pub estimated_delivery: Option<i64>,
-    pub created_at: i64,
+    pub shipment: crate::sql::ShipmentRow,
     pub problem_keys: String,
 }
 
@@ -114,12 +113,13 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 /// Runs the rules and the case review for one due shipment.
 pub(crate) fn plan_review(
-    row: &DueRow,
+    due: &DueRow,
     events: &[TrackingEvent],
     open_case: Option<(i64, &str)>,
     policy: &WatchPolicy,
     now: Timestamp,
 ) -> crate::Result<ReviewPlan> {
+    let row = &due.shipment;
     let facts = ShipmentFacts {
         carrier: row.carrier.clone(),
         service: row.service.clone(),
@@ -131,7 +131,7 @@ pub(crate) fn plan_review(
     };
     let (status, status_at) = herald_core::tracking::parcel_status(events, facts.label_created_at);
     let verdict = policy.verdict(&facts, events, now);
-    let seen: Vec<String> = serde_json::from_str(&row.problem_keys)
+    let seen: Vec<String> = serde_json::from_str(&due.problem_keys)
         .map_err(|e| corrupt(&format!("shipment {} problem keys", row.id), e))?;
     let open = match open_case {
         Some((id, file)) => Some((
@@ -196,23 +196,41 @@ pub(crate) fn describe(kind: Option<ProblemKind>) -> &'static str {
     }
 }
 
-/// The alert for a case nobody acted on in time: (dedupe key, message).
+/// A seller alert about a case.
+pub(crate) struct CaseAlert {
+    /// Unique per case and kind, so an alert is raised once.
+    pub key: String,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// The alert for a newly opened case.
+pub(crate) fn opened_alert(case_id: i64, message: &str) -> CaseAlert {
+    CaseAlert {
+        key: format!("case:{case_id}:opened"),
+        kind: "case_opened",
+        message: format!("case {case_id}: {message}"),
+    }
+}
+
+/// The alert for a case nobody acted on in time.
 pub(crate) fn overdue_alert(
     id: i64,
     kind: &str,
     due: i64,
     carrier: &str,
     tracking: &str,
-) -> (String, String) {
-    (
-        format!("case:{id}:first_action_overdue"),
-        format!(
+) -> CaseAlert {
+    CaseAlert {
+        key: format!("case:{id}:first_action_overdue"),
+        kind: "case_first_action_overdue",
+        message: format!(
             "case {id}: nobody has acted on the {} parcel {tracking} ({}) since the deadline {}",
             carrier.to_uppercase(),
             describe(ProblemKind::parse(kind)),
             crate::sql::deadline_text(due)
         ),
-    )
+    }
 }
 
 /// A case row as read by either database.

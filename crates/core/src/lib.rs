@@ -9,6 +9,7 @@ pub mod cases;
 pub mod deadline;
 pub mod geo;
 pub mod import;
+pub mod notify;
 pub mod order;
 pub mod problems;
 pub mod providers;

@@ -2,11 +2,13 @@
 //! one body of SQL (see `sql.rs`), each with its own migrations. [`open`] picks the
 //! implementation from the database URL's scheme and refuses any other scheme.
 
+mod outbox;
 mod postgres;
 mod sql;
 mod sqlite;
 mod watch;
 
+pub use outbox::{Message, MessageFilter, NewMessage, Settle};
 pub use postgres::PgStore;
 pub use sql::Cursor;
 pub use sqlite::SqliteStore;
@@ -284,6 +286,42 @@ pub trait Store: Send + Sync + 'static {
         before_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<WebhookPayload>>;
+
+    /// Writes a message to the outbox on its own (most are written by the change that causes
+    /// them). Returns its id, or `None` if a message with its dedupe key exists.
+    async fn enqueue_message(&self, message: &NewMessage, now: Timestamp) -> Result<Option<i64>>;
+    /// Claims up to `limit` messages that are due (pending and due, or leased to a worker whose
+    /// lease ran out), leasing them to the caller until `lease_until`. Several nodes never
+    /// claim one message at the same time.
+    async fn claim_messages(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// Records what became of a claimed message; false if it was no longer being sent.
+    async fn settle_message(&self, id: i64, outcome: &Settle, now: Timestamp) -> Result<bool>;
+    async fn list_messages(&self, filter: &MessageFilter) -> Result<Page<Message>>;
+    async fn get_message(&self, id: i64) -> Result<Option<Message>>;
+    /// Puts a dead message back in the queue; `None` if there is no dead message with that id.
+    async fn retry_message(&self, id: i64, now: Timestamp) -> Result<Option<Message>>;
+    /// Saves the seller's wording for a kind (validated by the caller).
+    async fn save_template(
+        &self,
+        kind: herald_core::notify::MessageKind,
+        set: &herald_core::notify::templates::TemplateSet,
+        now: Timestamp,
+    ) -> Result<()>;
+    /// Goes back to herald's wording for a kind; false if the seller had none saved.
+    async fn delete_template(&self, kind: herald_core::notify::MessageKind) -> Result<bool>;
+    async fn load_templates(
+        &self,
+    ) -> Result<
+        std::collections::BTreeMap<
+            herald_core::notify::MessageKind,
+            herald_core::notify::templates::TemplateSet,
+        >,
+    >;
 }
 
 /// Storage tuning that is not part of the URL.

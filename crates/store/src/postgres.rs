@@ -250,8 +250,11 @@ impl crate::Store for PgStore {
                 }
             }
         }
-        let UpsertPlan { rows, mut outcomes } =
-            plan_upsert(&incoming, &existing, policy, None, now);
+        let UpsertPlan {
+            rows,
+            mut outcomes,
+            messages,
+        } = plan_upsert(&incoming, &existing, policy, None, now);
 
         // Write the orders; RETURNING gives the ids of new ones.
         for chunk in rows.chunks(CHUNK) {
@@ -290,6 +293,19 @@ impl crate::Store for PgStore {
                 }
             }
         }
+        let messages: Vec<crate::NewMessage> = messages
+            .into_iter()
+            .map(|(slot, kind, about)| {
+                crate::outbox::NewMessage::for_order(
+                    outcomes[slot].id,
+                    kind,
+                    "",
+                    about,
+                    serde_json::json!({}),
+                )
+            })
+            .collect();
+        enqueue_all(&mut tx, &messages, now_us).await?;
 
         tx.commit().await?;
         Ok(input_slot.iter().map(|&i| outcomes[i]).collect())
@@ -357,7 +373,7 @@ impl crate::Store for PgStore {
         let now_us = herald_core::time::to_micros(now);
         let mut tx = self.begin_write().await?;
         let sql = format!(
-            "SELECT id, number, channel, ship_by, awaiting_ship_by FROM orders WHERE alert_due_at <= $1 ORDER BY alert_due_at LIMIT $2{}",
+            "SELECT id, number, channel, ship_by, awaiting_ship_by, alert_due_at FROM orders WHERE alert_due_at <= $1 ORDER BY alert_due_at LIMIT $2{}",
             Self::SKIP_LOCKED
         );
         let due = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql))
@@ -372,9 +388,12 @@ impl crate::Store for PgStore {
             let channel: String = r.try_get(2)?;
             let ship_by: i64 = r.try_get(3)?;
             let awaiting: Option<i64> = r.try_get(4)?;
+            let became_due: i64 = r.try_get(5)?;
             let (alert, next_due) =
                 crate::sql::due_alert(now_us, &number, &channel, ship_by, awaiting);
             if let Some((kind, message)) = alert {
+                let delayed = crate::outbox::delayed_message(id, kind, ship_by, became_due);
+                enqueue_all(&mut tx, std::slice::from_ref(&delayed), now_us).await?;
                 let res = sqlx::query::<sqlx::Postgres>(
                     "INSERT INTO alerts (dedupe_key, kind, order_id, message, due_at, raised_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING",
                 )
@@ -558,6 +577,13 @@ impl crate::Store for PgStore {
         .bind(&sh.tracking_number)
         .fetch_one(&mut *tx)
         .await?;
+        let shipped = crate::outbox::shipped_message(
+            sh.order_id,
+            id,
+            sh.label_created_at.map(herald_core::time::to_micros),
+            now_us,
+        );
+        enqueue_all(&mut tx, std::slice::from_ref(&shipped), now_us).await?;
         let out = load_shipments(&mut tx, "id = $1", id).await?;
         tx.commit().await?;
         out.into_iter()
@@ -619,6 +645,7 @@ impl crate::Store for PgStore {
             let due = watch::DueRow {
                 shipment: shipment_row(r)?,
                 problem_keys: r.try_get(watch::DUE_PROBLEM_KEYS_COLUMN)?,
+                status: r.try_get(watch::DUE_STATUS_COLUMN)?,
             };
             let row = &due.shipment;
             let events = parcel_events(&mut tx, &row.carrier, &row.tracking_number).await?;
@@ -643,6 +670,7 @@ impl crate::Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
             report.reviewed += 1;
+            enqueue_all(&mut tx, &plan.messages, now_us).await?;
             match plan.case {
                 CaseWrite::None => {}
                 CaseWrite::Insert {
@@ -835,6 +863,164 @@ impl crate::Store for PgStore {
             })
             .collect()
     }
+
+    async fn enqueue_message(
+        &self,
+        message: &crate::NewMessage,
+        now: jiff::Timestamp,
+    ) -> crate::Result<Option<i64>> {
+        let (key, order, kind, facts, about) = crate::outbox::enqueue_values(message);
+        let now_us = herald_core::time::to_micros(now);
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        )
+        .bind(key)
+        .bind(order)
+        .bind(kind)
+        .bind(facts)
+        .bind(about)
+        .bind(now_us)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn claim_messages(
+        &self,
+        now: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+        limit: u32,
+    ) -> crate::Result<Vec<crate::Message>> {
+        use herald_core::time::to_micros;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(crate::outbox::claim_sql(
+            Self::SKIP_LOCKED,
+        )))
+        .bind(to_micros(now))
+        .bind(to_micros(lease_until))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| crate::outbox::message_from(message_row(r)?))
+            .collect()
+    }
+
+    async fn settle_message(
+        &self,
+        id: i64,
+        outcome: &crate::Settle,
+        now: jiff::Timestamp,
+    ) -> crate::Result<bool> {
+        let now_us = herald_core::time::to_micros(now);
+        let v = crate::outbox::settle_values(outcome, now_us);
+        let n = sqlx::query(crate::outbox::SETTLE_SQL)
+            .bind(v.0)
+            .bind(v.1)
+            .bind(v.2)
+            .bind(v.3)
+            .bind(v.4)
+            .bind(v.5)
+            .bind(v.6)
+            .bind(v.7)
+            .bind(v.8)
+            .bind(now_us)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn list_messages(
+        &self,
+        filter: &crate::MessageFilter,
+    ) -> crate::Result<crate::Page<crate::Message>> {
+        let (sql, binds) = crate::outbox::message_list_sql(filter);
+        let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                crate::sql::Bind::I64(v) => q.bind(v),
+                crate::sql::Bind::Text(s) => q.bind(s),
+            };
+        }
+        let rows = q.fetch_all(self.read_pool()).await?;
+        let items = rows
+            .iter()
+            .map(|r| crate::outbox::message_from(message_row(r)?))
+            .collect::<crate::Result<Vec<_>>>()?;
+        Ok(crate::outbox::message_page(items, filter.limit))
+    }
+
+    async fn get_message(&self, id: i64) -> crate::Result<Option<crate::Message>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM messages WHERE id = $1",
+            crate::outbox::MESSAGE_COLUMNS
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| crate::outbox::message_from(message_row(&r)?))
+            .transpose()
+    }
+
+    async fn retry_message(
+        &self,
+        id: i64,
+        now: jiff::Timestamp,
+    ) -> crate::Result<Option<crate::Message>> {
+        let n = sqlx::query(crate::outbox::RETRY_SQL)
+            .bind(herald_core::time::to_micros(now))
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Ok(None);
+        }
+        self.get_message(id).await
+    }
+
+    async fn save_template(
+        &self,
+        kind: herald_core::notify::MessageKind,
+        set: &herald_core::notify::templates::TemplateSet,
+        now: jiff::Timestamp,
+    ) -> crate::Result<()> {
+        sqlx::query(crate::outbox::SAVE_TEMPLATE_SQL)
+            .bind(kind.as_str())
+            .bind(&set.subject)
+            .bind(&set.text)
+            .bind(&set.html)
+            .bind(herald_core::time::to_micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_template(&self, kind: herald_core::notify::MessageKind) -> crate::Result<bool> {
+        let n = sqlx::query(crate::outbox::DELETE_TEMPLATE_SQL)
+            .bind(kind.as_str())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn load_templates(
+        &self,
+    ) -> crate::Result<
+        std::collections::BTreeMap<
+            herald_core::notify::MessageKind,
+            herald_core::notify::templates::TemplateSet,
+        >,
+    > {
+        let rows: Vec<(String, String, String, String)> =
+            sqlx::query_as(crate::outbox::LOAD_TEMPLATES_SQL)
+                .fetch_all(self.read_pool())
+                .await?;
+        crate::outbox::templates_from(rows)
+    }
 }
 
 /// Stores events (each once) and marks their parcels due; per event, whether it was new. The
@@ -903,6 +1089,53 @@ async fn load_case(c: &mut sqlx::PgConnection, id: i64) -> crate::Result<Option<
     .await?;
     row.map(|r| crate::watch::case_from(case_row(&r)?))
         .transpose()
+}
+
+/// Writes messages to the outbox in the caller's transaction, in multi-row statements; a
+/// repeat of a dedupe key is ignored.
+async fn enqueue_all(
+    tx: &mut Transaction<'static, Postgres>,
+    messages: &[crate::NewMessage],
+    now_us: i64,
+) -> crate::Result<u64> {
+    let mut added = 0;
+    for chunk in messages.chunks(crate::sql::CHUNK) {
+        let sql = format!(
+            "INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, next_attempt_at, created_at, updated_at) \
+             SELECT k, o, kd, f, a, 'pending', $1, $1, $1 FROM (VALUES {}) AS v(k, o, kd, f, a) ON CONFLICT (dedupe_key) DO NOTHING",
+            crate::sql::placeholders(2, chunk.len(), 5)
+        );
+        let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql)).bind(now_us);
+        for m in chunk {
+            let (key, order, kind, facts, about) = crate::outbox::enqueue_values(m);
+            q = q.bind(key).bind(order).bind(kind).bind(facts).bind(about);
+        }
+        added += q.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(added)
+}
+
+fn message_row(r: &sqlx::postgres::PgRow) -> crate::Result<crate::outbox::MessageRow> {
+    use sqlx::Row as _;
+    Ok(crate::outbox::MessageRow {
+        id: r.try_get(0)?,
+        order_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        facts: r.try_get(3)?,
+        about_at: r.try_get(4)?,
+        status: r.try_get(5)?,
+        channel: r.try_get(6)?,
+        recipient: r.try_get(7)?,
+        subject: r.try_get(8)?,
+        body: r.try_get(9)?,
+        message_id: r.try_get(10)?,
+        attempts: r.try_get(11)?,
+        next_attempt_at: r.try_get(12)?,
+        last_error: r.try_get(13)?,
+        created_at: r.try_get(14)?,
+        updated_at: r.try_get(15)?,
+        sent_at: r.try_get(16)?,
+    })
 }
 
 async fn write_case_update(

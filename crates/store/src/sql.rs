@@ -191,6 +191,9 @@ pub(crate) fn merge_history(
 pub(crate) struct UpsertPlan {
     pub rows: Vec<(usize, OrderRow)>,
     pub outcomes: Vec<crate::Upserted>,
+    /// Messages the writes owe customers: (slot, kind, moment in µs), enqueued in the same
+    /// transaction once new orders have their ids.
+    pub messages: Vec<(usize, herald_core::notify::MessageKind, i64)>,
 }
 
 /// Merges each incoming order with what is stored (`existing`, by slot) and keeps only what
@@ -209,6 +212,7 @@ pub(crate) fn plan_upsert(
     let mut plan = UpsertPlan {
         rows: Vec::with_capacity(incoming.len()),
         outcomes: Vec::with_capacity(incoming.len()),
+        messages: Vec::new(),
     };
     for (slot, inc) in incoming.iter().enumerate() {
         match &existing[slot] {
@@ -217,6 +221,11 @@ pub(crate) fn plan_upsert(
                     id: 0,
                     outcome: crate::UpsertOutcome::Created,
                 });
+                plan.messages.extend(
+                    crate::outbox::order_messages(None, inc)
+                        .into_iter()
+                        .map(|(k, at)| (slot, k, at)),
+                );
                 let ready = prepared
                     .as_mut()
                     .and_then(|p| p.get_mut(slot).and_then(Option::take));
@@ -234,6 +243,11 @@ pub(crate) fn plan_upsert(
                     });
                     continue;
                 }
+                plan.messages.extend(
+                    crate::outbox::order_messages(Some(&stored.facts), &merged)
+                        .into_iter()
+                        .map(|(k, at)| (slot, k, at)),
+                );
                 let history = merge_history(
                     &stored.history,
                     NewOrder::new_events(Some(&stored.facts), &merged),

@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_orders.sql")),
     (2, include_str!("../migrations/sqlite/0002_shipments.sql")),
     (3, include_str!("../migrations/sqlite/0003_cases.sql")),
+    (4, include_str!("../migrations/sqlite/0004_messages.sql")),
 ];
 
 struct Inner {
@@ -249,6 +250,37 @@ fn insert_events(
     Ok(fresh)
 }
 
+/// Writes a message to the outbox (once: a repeat of its dedupe key is ignored); whether it
+/// was new.
+fn enqueue(c: &Connection, m: &crate::outbox::NewMessage, now_us: i64) -> Result<bool> {
+    let (key, order, kind, facts, about) = crate::outbox::enqueue_values(m);
+    Ok(c.prepare_cached(&q(crate::outbox::ENQUEUE_SQL))?
+        .execute(params![key, order, kind, facts, about, now_us])?
+        == 1)
+}
+
+fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::outbox::MessageRow> {
+    Ok(crate::outbox::MessageRow {
+        id: r.get(0)?,
+        order_id: r.get(1)?,
+        kind: r.get(2)?,
+        facts: r.get(3)?,
+        about_at: r.get(4)?,
+        status: r.get(5)?,
+        channel: r.get(6)?,
+        recipient: r.get(7)?,
+        subject: r.get(8)?,
+        body: r.get(9)?,
+        message_id: r.get(10)?,
+        attempts: r.get(11)?,
+        next_attempt_at: r.get(12)?,
+        last_error: r.get(13)?,
+        created_at: r.get(14)?,
+        updated_at: r.get(15)?,
+        sent_at: r.get(16)?,
+    })
+}
+
 fn values(binds: Vec<Bind>) -> Vec<rusqlite::types::Value> {
     binds
         .into_iter()
@@ -396,7 +428,7 @@ impl crate::Store for SqliteStore {
                         });
                     }
                 }
-                let UpsertPlan { rows, mut outcomes } =
+                let UpsertPlan { rows, mut outcomes, messages } =
                     plan_upsert(&incoming, &existing, &policy, Some(prepared), now);
                 // The lookup above says which orders are new: they take a plain INSERT and
                 // stored ones an UPDATE by id. (An upsert statement would make SQLite keep a
@@ -428,6 +460,12 @@ impl crate::Store for SqliteStore {
                             outcomes[*slot].id = tx.last_insert_rowid();
                         }
                     }
+                }
+                for (slot, kind, about) in messages {
+                    let m = crate::outbox::NewMessage::for_order(
+                        outcomes[slot].id, kind, "", about, serde_json::json!({}),
+                    );
+                    enqueue(&tx, &m, now_us)?;
                 }
                 tx.commit()?;
                 Ok(outcomes)
@@ -502,21 +540,27 @@ impl crate::Store for SqliteStore {
             let mut raised = 0;
             {
                 let mut st = tx.prepare_cached(
-                    "SELECT id, number, channel, ship_by, awaiting_ship_by FROM orders WHERE alert_due_at <= ?1 ORDER BY alert_due_at LIMIT ?2",
+                    "SELECT id, number, channel, ship_by, awaiting_ship_by, alert_due_at FROM orders WHERE alert_due_at <= ?1 ORDER BY alert_due_at LIMIT ?2",
                 )?;
-                let due: Vec<(i64, String, String, i64, Option<i64>)> = st
+                #[allow(clippy::type_complexity)]
+                let due: Vec<(i64, String, String, i64, Option<i64>, i64)> = st
                     .query_map(params![now_us, limit], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
                     })?
                     .collect::<rusqlite::Result<_>>()?;
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO alerts (dedupe_key, kind, order_id, message, due_at, raised_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (dedupe_key) DO NOTHING",
                 )?;
                 let mut upd = tx.prepare_cached("UPDATE orders SET alert_due_at = ?1 WHERE id = ?2")?;
-                for (id, number, channel, ship_by, awaiting) in due {
+                for (id, number, channel, ship_by, awaiting, became_due) in due {
                     let (alert, next_due) =
                         crate::sql::due_alert(now_us, &number, &channel, ship_by, awaiting);
                     if let Some((kind, message)) = alert {
+                        enqueue(
+                            &tx,
+                            &crate::outbox::delayed_message(id, kind, ship_by, became_due),
+                            now_us,
+                        )?;
                         raised += ins.execute(params![
                             format!("order:{id}:{kind}"),
                             kind,
@@ -678,6 +722,16 @@ impl crate::Store for SqliteStore {
                     "SELECT id FROM shipments WHERE carrier = ?1 AND tracking_number = ?2",
                 )?
                 .query_row(params![sh.carrier, sh.tracking_number], |r| r.get(0))?;
+            enqueue(
+                &tx,
+                &crate::outbox::shipped_message(
+                    sh.order_id,
+                    id,
+                    sh.label_created_at.map(to_micros),
+                    now_us,
+                ),
+                now_us,
+            )?;
             let out = load_shipments(&tx, "id = ?1", id)?;
             tx.commit()?;
             out.into_iter()
@@ -731,6 +785,7 @@ impl crate::Store for SqliteStore {
                     Ok(watch::DueRow {
                         shipment: shipment_row(r)?,
                         problem_keys: r.get(watch::DUE_PROBLEM_KEYS_COLUMN)?,
+                        status: r.get(watch::DUE_STATUS_COLUMN)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -758,6 +813,9 @@ impl crate::Store for SqliteStore {
                         row.id
                     ])?;
                 report.reviewed += 1;
+                for m in &plan.messages {
+                    enqueue(&tx, m, now_us)?;
+                }
                 match plan.case {
                     CaseWrite::None => {}
                     CaseWrite::Insert {
@@ -961,5 +1019,158 @@ impl crate::Store for SqliteStore {
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
         .await
+    }
+
+    async fn enqueue_message(
+        &self,
+        message: &crate::NewMessage,
+        now: Timestamp,
+    ) -> Result<Option<i64>> {
+        let m = message.clone();
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let id = if enqueue(&tx, &m, now_us)? {
+                Some(tx.last_insert_rowid())
+            } else {
+                None
+            };
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn claim_messages(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<crate::Message>> {
+        let (now_us, until_us) = (to_micros(now), to_micros(lease_until));
+        let rows = self
+            .write(move |c| {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let rows = tx
+                    .prepare_cached(&q(&crate::outbox::claim_sql("")))?
+                    .query_map(params![now_us, until_us, limit], message_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                tx.commit()?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter().map(crate::outbox::message_from).collect()
+    }
+
+    async fn settle_message(
+        &self,
+        id: i64,
+        outcome: &crate::Settle,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let now_us = to_micros(now);
+        let v = crate::outbox::settle_values(outcome, now_us);
+        self.write(move |c| {
+            Ok(c.prepare_cached(&q(crate::outbox::SETTLE_SQL))?
+                .execute(params![
+                    v.0, v.1, v.2, v.3, v.4, v.5, v.6, v.7, v.8, now_us, id
+                ])?
+                == 1)
+        })
+        .await
+    }
+
+    async fn list_messages(&self, filter: &crate::MessageFilter) -> Result<Page<crate::Message>> {
+        let (sql, binds) = crate::outbox::message_list_sql(filter);
+        let limit = filter.limit;
+        let rows = self
+            .read(move |c| {
+                Ok(c.prepare_cached(&q(&sql))?
+                    .query_map(rusqlite::params_from_iter(values(binds)), message_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(crate::outbox::message_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(crate::outbox::message_page(items, limit))
+    }
+
+    async fn get_message(&self, id: i64) -> Result<Option<crate::Message>> {
+        let row = self
+            .read(move |c| {
+                Ok(c.prepare_cached(&format!(
+                    "SELECT {} FROM messages WHERE id = ?1",
+                    crate::outbox::MESSAGE_COLUMNS
+                ))?
+                .query_row([id], message_row)
+                .optional()?)
+            })
+            .await?;
+        row.map(crate::outbox::message_from).transpose()
+    }
+
+    async fn retry_message(&self, id: i64, now: Timestamp) -> Result<Option<crate::Message>> {
+        let now_us = to_micros(now);
+        let changed = self
+            .write(move |c| {
+                Ok(c.prepare_cached(&q(crate::outbox::RETRY_SQL))?
+                    .execute(params![now_us, id])?)
+            })
+            .await?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.get_message(id).await
+    }
+
+    async fn save_template(
+        &self,
+        kind: herald_core::notify::MessageKind,
+        set: &herald_core::notify::templates::TemplateSet,
+        now: Timestamp,
+    ) -> Result<()> {
+        let set = set.clone();
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            c.prepare_cached(&q(crate::outbox::SAVE_TEMPLATE_SQL))?
+                .execute(params![
+                    kind.as_str(),
+                    set.subject,
+                    set.text,
+                    set.html,
+                    now_us
+                ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_template(&self, kind: herald_core::notify::MessageKind) -> Result<bool> {
+        self.write(move |c| {
+            Ok(c.prepare_cached(&q(crate::outbox::DELETE_TEMPLATE_SQL))?
+                .execute([kind.as_str()])?
+                == 1)
+        })
+        .await
+    }
+
+    async fn load_templates(
+        &self,
+    ) -> Result<
+        std::collections::BTreeMap<
+            herald_core::notify::MessageKind,
+            herald_core::notify::templates::TemplateSet,
+        >,
+    > {
+        let rows = self
+            .read(|c| {
+                Ok(c.prepare_cached(crate::outbox::LOAD_TEMPLATES_SQL)?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await?;
+        crate::outbox::templates_from(rows)
     }
 }

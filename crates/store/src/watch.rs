@@ -17,13 +17,14 @@ use jiff::Timestamp;
 /// problem keys.
 pub(crate) fn due_shipments_sql() -> String {
     format!(
-        "SELECT {}, problem_keys FROM shipments WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2",
+        "SELECT {}, problem_keys, status FROM shipments WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2",
         crate::sql::SHIPMENT_COLUMNS
     )
 }
 
-/// Where the problem keys sit in a due-shipments row.
+/// Where the problem keys and the status before the review sit in a due-shipments row.
 pub(crate) const DUE_PROBLEM_KEYS_COLUMN: usize = 11;
+pub(crate) const DUE_STATUS_COLUMN: usize = 12;
 
 /// The open case of a shipment ($1).
 pub(crate) const OPEN_CASE_SQL: &str =
@@ -57,6 +58,8 @@ pub(crate) const CASE_COLUMNS: &str = "c.id, c.shipment_id, c.order_id, s.carrie
 pub(crate) struct DueRow {
     pub shipment: crate::sql::ShipmentRow,
     pub problem_keys: String,
+    /// The parcel's status as of the last review.
+    pub status: String,
 }
 
 /// A case the sweep writes.
@@ -91,6 +94,9 @@ pub(crate) struct ReviewPlan {
     pub status_at: Option<i64>,
     pub problem_keys: String,
     pub case: CaseWrite,
+    /// What the review owes the customer: a notice per newly found problem, and the delivered
+    /// notice when the parcel arrives.
+    pub messages: Vec<crate::NewMessage>,
 }
 
 /// `,stalled,overdue,`: every kind, comma-fenced so one kind can be matched with LIKE.
@@ -141,8 +147,53 @@ pub(crate) fn plan_review(
         )),
         None => None,
     };
-    let (review, seen) = cases::review(open.as_ref().map(|o| &o.1), &seen, &verdict, status, now);
+    let (review, seen_after) =
+        cases::review(open.as_ref().map(|o| &o.1), &seen, &verdict, status, now);
     let now_us = to_micros(now);
+    let mut messages = Vec::new();
+    // Lateness (not accepted, stalled, overdue) is one piece of news: a case that already
+    // told the customer their parcel is late does not tell them again in other words.
+    let lateness = |k: ProblemKind| {
+        matches!(
+            k,
+            ProblemKind::NotAccepted | ProblemKind::Stalled | ProblemKind::Overdue
+        )
+    };
+    let mut told_late = open
+        .as_ref()
+        .is_some_and(|(_, f)| f.problems.iter().any(|p| lateness(p.kind)));
+    for key in seen_after.iter().filter(|k| !seen.contains(k)) {
+        let kind = key.split('@').next().and_then(ProblemKind::parse);
+        if let Some(kind) = kind {
+            if lateness(kind) {
+                if told_late {
+                    continue;
+                }
+                told_late = true;
+            }
+            messages.push(crate::NewMessage::for_order(
+                row.order_id,
+                herald_core::notify::MessageKind::ParcelProblem,
+                format!("{}:{key}", row.id),
+                now_us,
+                serde_json::json!({
+                    "shipment_id": row.id,
+                    "problem": kind.as_str(),
+                    "next_update": to_micros(policy.first_action_due(now)),
+                }),
+            ));
+        }
+    }
+    if status == herald_core::tracking::TrackingStatus::Delivered && due.status != "delivered" {
+        messages.push(crate::NewMessage::for_order(
+            row.order_id,
+            herald_core::notify::MessageKind::Delivered,
+            row.id.to_string(),
+            status_at.map_or(now_us, to_micros),
+            serde_json::json!({ "shipment_id": row.id }),
+        ));
+    }
+    let seen = seen_after;
     let update = |id: i64, file: CaseFile, closed: Option<cases::CloseReason>| {
         CaseWrite::Update(CaseUpdate {
             id,
@@ -178,6 +229,7 @@ pub(crate) fn plan_review(
         status_at: status_at.map(to_micros),
         problem_keys: serde_json::to_string(&seen).expect("keys serialise"),
         case,
+        messages,
     })
 }
 

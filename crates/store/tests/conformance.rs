@@ -126,6 +126,10 @@ conformance!(
     two_nodes_sweeping_never_open_a_case_twice,
     any_arrival_order_of_events_gives_the_same_status_history_and_cases,
     webhooks_are_kept_and_unreadable_ones_are_dead_letters,
+    every_step_owes_its_customer_one_message,
+    two_workers_never_claim_the_same_message,
+    dead_messages_are_kept_and_can_be_retried,
+    the_sellers_templates_are_kept,
 );
 
 fn ts(s: &str) -> Timestamp {
@@ -1148,4 +1152,345 @@ async fn webhooks_are_kept_and_unreadable_ones_are_dead_letters(db: &Db) {
     assert_eq!((dl[0].id, dl[0].outcome.as_str()), (dead, "dead_letter"));
     assert_eq!(dl[0].reason.as_deref(), Some("line 1: expected value"));
     assert_eq!(all[2].body, r#"{"object":"Event"}"#);
+}
+
+fn kinds_of(page: &herald_store::Page<herald_store::Message>) -> Vec<String> {
+    let mut k: Vec<String> = page
+        .items
+        .iter()
+        .map(|m| format!("{}:{}", m.kind, m.status))
+        .collect();
+    k.sort();
+    k
+}
+
+async fn messages_of(s: &Arc<dyn Store>, order: i64) -> herald_store::Page<herald_store::Message> {
+    s.list_messages(&herald_store::MessageFilter {
+        order_id: Some(order),
+        limit: 100,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn every_step_owes_its_customer_one_message(db: &Db) {
+    use herald_core::notify::MessageKind;
+    let s = &db.store;
+    // A new order is acknowledged; sending it again changes nothing.
+    let o = order("m1", "2025-12-01T15:00:00Z");
+    let id = s
+        .upsert_orders(&[ok(o.clone())], &policy(), ts(NOW))
+        .await
+        .unwrap()[0]
+        .id;
+    s.upsert_orders(&[ok(o.clone())], &policy(), ts(NOW))
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds_of(&messages_of(s, id).await),
+        ["order_acknowledged:pending"]
+    );
+    // A payment reported a day later is noticed, once.
+    let paid = OrderInput {
+        paid_at: Some("2025-12-02T09:00:00Z".into()),
+        ..o.clone()
+    };
+    for _ in 0..2 {
+        s.upsert_orders(&[ok(paid.clone())], &policy(), ts(NOW))
+            .await
+            .unwrap();
+    }
+    let page = messages_of(s, id).await;
+    assert_eq!(
+        kinds_of(&page),
+        ["order_acknowledged:pending", "payment_received:pending"]
+    );
+    let payment = page
+        .items
+        .iter()
+        .find(|m| m.kind == MessageKind::PaymentReceived)
+        .unwrap();
+    assert_eq!(payment.about_at, ts("2025-12-02T09:00:00Z"));
+    // A shipment is announced once, however often it is sent.
+    let sh = shipped(s, "m2", "9400M").await;
+    shipped(s, "m2", "9400M").await;
+    let page = messages_of(s, sh.order_id).await;
+    assert_eq!(
+        kinds_of(&page),
+        ["order_acknowledged:pending", "shipped:pending"]
+    );
+    let note = page
+        .items
+        .iter()
+        .find(|m| m.kind == MessageKind::Shipped)
+        .unwrap();
+    assert_eq!(note.facts["shipment_id"], sh.id);
+    // A stalled parcel earns one problem notice; delivery earns one delivered notice.
+    let p = watch_policy();
+    s.ingest_tracking_events(
+        &[scan_of(
+            "9400M",
+            "in_transit",
+            "2025-12-02T09:00:00Z",
+            "Phoenix",
+            "AZ",
+        )],
+        ts("2025-12-02T10:00:00Z"),
+    )
+    .await
+    .unwrap();
+    for day in ["2025-12-06T09:00:00Z", "2025-12-07T09:00:00Z"] {
+        s.review_due_shipments(&p, ts(day), 100).await.unwrap();
+    }
+    s.ingest_tracking_events(
+        &[scan_of(
+            "9400M",
+            "delivered",
+            "2025-12-08T15:00:00Z",
+            "Hoboken",
+            "NJ",
+        )],
+        ts("2025-12-08T16:00:00Z"),
+    )
+    .await
+    .unwrap();
+    for at in ["2025-12-08T16:00:01Z", "2025-12-08T16:00:02Z"] {
+        s.review_due_shipments(&p, ts(at), 100).await.unwrap();
+        s.ingest_tracking_events(
+            &[scan_of(
+                "9400M",
+                "delivered",
+                "2025-12-08T15:00:00Z",
+                "Hoboken",
+                "NJ",
+            )],
+            ts(at),
+        )
+        .await
+        .unwrap();
+    }
+    let page = messages_of(s, sh.order_id).await;
+    assert_eq!(
+        kinds_of(&page),
+        [
+            "delivered:pending",
+            "order_acknowledged:pending",
+            "parcel_problem:pending",
+            "shipped:pending"
+        ]
+    );
+    let problem = page
+        .items
+        .iter()
+        .find(|m| m.kind == MessageKind::ParcelProblem)
+        .unwrap();
+    // Stalled and overdue are found together: one notice tells the customer it is late.
+    assert!(
+        ["stalled", "overdue"].contains(&problem.facts["problem"].as_str().unwrap()),
+        "{}",
+        problem.facts
+    );
+    let delivered = page
+        .items
+        .iter()
+        .find(|m| m.kind == MessageKind::Delivered)
+        .unwrap();
+    assert_eq!(delivered.about_at, ts("2025-12-08T15:00:00Z"));
+    // An unshipped order at risk of missing its deadline earns the delayed notice.
+    let late = s
+        .upsert_orders(
+            &[ok(order("m3", "2025-12-01T15:00:00Z"))],
+            &policy(),
+            ts(NOW),
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    s.raise_due_alerts(ts("2025-12-09T12:00:00Z"), 100)
+        .await
+        .unwrap();
+    let page = messages_of(s, late).await;
+    assert!(
+        kinds_of(&page).contains(&"delayed:pending".to_string()),
+        "{:?}",
+        kinds_of(&page)
+    );
+}
+
+async fn enqueue_tests(s: &Arc<dyn Store>, from: usize, n: usize) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for i in from..from + n {
+        let m = herald_store::NewMessage {
+            order_id: None,
+            kind: herald_core::notify::MessageKind::Test,
+            occurrence: format!("t{i}"),
+            about_at: ts(NOW),
+            facts: serde_json::json!({ "to": format!("owner{i}@shop.test") }),
+        };
+        ids.push(s.enqueue_message(&m, ts(NOW)).await.unwrap().unwrap());
+        assert_eq!(
+            s.enqueue_message(&m, ts(NOW)).await.unwrap(),
+            None,
+            "enqueued twice"
+        );
+    }
+    ids
+}
+
+async fn two_workers_never_claim_the_same_message(db: &Db) {
+    let other = herald_store::open(&db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let ids = enqueue_tests(&db.store, 0, 120).await;
+    let lease = ts("2025-12-03T12:05:00Z");
+    let mut tasks = Vec::new();
+    for s in [db.store.clone(), other, db.store.clone()] {
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = s.claim_messages(ts(NOW), lease, 7).await.unwrap();
+                if batch.is_empty() {
+                    return got;
+                }
+                for m in batch {
+                    assert_eq!(m.status, "sending");
+                    let sent = herald_store::Settle::Sent {
+                        recipient: "x@shop.test".into(),
+                        subject: "s".into(),
+                        body: "b".into(),
+                        message_id: format!("<{}@shop.test>", m.id),
+                    };
+                    assert!(s.settle_message(m.id, &sent, ts(NOW)).await.unwrap());
+                    got.push(m.id);
+                }
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap());
+    }
+    claimed.sort();
+    assert_eq!(claimed, ids, "each message claimed exactly once");
+    // A message whose worker died mid-send is claimed again once its lease runs out.
+    let id = enqueue_tests(&db.store, 120, 1).await[0];
+    let first = db.store.claim_messages(ts(NOW), lease, 10).await.unwrap();
+    assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), [id]);
+    assert!(
+        db.store
+            .claim_messages(ts(NOW), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = db
+        .store
+        .claim_messages(ts("2025-12-03T12:05:01Z"), ts("2025-12-03T12:10:00Z"), 10)
+        .await
+        .unwrap();
+    assert_eq!((again[0].id, again[0].attempts), (id, 2));
+}
+
+async fn dead_messages_are_kept_and_can_be_retried(db: &Db) {
+    let s = &db.store;
+    let id = enqueue_tests(s, 0, 1).await[0];
+    let m = &s
+        .claim_messages(ts(NOW), ts("2025-12-03T12:05:00Z"), 10)
+        .await
+        .unwrap()[0];
+    let retry_at = ts("2025-12-03T12:01:00Z");
+    s.settle_message(
+        m.id,
+        &herald_store::Settle::Retry {
+            error: "421 try later".into(),
+            at: retry_at,
+        },
+        ts(NOW),
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.claim_messages(ts(NOW), retry_at, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let m = &s
+        .claim_messages(retry_at, ts("2025-12-03T12:06:00Z"), 10)
+        .await
+        .unwrap()[0];
+    assert_eq!(m.attempts, 2);
+    s.settle_message(
+        id,
+        &herald_store::Settle::Dead {
+            error: "550 no such user".into(),
+        },
+        ts(NOW),
+    )
+    .await
+    .unwrap();
+    let dead = s
+        .list_messages(&herald_store::MessageFilter {
+            status: Some("dead".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dead.items.len(), 1);
+    assert_eq!(
+        dead.items[0].last_error.as_deref(),
+        Some("550 no such user")
+    );
+    assert!(
+        s.claim_messages(ts("2026-01-01T00:00:00Z"), ts("2026-01-01T00:05:00Z"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let back = s
+        .retry_message(id, ts("2026-01-01T00:00:00Z"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (back.status.as_str(), back.last_error.as_deref()),
+        ("pending", None)
+    );
+    assert!(
+        s.retry_message(id, ts("2026-01-01T00:00:00Z"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let m = s
+        .claim_messages(ts("2026-01-01T00:00:01Z"), ts("2026-01-01T00:05:00Z"), 10)
+        .await
+        .unwrap();
+    assert_eq!(m.len(), 1);
+}
+
+async fn the_sellers_templates_are_kept(db: &Db) {
+    use herald_core::notify::{MessageKind, templates::default_set};
+    let s = &db.store;
+    assert!(s.load_templates().await.unwrap().is_empty());
+    let mut set = default_set(MessageKind::Shipped);
+    set.subject = "On its way: {{ order.number }}".into();
+    s.save_template(MessageKind::Shipped, &set, ts(NOW))
+        .await
+        .unwrap();
+    set.subject = "Shipped: {{ order.number }}".into();
+    s.save_template(MessageKind::Shipped, &set, ts(NOW))
+        .await
+        .unwrap();
+    let saved = s.load_templates().await.unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(
+        saved[&MessageKind::Shipped].subject,
+        "Shipped: {{ order.number }}"
+    );
+    assert!(s.delete_template(MessageKind::Shipped).await.unwrap());
+    assert!(!s.delete_template(MessageKind::Shipped).await.unwrap());
+    assert!(s.load_templates().await.unwrap().is_empty());
 }

@@ -1,0 +1,505 @@
+//! Message wording: minijinja templates (subject, plain text, HTML) per message kind, the
+//! defaults herald ships with, the seller's own versions, validation when they are saved and
+//! rendering with real or sample facts.
+//!
+//! Templates render in strict mode: a variable the message kind does not provide is an error
+//! when the template is saved, never a blank in a customer's inbox.
+
+use super::MessageKind;
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The three parts of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    Subject,
+    Text,
+    Html,
+}
+
+impl Part {
+    pub const ALL: [Part; 3] = [Part::Subject, Part::Text, Part::Html];
+    fn suffix(self) -> &'static str {
+        match self {
+            Part::Subject => "subject",
+            Part::Text => "txt",
+            Part::Html => "html",
+        }
+    }
+}
+
+/// One message kind's templates (the seller's or herald's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSet {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl TemplateSet {
+    fn part(&self, p: Part) -> &str {
+        match p {
+            Part::Subject => &self.subject,
+            Part::Text => &self.text,
+            Part::Html => &self.html,
+        }
+    }
+}
+
+/// A rendered message, ready for a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The facts a message may use. Parts that do not concern a message kind are absent, so a
+/// template that uses them fails validation.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MessageFacts {
+    pub store: StoreFacts,
+    pub customer: CustomerFacts,
+    pub order: OrderFacts,
+    /// The buyer tracking page, when the order has one.
+    pub tracking_page: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipment: Option<ShipmentFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<DelayFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<ProblemFacts>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct StoreFacts {
+    pub name: String,
+    /// Where customers can write (the Reply-To address), if set.
+    pub contact: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CustomerFacts {
+    /// The first word of the customer's name, when known.
+    pub first_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct OrderFacts {
+    pub number: String,
+    /// "Monday, November 23".
+    pub placed_on: String,
+    pub items: Vec<ItemFacts>,
+    /// "99.50 USD", when known.
+    pub total: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemFacts {
+    pub name: String,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ShipmentFacts {
+    /// As customers know it: "USPS", "UPS", "FedEx", "DHL" or the name given.
+    pub carrier: String,
+    pub service: Option<String>,
+    pub tracking_number: String,
+    /// "Thursday, November 26", when the carrier or the service standard gives one.
+    pub expected_delivery: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DelayFacts {
+    /// The ship-by day that is at risk or missed.
+    pub ship_by: String,
+    /// Whether the deadline has already passed (late) or is only at risk.
+    pub missed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ProblemFacts {
+    /// not_accepted, stalled, misrouted, overdue, exception, delivery_failed,
+    /// returned_to_sender or uncollected_pickup.
+    pub kind: String,
+    /// What happened, in plain words for the customer.
+    pub what_happened: String,
+    /// What the seller does about it.
+    pub what_we_do: String,
+    /// When the customer will hear from the seller next: "Tuesday, November 24".
+    pub next_update: String,
+}
+
+/// A customer's first name from a full name.
+pub fn first_name(full: Option<&str>) -> Option<String> {
+    full.and_then(|n| n.split_whitespace().next())
+        .map(str::to_string)
+}
+
+/// "USPS", "UPS", "FedEx", "DHL", or the carrier's name as given.
+pub fn carrier_display(carrier: &str) -> String {
+    match carrier.to_ascii_lowercase().as_str() {
+        "usps" => "USPS".into(),
+        "ups" => "UPS".into(),
+        "fedex" => "FedEx".into(),
+        "dhl" | "dhl_express" | "dhlexpress" => "DHL".into(),
+        _ => carrier.to_string(),
+    }
+}
+
+/// The customer-facing account of a parcel problem: what happened and what the seller does.
+pub fn problem_wording(kind: crate::problems::ProblemKind) -> (&'static str, &'static str) {
+    use crate::problems::ProblemKind as K;
+    match kind {
+        K::NotAccepted => (
+            "The shipping label for your parcel was created, but the carrier has not yet scanned it as received.",
+            "We are checking that it was handed over, and if it was not we will send it at once.",
+        ),
+        K::Stalled => (
+            "Your parcel has had no new tracking scan for a few days. Parcels sometimes go quiet for a while, but we do not want to just wait and see.",
+            "We have asked the carrier to look for it.",
+        ),
+        K::Misrouted => (
+            "Your parcel was scanned somewhere well off its route to you, so it will arrive later than we said.",
+            "We have asked the carrier to send it back on its way.",
+        ),
+        K::Overdue => (
+            "Your parcel has not arrived by the day it was expected.",
+            "We are following it with the carrier and watching for its next scan.",
+        ),
+        K::Exception => (
+            "The carrier reported a problem with your parcel on its way to you.",
+            "We are finding out from the carrier what it needs to get moving again.",
+        ),
+        K::DeliveryFailed => (
+            "The carrier tried to deliver your parcel but could not.",
+            "We are arranging another delivery; if your address needs a correction, just reply to this message.",
+        ),
+        K::ReturnedToSender => (
+            "The carrier is sending your parcel back to us.",
+            "Please reply to confirm your delivery address, and we will send it again (or refund you, if you prefer).",
+        ),
+        K::UncollectedPickup => (
+            "Your parcel is waiting for you at a pickup point and will be sent back if nobody collects it.",
+            "If you cannot collect it, reply and we will work something out.",
+        ),
+    }
+}
+
+/// herald's own wording, compiled in.
+pub fn default_set(kind: MessageKind) -> TemplateSet {
+    macro_rules! set {
+        ($name:literal) => {
+            TemplateSet {
+                subject: include_str!(concat!("defaults/", $name, ".subject")).into(),
+                text: include_str!(concat!("defaults/", $name, ".txt")).into(),
+                html: include_str!(concat!("defaults/", $name, ".html")).into(),
+            }
+        };
+    }
+    match kind {
+        MessageKind::OrderAcknowledged => set!("order_acknowledged"),
+        MessageKind::PaymentReceived => set!("payment_received"),
+        MessageKind::Shipped => set!("shipped"),
+        MessageKind::Delayed => set!("delayed"),
+        MessageKind::ParcelProblem => set!("parcel_problem"),
+        MessageKind::Delivered => set!("delivered"),
+        MessageKind::Test => set!("test"),
+    }
+}
+
+/// The HTML frame every HTML part extends (`{% extends "layout.html" %}`, block `body`).
+const LAYOUT: &str = include_str!("defaults/layout.html");
+
+/// A template that cannot be used, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {part} template of {kind}: {message}")]
+pub struct TemplateError {
+    pub kind: MessageKind,
+    pub part: &'static str,
+    pub message: String,
+}
+
+/// Sample facts for previews and for validating a template of `kind`.
+pub fn sample_facts(kind: MessageKind) -> MessageFacts {
+    let mut f = MessageFacts {
+        store: StoreFacts {
+            name: "Sandstone Pottery".into(),
+            contact: Some("hello@sandstonepottery.shop".into()),
+        },
+        customer: CustomerFacts {
+            first_name: Some("Maya".into()),
+        },
+        order: OrderFacts {
+            number: "#1042".into(),
+            placed_on: "Monday, November 23".into(),
+            items: vec![
+                ItemFacts {
+                    name: "Sandstone mug".into(),
+                    quantity: 2,
+                },
+                ItemFacts {
+                    name: "Espresso cup pair".into(),
+                    quantity: 1,
+                },
+            ],
+            total: Some("99.50 USD".into()),
+        },
+        tracking_page: Some(
+            "https://status.sandstonepottery.shop/t/3q2xv7k9mz4wd8hf5c6n1b0ty".into(),
+        ),
+        ..MessageFacts::default()
+    };
+    let shipment = ShipmentFacts {
+        carrier: "USPS".into(),
+        service: Some("Priority Mail".into()),
+        tracking_number: "9400111899223856928499".into(),
+        expected_delivery: Some("Thursday, November 26".into()),
+    };
+    match kind {
+        MessageKind::Shipped | MessageKind::Delivered => f.shipment = Some(shipment),
+        MessageKind::ParcelProblem => {
+            let (what_happened, what_we_do) =
+                problem_wording(crate::problems::ProblemKind::Stalled);
+            f.shipment = Some(shipment);
+            f.problem = Some(ProblemFacts {
+                kind: "stalled".into(),
+                what_happened: what_happened.into(),
+                what_we_do: what_we_do.into(),
+                next_update: "Tuesday, November 24".into(),
+            });
+        }
+        MessageKind::Delayed => {
+            f.delay = Some(DelayFacts {
+                ship_by: "Tuesday, November 24".into(),
+                missed: false,
+            })
+        }
+        _ => {}
+    }
+    f
+}
+
+/// The templates in use: herald's defaults with the seller's versions on top.
+#[derive(Debug, Clone, Default)]
+pub struct Templates {
+    custom: BTreeMap<MessageKind, TemplateSet>,
+}
+
+impl Templates {
+    /// With the seller's saved versions (each already validated when saved).
+    pub fn with_custom(custom: BTreeMap<MessageKind, TemplateSet>) -> Self {
+        Self { custom }
+    }
+
+    pub fn set_for(&self, kind: MessageKind) -> TemplateSet {
+        self.custom
+            .get(&kind)
+            .cloned()
+            .unwrap_or_else(|| default_set(kind))
+    }
+
+    /// Renders `kind` with `facts`.
+    pub fn render(
+        &self,
+        kind: MessageKind,
+        facts: &MessageFacts,
+    ) -> Result<Rendered, TemplateError> {
+        render_set(kind, &self.set_for(kind), facts)
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_template("layout.html", LAYOUT)
+        .expect("herald's layout template compiles");
+    env
+}
+
+/// Renders one template set; the subject becomes a single line.
+pub fn render_set(
+    kind: MessageKind,
+    set: &TemplateSet,
+    facts: &MessageFacts,
+) -> Result<Rendered, TemplateError> {
+    let mut env = environment();
+    let ctx = Value::from_serialize(facts);
+    let mut out = BTreeMap::new();
+    for part in Part::ALL {
+        let name = format!("{}.{}", kind.as_str(), part.suffix());
+        let err = |e: minijinja::Error| TemplateError {
+            kind,
+            part: part.suffix(),
+            message: describe(&e),
+        };
+        env.add_template_owned(name.clone(), set.part(part).to_string())
+            .map_err(err)?;
+        let text = env
+            .get_template(&name)
+            .map_err(err)?
+            .render(&ctx)
+            .map_err(err)?;
+        out.insert(part, text);
+    }
+    let subject = out[&Part::Subject]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if subject.is_empty() {
+        return Err(TemplateError {
+            kind,
+            part: "subject",
+            message: "the subject is empty".into(),
+        });
+    }
+    Ok(Rendered {
+        subject,
+        text: out.remove(&Part::Text).unwrap_or_default(),
+        html: out.remove(&Part::Html).unwrap_or_default(),
+    })
+}
+
+/// Checks a seller's template set before it is saved: it must compile and render with the
+/// sample facts of its kind in strict mode (so unknown variables are caught now).
+pub fn validate(kind: MessageKind, set: &TemplateSet) -> Result<Rendered, TemplateError> {
+    for (part, limit) in [
+        (Part::Subject, 1_000),
+        (Part::Text, 100_000),
+        (Part::Html, 200_000),
+    ] {
+        if set.part(part).len() > limit {
+            return Err(TemplateError {
+                kind,
+                part: part.suffix(),
+                message: format!("longer than {limit} characters"),
+            });
+        }
+    }
+    render_set(kind, set, &sample_facts(kind))
+}
+
+/// minijinja's error with its line, phrased for a person editing the template.
+fn describe(e: &minijinja::Error) -> String {
+    let what = match e.kind() {
+        minijinja::ErrorKind::UndefinedError => {
+            "uses a variable this message does not have (see the variables in docs/notifications.md)"
+                .to_string()
+        }
+        minijinja::ErrorKind::SyntaxError => "syntax error".to_string(),
+        _ => e.kind().to_string(),
+    };
+    let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    match e.line() {
+        Some(line) => format!("line {line}: {what}{detail}"),
+        None => format!("{what}{detail}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_renders_with_its_sample_facts() {
+        for kind in MessageKind::ALL {
+            let r = validate(kind, &default_set(kind)).unwrap();
+            assert!(!r.subject.contains('\n'));
+            assert!(
+                r.text.contains("Maya") || kind == MessageKind::Test,
+                "{kind}: {}",
+                r.text
+            );
+            assert!(r.html.contains("<html"), "{kind}");
+            if kind != MessageKind::Test {
+                assert!(r.text.contains("#1042"), "{kind} names the order");
+                assert!(r.html.contains("#1042"), "{kind} names the order");
+            }
+        }
+    }
+
+    #[test]
+    fn shipped_carries_carrier_tracking_number_and_the_tracking_page() {
+        let r = validate(MessageKind::Shipped, &default_set(MessageKind::Shipped)).unwrap();
+        for needle in [
+            "USPS",
+            "9400111899223856928499",
+            "/t/3q2xv7k9mz4wd8hf5c6n1b0ty",
+            "Sandstone mug",
+        ] {
+            assert!(r.text.contains(needle), "text lacks {needle}: {}", r.text);
+            // minijinja escapes '/' in HTML as &#x2f;, which browsers read back as '/'.
+            let html = r.html.replace("&#x2f;", "/");
+            assert!(html.contains(needle), "html lacks {needle}");
+        }
+    }
+
+    #[test]
+    fn problem_notice_says_what_happened_what_we_do_and_when_next() {
+        let r = validate(
+            MessageKind::ParcelProblem,
+            &default_set(MessageKind::ParcelProblem),
+        )
+        .unwrap();
+        assert!(r.text.contains("no new tracking scan"), "{}", r.text);
+        assert!(r.text.contains("asked the carrier"), "{}", r.text);
+        assert!(r.text.contains("Tuesday, November 24"), "{}", r.text);
+    }
+
+    #[test]
+    fn unknown_variables_and_syntax_errors_are_refused_with_the_line() {
+        let mut set = default_set(MessageKind::Shipped);
+        set.text = "Hello\n{{ order.numbr }}".into();
+        let e = validate(MessageKind::Shipped, &set).unwrap_err();
+        assert_eq!(e.part, "txt");
+        assert!(e.message.contains("line 2"), "{e}");
+        assert!(e.message.contains("variable"), "{e}");
+        // A part of another kind's facts is unknown here too.
+        let mut set = default_set(MessageKind::Shipped);
+        set.subject = "{{ problem.kind }}".into();
+        assert!(validate(MessageKind::Shipped, &set).is_err());
+        let mut set = default_set(MessageKind::Delivered);
+        set.html = "{% if %}".into();
+        let e = validate(MessageKind::Delivered, &set).unwrap_err();
+        assert!(e.message.contains("syntax"), "{e}");
+    }
+
+    #[test]
+    fn html_escapes_what_customers_typed_and_subjects_stay_on_one_line() {
+        let mut f = sample_facts(MessageKind::OrderAcknowledged);
+        f.customer.first_name = Some("<script>x</script>".into());
+        f.order.number = "#1\r\nBcc: victim@elsewhere.com".into();
+        let r = Templates::default()
+            .render(MessageKind::OrderAcknowledged, &f)
+            .unwrap();
+        assert!(!r.html.contains("<script>"));
+        assert!(r.html.contains("&lt;script&gt;"));
+        assert!(!r.subject.contains('\n') && !r.subject.contains('\r'));
+    }
+
+    #[test]
+    fn the_sellers_version_replaces_the_default() {
+        let mut custom = BTreeMap::new();
+        let mut set = default_set(MessageKind::Delivered);
+        set.subject = "It's there, {{ customer.first_name }}!".into();
+        custom.insert(MessageKind::Delivered, set);
+        let t = Templates::with_custom(custom);
+        let r = t
+            .render(
+                MessageKind::Delivered,
+                &sample_facts(MessageKind::Delivered),
+            )
+            .unwrap();
+        assert_eq!(r.subject, "It's there, Maya!");
+        let r = t
+            .render(MessageKind::Shipped, &sample_facts(MessageKind::Shipped))
+            .unwrap();
+        assert!(r.subject.contains("#1042"));
+    }
+}

@@ -1,0 +1,40 @@
+-- The outbox: every message herald owes a customer, written in the same transaction as the
+-- change that causes it, then delivered (or skipped, with the reason) by the sender worker.
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    -- "order id:kind:occurrence": the same message is never enqueued twice.
+    dedupe_key TEXT NOT NULL UNIQUE,
+    order_id INTEGER REFERENCES orders (id),
+    kind TEXT NOT NULL,
+    -- What the message is about beyond its order, as JSON (shipment, case, deadline...).
+    facts TEXT NOT NULL,
+    -- The moment the message is about; it is sent only within notify.window_hours of it.
+    about_at INTEGER NOT NULL,
+    -- pending, sending, sent, skipped, dead, or marketplace (for the seller to send).
+    status TEXT NOT NULL,
+    channel TEXT,
+    recipient TEXT,
+    subject TEXT,
+    body TEXT,
+    message_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    -- When a worker should next look at it: the next try while pending, the end of the lease
+    -- while sending (a node that died mid-send leaves it to be retried), NULL once settled.
+    next_attempt_at INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    sent_at INTEGER
+);
+CREATE INDEX messages_due ON messages (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX messages_order ON messages (order_id, id);
+CREATE INDEX messages_status ON messages (status, id);
+
+-- The seller's own wording per message kind (validated when saved).
+CREATE TABLE message_templates (
+    kind TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    text TEXT NOT NULL,
+    html TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);

@@ -28,6 +28,8 @@ const TOP_LEVEL: &[&str] = &[
     "carriers",
     "watch",
     "webhooks",
+    "mail",
+    "notify",
 ];
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -51,6 +53,30 @@ pub struct RawConfig {
     pub watch: RawWatch,
     #[serde(default)]
     pub webhooks: BTreeMap<String, RawWebhook>,
+    #[serde(default)]
+    pub mail: RawMail,
+    #[serde(default)]
+    pub notify: RawNotify,
+}
+
+/// `[mail]`: how customer e-mail leaves, and from whom.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMail {
+    pub smtp_url: Option<String>,
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+    pub give_up_after_hours: Option<i64>,
+    pub pool_size: Option<i64>,
+}
+
+/// `[notify]`: which messages go out, and how late one may still go.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub window_hours: Option<i64>,
+    pub disabled: Option<Vec<String>>,
+    pub marketplace_channels: Option<Vec<String>>,
 }
 
 /// `[watch]`: the parcel problem rules.
@@ -166,6 +192,8 @@ pub struct Config {
     pub carriers: BTreeMap<String, BusinessCalendar>,
     pub watch: herald_core::watch::WatchPolicy,
     pub webhooks: herald_server::WebhookSecrets,
+    pub mail: herald_server::notify::MailSettings,
+    pub notify: herald_core::notify::NotifyPolicy,
     pub settings: herald_server::Settings,
     pub max_connections: u32,
 }
@@ -462,12 +490,15 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Vec<St
     }
     let watch = watch_policy(&fig, &raw.watch, &time_zone, &cal, &carriers, &mut problems);
     let webhooks = webhook_secrets(&fig, &raw.webhooks, &mut problems);
+    let (mail, notify) = notifications(&fig, &raw.mail, &raw.notify, &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(Config {
         watch,
         webhooks,
+        mail,
+        notify,
         database_url,
         listen,
         log_level,
@@ -491,6 +522,65 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Vec<St
         },
         max_connections: max_conn as u32,
     })
+}
+
+/// `[mail]` and `[notify]`. Mail settings that cannot send (a placeholder From, say) are not a
+/// configuration error: herald holds customer mail and `herald check` says why.
+fn notifications(
+    fig: &Figment,
+    m: &RawMail,
+    n: &RawNotify,
+    problems: &mut Vec<String>,
+) -> (
+    herald_server::notify::MailSettings,
+    herald_core::notify::NotifyPolicy,
+) {
+    use herald_core::notify::{MessageKind, NotifyPolicy};
+    let give_up = positive(
+        fig,
+        "mail.give_up_after_hours",
+        m.give_up_after_hours,
+        24,
+        24 * 30,
+        problems,
+    );
+    let pool = positive(fig, "mail.pool_size", m.pool_size, 8, 256, problems);
+    let mail = herald_server::notify::MailSettings {
+        smtp_url: m.smtp_url.clone().filter(|v| !v.trim().is_empty()),
+        from: m.from.clone().filter(|v| !v.trim().is_empty()),
+        reply_to: m.reply_to.clone().filter(|v| !v.trim().is_empty()),
+        give_up_after: Duration::from_secs(give_up as u64 * 3600),
+        pool_size: pool.max(1) as u32,
+    };
+    let mut policy = NotifyPolicy {
+        window_hours: positive(
+            fig,
+            "notify.window_hours",
+            n.window_hours,
+            24,
+            24 * 90,
+            problems,
+        ) as u32,
+        ..NotifyPolicy::default()
+    };
+    for k in n.disabled.clone().unwrap_or_default() {
+        match MessageKind::parse(&k) {
+            Ok(k) => policy.disabled.push(k),
+            Err(e) => problems.push(format!("{}: {e}", source(fig, "notify.disabled"))),
+        }
+    }
+    if let Some(chs) = &n.marketplace_channels {
+        for c in chs {
+            if let Err(e) = herald_core::order::Channel::parse(c) {
+                problems.push(format!(
+                    "{}: {e}",
+                    source(fig, "notify.marketplace_channels")
+                ));
+            }
+        }
+        policy.marketplace_channels = chs.clone();
+    }
+    (mail, policy)
 }
 
 /// `[watch]`: thresholds (and their per-carrier and per-service overrides), the service-standard

@@ -81,8 +81,32 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Check the configuration and the database, printing every problem found.
+    /// Check the configuration, the database and the mail settings, printing every problem.
     Check,
+    /// Customer notifications: preview the wording, send a test message.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// Render a message kind with sample facts (the seller's saved wording, else herald's):
+    /// order_acknowledged, payment_received, shipped, delayed, parcel_problem, delivered, test.
+    Preview {
+        kind: String,
+        /// Print the HTML part instead of the subject and plain text.
+        #[arg(long)]
+        html: bool,
+    },
+    /// Send a test message through the outbox and the real SMTP path, and report the outcome.
+    /// (Like a running herald, it also delivers any other message that is due.)
+    Test {
+        /// Where to send it.
+        #[arg(long, value_name = "ADDRESS")]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +205,12 @@ fn app_state(cfg: &Config, store: Arc<dyn Store>) -> AppState {
         webhooks: Arc::new(cfg.webhooks.clone()),
         settings: Arc::new(cfg.settings.clone()),
         sweep_now: Default::default(),
+        notifier: Arc::new(herald_server::notify::Notifier::new(
+            cfg.mail.clone(),
+            cfg.notify.clone(),
+            cfg.store_name.clone(),
+        )),
+        send_now: Default::default(),
     }
 }
 
@@ -414,6 +444,13 @@ async fn run(cli: Cli) -> Result<u8> {
             match config::load(cli.config.as_deref(), &flags) {
                 Err(p) => problems.extend(p),
                 Ok(cfg) => {
+                    if cfg.mail.is_configured() {
+                        problems.extend(cfg.mail.problems());
+                    } else {
+                        println!(
+                            "note: [mail] is not set, so customer e-mail waits in the outbox (GET /api/v1/messages) until mail.smtp_url, mail.from and mail.reply_to are set"
+                        );
+                    }
                     if let Err(e) = tokio::time::timeout(
                         std::time::Duration::from_secs(10),
                         herald_store::probe(&cfg.database_url),
@@ -439,6 +476,76 @@ async fn run(cli: Cli) -> Result<u8> {
                 return Ok(1);
             }
         }
+        Command::Notify { command } => return notify_command(&cli, command).await,
     }
     Ok(0)
+}
+
+async fn notify_command(cli: &Cli, command: &NotifyCommand) -> Result<u8> {
+    use herald_core::notify::{MessageKind, templates};
+    let cfg = load_config(cli, None, None)?;
+    match command {
+        NotifyCommand::Preview { kind, html } => {
+            let kind = MessageKind::parse(kind).map_err(|e| anyhow::anyhow!(e))?;
+            // The seller's saved wording when the database is there; herald's otherwise.
+            let custom = match herald_store::probe(&cfg.database_url).await {
+                Ok(()) => open_store(&cfg).await?.load_templates().await?,
+                Err(_) => Default::default(),
+            };
+            let r = templates::Templates::with_custom(custom)
+                .render(kind, &templates::sample_facts(kind))?;
+            if *html {
+                println!("{}", r.html);
+            } else {
+                println!("Subject: {}\n\n{}", r.subject, r.text);
+            }
+            Ok(0)
+        }
+        NotifyCommand::Test { to } => {
+            let state = app_state(&cfg, open_store(&cfg).await?);
+            if let Some(why) = state.notifier.mailer.held() {
+                bail!("{why}\n(run `herald check` for the full list)");
+            }
+            let now = jiff::Timestamp::now();
+            let m = herald_store::NewMessage {
+                order_id: None,
+                kind: MessageKind::Test,
+                occurrence: format!("{}-{}", now.as_nanosecond(), std::process::id()),
+                about_at: now,
+                facts: serde_json::json!({ "to": to }),
+            };
+            let id = state
+                .store
+                .enqueue_message(&m, now)
+                .await?
+                .expect("a fresh occurrence is new");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                herald_server::notify::deliver_once(&state).await?;
+                let m = state.store.get_message(id).await?;
+                match m.as_ref().map(|m| m.status.as_str()) {
+                    Some("sent") => {
+                        let m = m.expect("just read");
+                        println!(
+                            "sent to {to} (Message-ID {}, outbox message {id})",
+                            m.message_id.unwrap_or_default()
+                        );
+                        return Ok(0);
+                    }
+                    Some("pending") | Some("sending") if std::time::Instant::now() < deadline => {
+                        if let Some(e) = m.and_then(|m| m.last_error) {
+                            eprintln!("not yet: {e}");
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    }
+                    _ => {
+                        let why = m
+                            .and_then(|m| m.last_error)
+                            .unwrap_or_else(|| "no answer within 60 s".into());
+                        bail!("the test message to {to} was not sent: {why}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -123,17 +123,20 @@ struct Server {
 
 impl Server {
     fn start(db: &Db, token: &str) -> Self {
-        let (child, base) = support::start_serve(
-            &db.url,
-            &[
-                ("HERALD_STORE__TIME_ZONE", "America/New_York"),
-                ("HERALD_HTTP__MAX_BODY_BYTES", "2000000"),
-                ("HERALD_ALERTS__SWEEP_INTERVAL_SECS", "1"),
-                ("HERALD_WEBHOOKS__EASYPOST__SECRET", EASYPOST_SECRET),
-                ("HERALD_WEBHOOKS__SHIPPO__SECRET", SHIPPO_SECRET),
-                ("HERALD_WEBHOOKS__AFTERSHIP__SECRET", AFTERSHIP_SECRET),
-            ],
-        );
+        Self::start_with(db, token, &[])
+    }
+
+    fn start_with(db: &Db, token: &str, extra: &[(&str, &str)]) -> Self {
+        let mut env = vec![
+            ("HERALD_STORE__TIME_ZONE", "America/New_York"),
+            ("HERALD_HTTP__MAX_BODY_BYTES", "2000000"),
+            ("HERALD_ALERTS__SWEEP_INTERVAL_SECS", "1"),
+            ("HERALD_WEBHOOKS__EASYPOST__SECRET", EASYPOST_SECRET),
+            ("HERALD_WEBHOOKS__SHIPPO__SECRET", SHIPPO_SECRET),
+            ("HERALD_WEBHOOKS__AFTERSHIP__SECRET", AFTERSHIP_SECRET),
+        ];
+        env.extend_from_slice(extra);
+        let (child, base) = support::start_serve(&db.url, &env);
         Self {
             child,
             base,
@@ -242,6 +245,7 @@ on_both!(
     imports_from_the_command_line_and_over_http,
     kill_9_during_a_stream_of_posts_loses_nothing_answered,
     kill_9_during_a_large_import_then_rerun_gives_each_order_once,
+    customer_messages_go_out_once_through_a_real_smtp_server,
 );
 
 async fn the_api_end_to_end(db: Db) {
@@ -1120,4 +1124,280 @@ async fn provider_webhooks_feed_cases_the_seller_works(db: Db) {
             .iter()
             .any(|a| a["kind"] == "case_opened" && a["case_id"] == id)
     );
+}
+
+const SHOP_FROM: &str = "Sandstone Pottery <orders@sandstonepottery.shop>";
+const SHOP_REPLY_TO: &str = "hello@sandstonepottery.shop";
+
+/// A raw message's text with quoted-printable soft breaks and `=3D` undone.
+fn unfold(raw: &str) -> String {
+    raw.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
+}
+
+fn rfc3339_ago(mins: i64) -> String {
+    (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(mins)).to_string()
+}
+
+async fn customer_messages_go_out_once_through_a_real_smtp_server(db: Db) {
+    let Some(sink) = support::SmtpSink::start() else {
+        return;
+    };
+    let t = token(&db, "mail");
+    let smtp = sink.url();
+    let s = Server::start_with(
+        &db,
+        &t,
+        &[
+            ("HERALD_MAIL__SMTP_URL", smtp.as_str()),
+            ("HERALD_MAIL__FROM", SHOP_FROM),
+            ("HERALD_MAIL__REPLY_TO", SHOP_REPLY_TO),
+            ("HERALD_STORE__NAME", "Sandstone Pottery"),
+        ],
+    );
+    let own = json!({
+        "channel": "shopify", "external_id": "m1", "number": "#M1",
+        "customer": {"name": "Maya Lopez", "email": "maya@shopper.test"},
+        "items": [{"name": "Sandstone mug", "quantity": 2, "price": "28.00"}],
+        "total": "56.00", "currency": "USD",
+        "placed_at": rfc3339_ago(10), "paid_at": rfc3339_ago(10)
+    });
+    let amazon = json!({
+        "channel": "amazon", "external_id": "113-0000001", "number": "113-0000001",
+        "customer": {"name": "Sam Buyer", "email": "sam@marketplace.amazon.com"},
+        "items": [{"name": "Espresso cup pair", "quantity": 1}],
+        "placed_at": rfc3339_ago(5)
+    });
+    let backlog = json!({
+        "channel": "shopify", "external_id": "m0", "number": "#M0",
+        "customer": {"name": "Old Customer", "email": "old@shopper.test"},
+        "items": [{"name": "Mug", "quantity": 1}],
+        "placed_at": rfc3339_ago(3 * 24 * 60)
+    });
+    let (st, r) = s
+        .post_json("/api/v1/orders", &json!([own, amazon, backlog]))
+        .await;
+    assert_eq!(st, 200, "{r}");
+    let order_id = r["results"][0]["id"].as_i64().unwrap();
+    let shipment = json!({
+        "order_id": order_id, "carrier": "usps", "tracking_number": "9400100000000000000001",
+        "service": "Priority Mail", "label_created_at": rfc3339_ago(1),
+        "origin_postal_code": "86001", "destination_postal_code": "07030"
+    });
+    let (st, r) = s.post_json("/api/v1/shipments", &shipment).await;
+    assert_eq!(st, 200, "{r}");
+
+    // The own-store customer gets two messages: the acknowledgement and the shipped notice.
+    let mails = sink.wait_for(2);
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    let subject_of = |m: &String| support::header(m, "Subject").unwrap_or_default();
+    let ack = mails
+        .iter()
+        .find(|m| subject_of(m) == "Thank you for your order #M1")
+        .expect("an acknowledgement");
+    let shipped = mails
+        .iter()
+        .find(|m| subject_of(m) == "Your order #M1 is on its way")
+        .expect("a shipped notice");
+    for m in [ack, shipped] {
+        assert_eq!(
+            support::header(m, "From").unwrap(),
+            "\"Sandstone Pottery\" <orders@sandstonepottery.shop>"
+        );
+        assert_eq!(support::header(m, "Reply-To").unwrap(), SHOP_REPLY_TO);
+        assert_eq!(support::header(m, "To").unwrap(), "maya@shopper.test");
+        let id = support::header(m, "Message-ID").unwrap();
+        assert!(
+            id.starts_with("<herald.outbox.") && id.ends_with("@sandstonepottery.shop>"),
+            "{id}"
+        );
+        assert!(
+            support::header(m, "Content-Type")
+                .unwrap()
+                .starts_with("multipart/alternative"),
+            "plain text and HTML"
+        );
+        assert!(
+            support::header(m, "List-Unsubscribe").is_none(),
+            "transactional mail"
+        );
+    }
+    let body = unfold(shipped);
+    for needle in [
+        "Hi Maya,",
+        "USPS Priority Mail",
+        "9400100000000000000001",
+        "2 x Sandstone mug",
+    ] {
+        assert!(
+            body.contains(needle),
+            "shipped notice lacks {needle}: {body}"
+        );
+    }
+    assert!(unfold(ack).contains("56.00 USD"));
+
+    // Sending the same order and shipment again sends nothing again.
+    let (st, _) = s.post_json("/api/v1/orders", &own).await;
+    assert_eq!(st, 200);
+    let (st, _) = s.post_json("/api/v1/shipments", &shipment).await;
+    assert_eq!(st, 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sink.messages().len(), 2, "nothing sent twice");
+
+    // The seller sees every message: sent (with its Message-ID), queued for Amazon's own
+    // messaging, and skipped with the reason.
+    let (_, sent) = s.get("/api/v1/messages?status=sent").await;
+    let sent = sent["items"].as_array().unwrap();
+    assert_eq!(sent.len(), 2);
+    let ids: Vec<String> = mails
+        .iter()
+        .map(|m| support::header(m, "Message-ID").unwrap())
+        .collect();
+    for m in sent {
+        assert!(
+            ids.contains(&m["message_id"].as_str().unwrap().to_string()),
+            "{m}"
+        );
+    }
+    let (_, market) = s.get("/api/v1/messages?channel=marketplace").await;
+    let market = market["items"].as_array().unwrap();
+    assert_eq!(market.len(), 1, "{market:?}");
+    assert_eq!(market[0]["kind"], "order_acknowledged");
+    assert!(market[0]["body"].as_str().unwrap().contains("113-0000001"));
+    let (_, skipped) = s.get("/api/v1/messages?status=skipped").await;
+    let skipped = skipped["items"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(
+        skipped[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("too late"),
+        "{}",
+        skipped[0]
+    );
+    let csv = s
+        .http
+        .get(s.url("/api/v1/messages/export.csv"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("message_id,order_id,kind"), "{csv}");
+    assert!(csv.contains("113-0000001"), "{csv}");
+
+    // The seller's wording is validated when saved, with the part and line at fault.
+    let put = |body: Value| {
+        s.http
+            .put(s.url("/api/v1/templates/delivered"))
+            .bearer_auth(&t)
+            .json(&body)
+            .send()
+    };
+    let r =
+        put(json!({"subject": "Delivered", "text": "Hi\n{{ order.nmber }}", "html": "<p>x</p>"}))
+            .await
+            .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "text", "{problem}");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{problem}"
+    );
+    let r = put(json!({"subject": "Arrived: {{ order.number }}", "text": "It is there, {{ customer.first_name }}.", "html": "<p>It is there.</p>"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (st, p) = s
+        .post_json("/api/v1/templates/delivered/preview", &Value::Null)
+        .await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(p["preview"]["subject"], "Arrived: #1042");
+}
+
+#[test]
+fn check_refuses_placeholder_senders_and_notify_test_sends_through_smtp() {
+    let db = sqlite_db();
+    let out = Command::new(BIN)
+        .args(["--database-url", &db.url, "check"])
+        .env("HERALD_MAIL__SMTP_URL", "smtp://127.0.0.1:2525")
+        .env("HERALD_MAIL__FROM", "Shop <orders@example.com>")
+        .env("HERALD_MAIL__REPLY_TO", "help@localhost")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("mail.from") && text.contains("example.com"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mail.reply_to") && text.contains("localhost"),
+        "{text}"
+    );
+    // The same settings refuse a test message too, saying why.
+    let out = Command::new(BIN)
+        .args([
+            "--database-url",
+            &db.url,
+            "notify",
+            "test",
+            "--to",
+            "owner@shop.test",
+        ])
+        .env("HERALD_MAIL__SMTP_URL", "smtp://127.0.0.1:2525")
+        .env("HERALD_MAIL__FROM", "Shop <orders@example.com>")
+        .env("HERALD_MAIL__REPLY_TO", "help@localhost")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("placeholder"));
+    // `notify preview` shows herald's wording with sample facts.
+    let out = Command::new(BIN)
+        .args(["--database-url", &db.url, "notify", "preview", "shipped"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("Subject: Your order #1042 is on its way"),
+        "{text}"
+    );
+    let Some(sink) = support::SmtpSink::start() else {
+        return;
+    };
+    let out = Command::new(BIN)
+        .args([
+            "--database-url",
+            &db.url,
+            "notify",
+            "test",
+            "--to",
+            "owner@sandstonepottery.shop",
+        ])
+        .env("HERALD_MAIL__SMTP_URL", sink.url())
+        .env("HERALD_MAIL__FROM", SHOP_FROM)
+        .env("HERALD_MAIL__REPLY_TO", SHOP_REPLY_TO)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mails = sink.wait_for(1);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        support::header(&mails[0], "To").unwrap(),
+        "owner@sandstonepottery.shop"
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    let id = support::header(&mails[0], "Message-ID").unwrap();
+    assert!(said.contains(&id), "{said} / {id}");
 }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod notify;
 pub mod workers;
 
 use axum::Router;
@@ -65,6 +66,10 @@ pub struct AppState {
     /// Wakes the sweeper when new scans arrive, so cases open and close within moments
     /// rather than at the next tick.
     pub sweep_now: Arc<tokio::sync::Notify>,
+    /// The outbox sender: mail settings, notification policy, the SMTP pool.
+    pub notifier: Arc<notify::Notifier>,
+    /// Wakes the sender when messages may have been enqueued.
+    pub send_now: Arc<tokio::sync::Notify>,
 }
 
 /// The process-wide Prometheus recorder (a metrics recorder is global by design).
@@ -133,6 +138,17 @@ pub fn router(state: AppState) -> Router {
         .route("/cases/{id}", get(api::cases::get))
         .route("/cases/{id}/actions", post(api::cases::act))
         .route("/webhooks", get(api::webhooks::list))
+        .route("/messages", get(api::messages::list))
+        .route("/messages/export.csv", get(api::messages::export))
+        .route("/messages/{id}", get(api::messages::get))
+        .route("/messages/{id}/retry", post(api::messages::retry))
+        .route(
+            "/templates/{kind}",
+            get(api::templates::get)
+                .put(api::templates::put)
+                .delete(api::templates::delete),
+        )
+        .route("/templates/{kind}/preview", post(api::templates::preview))
         .route("/metrics/shipping", get(api::shipping::get))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -180,13 +196,15 @@ pub async fn launch(
     // The gazetteer loads once (about 30 ms) before the first parcel needs it.
     tokio::task::spawn_blocking(|| herald_core::geo::postal_code("86001"));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(workers::sweeper(state.clone(), stop_rx));
+    let worker = tokio::spawn(workers::sweeper(state.clone(), stop_rx.clone()));
+    let sender = tokio::spawn(notify::sender(state.clone(), stop_rx));
     let app = router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = sender.await;
     served
 }
 

@@ -71,4 +71,6 @@ pub async fn sweep_once(state: &AppState) {
             }
         }
     }
+    // The sweeps may have owed customers messages (delays, parcel problems, deliveries).
+    state.send_now.notify_one();
 }

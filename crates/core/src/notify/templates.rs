@@ -161,11 +161,11 @@ pub fn problem_wording(kind: crate::problems::ProblemKind) -> (&'static str, &'s
         ),
         K::Stalled => (
             "Your parcel has had no new tracking scan for a few days. Parcels sometimes go quiet for a while, but we do not want to just wait and see.",
-            "We have asked the carrier to look for it.",
+            "We are asking the carrier to look for it.",
         ),
         K::Misrouted => (
             "Your parcel was scanned somewhere well off its route to you, so it will arrive later than we said.",
-            "We have asked the carrier to send it back on its way.",
+            "We are asking the carrier to send it back on its way.",
         ),
         K::Overdue => (
             "Your parcel has not arrived by the day it was expected.",
@@ -448,7 +448,7 @@ mod tests {
         )
         .unwrap();
         assert!(r.text.contains("no new tracking scan"), "{}", r.text);
-        assert!(r.text.contains("asked the carrier"), "{}", r.text);
+        assert!(r.text.contains("asking the carrier"), "{}", r.text);
         assert!(r.text.contains("Tuesday, November 24"), "{}", r.text);
     }
 

@@ -101,3 +101,116 @@ pub fn shopify_export(n: usize, bad_line_every: Option<usize>, fulfil_half: bool
     s.push('\n');
     s
 }
+
+/// A real SMTP server for the tests: Python's aiosmtpd, writing every message it accepts to a
+/// Maildir. `.ci/run` installs it; elsewhere the tests that need it skip with a note when it is
+/// missing (never when `CI=true`).
+pub struct SmtpSink {
+    child: Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    pub fn start() -> Option<Self> {
+        let have = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("aiosmtpd is required in CI: pip install aiosmtpd (.ci/run does)");
+            }
+            eprintln!("skipping: the SMTP sink needs Python's aiosmtpd (pip install aiosmtpd)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("maildir");
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Self { child, port, dir })
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far, raw (RFC 5322), oldest first by file time.
+    pub fn messages(&self) -> Vec<String> {
+        let mut files = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(rd) = std::fs::read_dir(self.dir.path().join("maildir").join(sub)) {
+                for e in rd.flatten() {
+                    let t = e.metadata().and_then(|m| m.modified()).ok();
+                    files.push((t, e.path()));
+                }
+            }
+        }
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|(_, p)| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+
+    /// Waits until at least `n` messages arrived (or 30 s passed) and returns them all.
+    pub fn wait_for(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let m = self.messages();
+            if m.len() >= n || Instant::now() > deadline {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A header's value in a raw message (first occurrence, unfolded).
+pub fn header(raw: &str, name: &str) -> Option<String> {
+    let head = raw
+        .split("\n\n")
+        .next()
+        .unwrap_or(raw)
+        .replace("\r\n", "\n");
+    let mut out: Option<String> = None;
+    for line in head.lines() {
+        if let Some(v) = out.as_mut() {
+            if line.starts_with([' ', '\t']) {
+                v.push(' ');
+                v.push_str(line.trim());
+                continue;
+            }
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case(name)
+        {
+            out = Some(v.trim().to_string());
+        }
+    }
+    out
+}

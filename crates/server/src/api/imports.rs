@@ -124,6 +124,7 @@ pub async fn import(
     }
     let orders: Vec<NewOrder> = parsed.orders.into_iter().map(|p| p.order).collect();
     write_orders(state.store.as_ref(), &state.policy, &orders, &mut report).await?;
+    state.send_now.notify_one();
     metrics::counter!("herald_orders_ingested_total", "path" => "import")
         .increment(orders.len() as u64);
     report.errors = parsed.errors;

@@ -4,9 +4,11 @@ pub mod alerts;
 pub mod batch;
 pub mod cases;
 pub mod imports;
+pub mod messages;
 pub mod orders;
 pub mod shipments;
 pub mod shipping;
+pub mod templates;
 pub mod webhooks;
 
 use crate::error::AppError;

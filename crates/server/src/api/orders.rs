@@ -35,6 +35,7 @@ pub async fn create(
         .store
         .upsert_orders(&orders, &state.policy, jiff::Timestamp::now())
         .await?;
+    state.send_now.notify_one();
     metrics::counter!("herald_orders_ingested_total", "path" => "api")
         .increment(orders.len() as u64);
     Ok(Json(json!({ "results": results })))

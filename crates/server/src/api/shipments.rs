@@ -30,6 +30,7 @@ pub async fn create(
         .upsert_shipment(&shipment, jiff::Timestamp::now())
         .await?;
     state.sweep_now.notify_one();
+    state.send_now.notify_one();
     Ok(Json(stored))
 }
 

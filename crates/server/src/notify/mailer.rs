@@ -1,0 +1,261 @@
+//! Customer e-mail over SMTP (lettre, pooled connections; `smtp://` with optional STARTTLS
+//! via `?tls=required`, `smtps://` for TLS from the first byte, credentials in the URL).
+//!
+//! A mailer that cannot be used (no server, From or Reply-To missing or a placeholder domain)
+//! still exists and says why, so messages stay in the outbox instead of going out wrong.
+
+use herald_core::notify::sender_address_problem;
+use herald_core::notify::templates::Rendered;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::Duration;
+
+/// The `[mail]` settings.
+#[derive(Clone, Default)]
+pub struct MailSettings {
+    /// `smtp://host:port`, `smtp://user:pass@host:587?tls=required` or `smtps://...:465`.
+    pub smtp_url: Option<String>,
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+    /// A message that keeps failing is moved to the dead letters after this long.
+    pub give_up_after: Duration,
+    /// SMTP connections kept open per node.
+    pub pool_size: u32,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The SMTP password never reaches a log.
+        f.debug_struct("MailSettings")
+            .field(
+                "smtp_url",
+                &self.smtp_url.as_deref().map(herald_store::redact_url),
+            )
+            .field("from", &self.from)
+            .field("reply_to", &self.reply_to)
+            .field("give_up_after", &self.give_up_after)
+            .finish()
+    }
+}
+
+impl MailSettings {
+    /// Every reason customer mail cannot go out with these settings.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match self.smtp_url.as_deref().map(str::trim) {
+            None | Some("") => out.push(
+                "mail.smtp_url is not set: set it to your mail server, for example smtp://127.0.0.1:2525 or smtps://user:password@smtp.yourhost.com:465".to_string(),
+            ),
+            Some(url) => {
+                if let Err(e) = AsyncSmtpTransport::<Tokio1Executor>::from_url(url) {
+                    out.push(format!(
+                        "mail.smtp_url = {:?} cannot be used: {e} (use smtp://HOST:PORT, add ?tls=required for STARTTLS, or smtps://USER:PASSWORD@HOST:465)",
+                        herald_store::redact_url(url)
+                    ));
+                }
+            }
+        }
+        out.extend(sender_address_problem("mail.from", self.from.as_deref()));
+        out.extend(sender_address_problem(
+            "mail.reply_to",
+            self.reply_to.as_deref(),
+        ));
+        for (key, v) in [("mail.from", &self.from), ("mail.reply_to", &self.reply_to)] {
+            if let Some(v) = v
+                && sender_address_problem(key, Some(v)).is_none()
+                && v.parse::<Mailbox>().is_err()
+            {
+                out.push(format!(
+                    "{key} = {v:?} is not an address lettre can send from (write it as \"Shop Name <orders@yourshop.com>\" or orders@yourshop.com)"
+                ));
+            }
+        }
+        out
+    }
+
+    /// Whether anything at all is set under `[mail]`.
+    pub fn is_configured(&self) -> bool {
+        self.smtp_url.is_some() || self.from.is_some() || self.reply_to.is_some()
+    }
+}
+
+/// Why a send failed, and whether trying again later can help.
+#[derive(Debug, Clone)]
+pub struct SendError {
+    pub transient: bool,
+    pub text: String,
+}
+
+/// The SMTP side of the sender: a pooled transport and the seller's identity.
+pub struct Mailer {
+    ready: Result<Ready, String>,
+}
+
+struct Ready {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    reply_to: Mailbox,
+    domain: String,
+}
+
+impl Mailer {
+    pub fn new(settings: &MailSettings) -> Self {
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            return Self {
+                ready: Err(format!(
+                    "customer e-mail is held until the mail settings are fixed: {}",
+                    problems.join("; ")
+                )),
+            };
+        }
+        let url = settings.smtp_url.as_deref().unwrap_or_default().trim();
+        let from: Mailbox = settings
+            .from
+            .as_deref()
+            .unwrap_or_default()
+            .parse()
+            .expect("checked by problems()");
+        let reply_to: Mailbox = settings
+            .reply_to
+            .as_deref()
+            .unwrap_or_default()
+            .parse()
+            .expect("checked by problems()");
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .expect("checked by problems()")
+            .timeout(Some(Duration::from_secs(30)))
+            .pool_config(PoolConfig::new().max_size(settings.pool_size.max(1)))
+            .build();
+        Self {
+            ready: Ok(Ready {
+                domain: from.email.domain().to_string(),
+                transport,
+                from,
+                reply_to,
+            }),
+        }
+    }
+
+    /// Why mail cannot be sent now, if it cannot.
+    pub fn held(&self) -> Option<&str> {
+        self.ready.as_ref().err().map(String::as_str)
+    }
+
+    /// The stable Message-ID of outbox message `id`: the same on every retry, so a receiving
+    /// server (and the seller) can recognise a repeat.
+    pub fn message_id(&self, id: i64) -> String {
+        let domain = self
+            .ready
+            .as_ref()
+            .map_or("herald.invalid", |r| r.domain.as_str());
+        format!("<herald.outbox.{id}@{domain}>")
+    }
+
+    /// Sends one message to `to`.
+    pub async fn send(&self, id: i64, to: &str, rendered: &Rendered) -> Result<String, SendError> {
+        let ready = self.ready.as_ref().map_err(|why| SendError {
+            transient: true,
+            text: why.clone(),
+        })?;
+        let to: Mailbox = to.parse().map_err(|e| SendError {
+            transient: false,
+            text: format!("the customer's address {to:?} is not a valid e-mail address: {e}"),
+        })?;
+        let message_id = self.message_id(id);
+        let email = Message::builder()
+            .from(ready.from.clone())
+            .reply_to(ready.reply_to.clone())
+            .to(to)
+            .subject(rendered.subject.clone())
+            .message_id(Some(message_id.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                rendered.text.clone(),
+                rendered.html.clone(),
+            ))
+            .map_err(|e| SendError {
+                transient: false,
+                text: format!("the message could not be built: {e}"),
+            })?;
+        match ready.transport.send(email).await {
+            Ok(_) => Ok(message_id),
+            Err(e) => Err(SendError {
+                transient: !e.is_permanent(),
+                text: describe(&e),
+            }),
+        }
+    }
+}
+
+/// The SMTP failure in words, never with credentials.
+fn describe(e: &lettre::transport::smtp::Error) -> String {
+    let kind = if e.is_permanent() {
+        "the mail server refused it"
+    } else if e.is_transient() {
+        "the mail server asked to try later"
+    } else if e.is_timeout() {
+        "the mail server did not answer in time"
+    } else {
+        "could not talk to the mail server"
+    };
+    format!("{kind}: {e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str, from: &str, reply: &str) -> MailSettings {
+        MailSettings {
+            smtp_url: Some(url.into()),
+            from: Some(from.into()),
+            reply_to: Some(reply.into()),
+            give_up_after: Duration::from_secs(86_400),
+            pool_size: 4,
+        }
+    }
+
+    // The SMTP pool keeps its connections on a task, so a mailer lives in a runtime.
+    #[tokio::test]
+    async fn placeholder_senders_hold_the_mail_and_say_why() {
+        let m = Mailer::new(&settings(
+            "smtp://127.0.0.1:2525",
+            "Shop <orders@example.com>",
+            "help@shop.com",
+        ));
+        let why = m.held().unwrap();
+        assert!(
+            why.contains("mail.from") && why.contains("placeholder"),
+            "{why}"
+        );
+        let ok = Mailer::new(&settings(
+            "smtp://127.0.0.1:2525",
+            "Sandstone Pottery <orders@sandstonepottery.shop>",
+            "hello@sandstonepottery.shop",
+        ));
+        assert_eq!(ok.held(), None);
+        assert_eq!(
+            ok.message_id(42),
+            "<herald.outbox.42@sandstonepottery.shop>"
+        );
+    }
+
+    #[test]
+    fn smtp_passwords_never_appear_in_problems_or_debug_output() {
+        let s = settings(
+            "smtps://shop:hunter2@smtp.mailhost.com:465/%%bad",
+            "orders@sandstonepottery.shop",
+            "hello@sandstonepottery.shop",
+        );
+        let text = format!("{:?} {:?}", s, s.problems());
+        assert!(!text.contains("hunter2"), "{text}");
+        let unset = MailSettings::default();
+        assert!(
+            unset
+                .problems()
+                .iter()
+                .any(|p| p.contains("mail.smtp_url is not set"))
+        );
+    }
+}

@@ -170,6 +170,7 @@ async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
         &cfg.database_url,
         &StoreOptions {
             max_connections: cfg.max_connections,
+            message_window: jiff::SignedDuration::from_hours(i64::from(cfg.notify.window_hours)),
         },
     )
     .await?)

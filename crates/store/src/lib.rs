@@ -299,8 +299,13 @@ pub trait Store: Send + Sync + 'static {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<Message>>;
-    /// Records what became of a claimed message; false if it was no longer being sent.
-    async fn settle_message(&self, id: i64, outcome: &Settle, now: Timestamp) -> Result<bool>;
+    /// Records what became of claimed messages, in one transaction; returns how many were
+    /// still being sent (a message whose lease ran out and was claimed again settles once).
+    async fn settle_messages(&self, outcomes: &[(i64, Settle)], now: Timestamp) -> Result<u64>;
+    /// Records what became of one claimed message; false if it was no longer being sent.
+    async fn settle_message(&self, id: i64, outcome: &Settle, now: Timestamp) -> Result<bool> {
+        Ok(self.settle_messages(&[(id, outcome.clone())], now).await? == 1)
+    }
     async fn list_messages(&self, filter: &MessageFilter) -> Result<Page<Message>>;
     async fn get_message(&self, id: i64) -> Result<Option<Message>>;
     /// Puts a dead message back in the queue; `None` if there is no dead message with that id.
@@ -329,11 +334,17 @@ pub trait Store: Send + Sync + 'static {
 pub struct StoreOptions {
     /// Connections to PostgreSQL; readers for SQLite (it always has one writer).
     pub max_connections: u32,
+    /// A customer message about a moment older than this when it is enqueued is recorded as
+    /// skipped at once (`notify.window_hours`).
+    pub message_window: jiff::SignedDuration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 8 }
+        Self {
+            max_connections: 8,
+            message_window: jiff::SignedDuration::from_hours(24),
+        }
     }
 }
 

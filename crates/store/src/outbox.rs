@@ -48,9 +48,20 @@ impl NewMessage {
     }
 }
 
-/// $1 dedupe key, $2 order, $3 kind, $4 facts, $5 about at, $6 now.
-pub(crate) const ENQUEUE_SQL: &str = "INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, next_attempt_at, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6) ON CONFLICT (dedupe_key) DO NOTHING";
+/// $1 dedupe key, $2 order, $3 kind, $4 facts, $5 about at, $6 now, $7 the oldest moment still
+/// worth a message, $8 the reason for older ones: a message about a moment long past (a backlog
+/// import, say) is recorded as skipped at once and never reaches the sender.
+pub(crate) const ENQUEUE_SQL: &str = "INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, next_attempt_at, last_error, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 < $7 THEN 'skipped' ELSE 'pending' END, CASE WHEN $5 < $7 THEN NULL ELSE $6 END, CASE WHEN $5 < $7 THEN $8 ELSE NULL END, $6, $6) \
+     ON CONFLICT (dedupe_key) DO NOTHING";
+
+/// Why a message about a moment older than the window is skipped.
+pub(crate) fn stale_reason(window_us: i64) -> String {
+    format!(
+        "too late to be useful: the moment it is about was more than {} hours past when herald learnt of it (notify.window_hours)",
+        window_us / 3_600_000_000
+    )
+}
 
 /// The bound values of [`ENQUEUE_SQL`] for one message.
 pub(crate) fn enqueue_values(m: &NewMessage) -> (String, Option<i64>, &'static str, String, i64) {

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 pub struct PgStore {
     pool: PgPool,
+    /// `StoreOptions::message_window`, in µs.
+    window_us: i64,
 }
 
 impl PgStore {
@@ -27,7 +29,10 @@ impl PgStore {
             .map_err(connect_err)?;
         // sqlx's migrator holds an advisory lock, so nodes starting together migrate once.
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            window_us: opts.message_window.as_micros() as i64,
+        })
     }
 
     pub(crate) const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
@@ -305,7 +310,7 @@ impl crate::Store for PgStore {
                 )
             })
             .collect();
-        enqueue_all(&mut tx, &messages, now_us).await?;
+        enqueue_all(&mut tx, &messages, now_us, self.window_us).await?;
 
         tx.commit().await?;
         Ok(input_slot.iter().map(|&i| outcomes[i]).collect())
@@ -393,7 +398,13 @@ impl crate::Store for PgStore {
                 crate::sql::due_alert(now_us, &number, &channel, ship_by, awaiting);
             if let Some((kind, message)) = alert {
                 let delayed = crate::outbox::delayed_message(id, kind, ship_by, became_due);
-                enqueue_all(&mut tx, std::slice::from_ref(&delayed), now_us).await?;
+                enqueue_all(
+                    &mut tx,
+                    std::slice::from_ref(&delayed),
+                    now_us,
+                    self.window_us,
+                )
+                .await?;
                 let res = sqlx::query::<sqlx::Postgres>(
                     "INSERT INTO alerts (dedupe_key, kind, order_id, message, due_at, raised_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING",
                 )
@@ -583,7 +594,13 @@ impl crate::Store for PgStore {
             sh.label_created_at.map(herald_core::time::to_micros),
             now_us,
         );
-        enqueue_all(&mut tx, std::slice::from_ref(&shipped), now_us).await?;
+        enqueue_all(
+            &mut tx,
+            std::slice::from_ref(&shipped),
+            now_us,
+            self.window_us,
+        )
+        .await?;
         let out = load_shipments(&mut tx, "id = $1", id).await?;
         tx.commit().await?;
         out.into_iter()
@@ -670,7 +687,7 @@ impl crate::Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
             report.reviewed += 1;
-            enqueue_all(&mut tx, &plan.messages, now_us).await?;
+            enqueue_all(&mut tx, &plan.messages, now_us, self.window_us).await?;
             match plan.case {
                 CaseWrite::None => {}
                 CaseWrite::Insert {
@@ -906,30 +923,34 @@ impl crate::Store for PgStore {
             .collect()
     }
 
-    async fn settle_message(
+    async fn settle_messages(
         &self,
-        id: i64,
-        outcome: &crate::Settle,
+        outcomes: &[(i64, crate::Settle)],
         now: jiff::Timestamp,
-    ) -> crate::Result<bool> {
+    ) -> crate::Result<u64> {
         let now_us = herald_core::time::to_micros(now);
-        let v = crate::outbox::settle_values(outcome, now_us);
-        let n = sqlx::query(crate::outbox::SETTLE_SQL)
-            .bind(v.0)
-            .bind(v.1)
-            .bind(v.2)
-            .bind(v.3)
-            .bind(v.4)
-            .bind(v.5)
-            .bind(v.6)
-            .bind(v.7)
-            .bind(v.8)
-            .bind(now_us)
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n == 1)
+        let mut tx = self.begin_write().await?;
+        let mut n = 0;
+        for (id, s) in outcomes {
+            let v = crate::outbox::settle_values(s, now_us);
+            n += sqlx::query(crate::outbox::SETTLE_SQL)
+                .bind(v.0)
+                .bind(v.1)
+                .bind(v.2)
+                .bind(v.3)
+                .bind(v.4)
+                .bind(v.5)
+                .bind(v.6)
+                .bind(v.7)
+                .bind(v.8)
+                .bind(now_us)
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn list_messages(
@@ -1097,15 +1118,21 @@ async fn enqueue_all(
     tx: &mut Transaction<'static, Postgres>,
     messages: &[crate::NewMessage],
     now_us: i64,
+    window_us: i64,
 ) -> crate::Result<u64> {
     let mut added = 0;
     for chunk in messages.chunks(crate::sql::CHUNK) {
+        // As outbox::ENQUEUE_SQL, many rows at a time.
         let sql = format!(
-            "INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, next_attempt_at, created_at, updated_at) \
-             SELECT k, o, kd, f, a, 'pending', $1, $1, $1 FROM (VALUES {}) AS v(k, o, kd, f, a) ON CONFLICT (dedupe_key) DO NOTHING",
-            crate::sql::placeholders(2, chunk.len(), 5)
+            "INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, next_attempt_at, last_error, created_at, updated_at) \
+             SELECT k, o, kd, f, a, CASE WHEN a < $2 THEN 'skipped' ELSE 'pending' END, CASE WHEN a < $2 THEN NULL ELSE $1 END, CASE WHEN a < $2 THEN $3 ELSE NULL END, $1, $1 \
+             FROM (VALUES {}) AS v(k, o, kd, f, a) ON CONFLICT (dedupe_key) DO NOTHING",
+            crate::sql::placeholders(4, chunk.len(), 5)
         );
-        let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql)).bind(now_us);
+        let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql))
+            .bind(now_us)
+            .bind(now_us.saturating_sub(window_us))
+            .bind(crate::outbox::stale_reason(window_us));
         for m in chunk {
             let (key, order, kind, facts, about) = crate::outbox::enqueue_values(m);
             q = q.bind(key).bind(order).bind(kind).bind(facts).bind(about);

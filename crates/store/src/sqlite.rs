@@ -36,6 +36,8 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     max_readers: usize,
+    /// `StoreOptions::message_window`, in µs.
+    window_us: i64,
 }
 
 pub struct SqliteStore {
@@ -98,6 +100,7 @@ impl SqliteStore {
             .ok_or_else(|| StoreError::BadUrl(format!("{url:?} is not sqlite://PATH")))?;
         let path = PathBuf::from(path);
         let max_readers = opts.max_connections.max(1) as usize;
+        let window_us = opts.message_window.as_micros() as i64;
         let url = url.to_string();
         tokio::task::spawn_blocking(move || {
             let connect_err = |e: rusqlite::Error| StoreError::BadUrl(format!(
@@ -115,6 +118,7 @@ impl SqliteStore {
                     writer: Mutex::new(w),
                     readers: Mutex::new(Vec::new()),
                     max_readers,
+                    window_us,
                 }),
             })
         })
@@ -252,10 +256,24 @@ fn insert_events(
 
 /// Writes a message to the outbox (once: a repeat of its dedupe key is ignored); whether it
 /// was new.
-fn enqueue(c: &Connection, m: &crate::outbox::NewMessage, now_us: i64) -> Result<bool> {
+fn enqueue(
+    c: &Connection,
+    m: &crate::outbox::NewMessage,
+    now_us: i64,
+    window_us: i64,
+) -> Result<bool> {
     let (key, order, kind, facts, about) = crate::outbox::enqueue_values(m);
     Ok(c.prepare_cached(&q(crate::outbox::ENQUEUE_SQL))?
-        .execute(params![key, order, kind, facts, about, now_us])?
+        .execute(params![
+            key,
+            order,
+            kind,
+            facts,
+            about,
+            now_us,
+            now_us.saturating_sub(window_us),
+            crate::outbox::stale_reason(window_us)
+        ])?
         == 1)
 }
 
@@ -386,6 +404,7 @@ impl crate::Store for SqliteStore {
         policy: &ShipByPolicy,
         now: Timestamp,
     ) -> Result<Vec<Upserted>> {
+        let window = self.inner.window_us;
         if orders.is_empty() {
             return Ok(Vec::new());
         }
@@ -465,7 +484,7 @@ impl crate::Store for SqliteStore {
                     let m = crate::outbox::NewMessage::for_order(
                         outcomes[slot].id, kind, "", about, serde_json::json!({}),
                     );
-                    enqueue(&tx, &m, now_us)?;
+                    enqueue(&tx, &m, now_us, window)?;
                 }
                 tx.commit()?;
                 Ok(outcomes)
@@ -534,6 +553,7 @@ impl crate::Store for SqliteStore {
     }
 
     async fn raise_due_alerts(&self, now: Timestamp, limit: u32) -> Result<u64> {
+        let window = self.inner.window_us;
         let now_us = to_micros(now);
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -560,6 +580,7 @@ impl crate::Store for SqliteStore {
                             &tx,
                             &crate::outbox::delayed_message(id, kind, ship_by, became_due),
                             now_us,
+                            window,
                         )?;
                         raised += ins.execute(params![
                             format!("order:{id}:{kind}"),
@@ -692,6 +713,7 @@ impl crate::Store for SqliteStore {
         shipment: &herald_core::tracking::NewShipment,
         now: Timestamp,
     ) -> Result<crate::Shipment> {
+        let window = self.inner.window_us;
         let sh = shipment.clone();
         let now_us = to_micros(now);
         self.write(move |c| {
@@ -731,6 +753,7 @@ impl crate::Store for SqliteStore {
                     now_us,
                 ),
                 now_us,
+                window,
             )?;
             let out = load_shipments(&tx, "id = ?1", id)?;
             tx.commit()?;
@@ -773,6 +796,7 @@ impl crate::Store for SqliteStore {
         now: Timestamp,
         limit: u32,
     ) -> Result<crate::SweepReport> {
+        let window = self.inner.window_us;
         use crate::watch::{self, CaseWrite};
         let policy = policy.clone();
         let now_us = to_micros(now);
@@ -814,7 +838,7 @@ impl crate::Store for SqliteStore {
                     ])?;
                 report.reviewed += 1;
                 for m in &plan.messages {
-                    enqueue(&tx, m, now_us)?;
+                    enqueue(&tx, m, now_us, window)?;
                 }
                 match plan.case {
                     CaseWrite::None => {}
@@ -1026,11 +1050,12 @@ impl crate::Store for SqliteStore {
         message: &crate::NewMessage,
         now: Timestamp,
     ) -> Result<Option<i64>> {
+        let window = self.inner.window_us;
         let m = message.clone();
         let now_us = to_micros(now);
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let id = if enqueue(&tx, &m, now_us)? {
+            let id = if enqueue(&tx, &m, now_us, window)? {
                 Some(tx.last_insert_rowid())
             } else {
                 None
@@ -1062,20 +1087,29 @@ impl crate::Store for SqliteStore {
         rows.into_iter().map(crate::outbox::message_from).collect()
     }
 
-    async fn settle_message(
+    async fn settle_messages(
         &self,
-        id: i64,
-        outcome: &crate::Settle,
+        outcomes: &[(i64, crate::Settle)],
         now: Timestamp,
-    ) -> Result<bool> {
+    ) -> Result<u64> {
         let now_us = to_micros(now);
-        let v = crate::outbox::settle_values(outcome, now_us);
+        let rows: Vec<_> = outcomes
+            .iter()
+            .map(|(id, s)| (*id, crate::outbox::settle_values(s, now_us)))
+            .collect();
         self.write(move |c| {
-            Ok(c.prepare_cached(&q(crate::outbox::SETTLE_SQL))?
-                .execute(params![
-                    v.0, v.1, v.2, v.3, v.4, v.5, v.6, v.7, v.8, now_us, id
-                ])?
-                == 1)
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut n = 0;
+            {
+                let mut st = tx.prepare_cached(&q(crate::outbox::SETTLE_SQL))?;
+                for (id, v) in rows {
+                    n += st.execute(params![
+                        v.0, v.1, v.2, v.3, v.4, v.5, v.6, v.7, v.8, now_us, id
+                    ])? as u64;
+                }
+            }
+            tx.commit()?;
+            Ok(n)
         })
         .await
     }

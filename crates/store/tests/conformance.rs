@@ -1179,12 +1179,13 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
     let s = &db.store;
     // A new order is acknowledged; sending it again changes nothing.
     let o = order("m1", "2025-12-01T15:00:00Z");
+    let soon = ts("2025-12-01T15:05:00Z");
     let id = s
-        .upsert_orders(&[ok(o.clone())], &policy(), ts(NOW))
+        .upsert_orders(&[ok(o.clone())], &policy(), soon)
         .await
         .unwrap()[0]
         .id;
-    s.upsert_orders(&[ok(o.clone())], &policy(), ts(NOW))
+    s.upsert_orders(&[ok(o.clone())], &policy(), soon)
         .await
         .unwrap();
     assert_eq!(
@@ -1197,7 +1198,7 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
         ..o.clone()
     };
     for _ in 0..2 {
-        s.upsert_orders(&[ok(paid.clone())], &policy(), ts(NOW))
+        s.upsert_orders(&[ok(paid.clone())], &policy(), ts("2025-12-02T09:01:00Z"))
             .await
             .unwrap();
     }
@@ -1212,14 +1213,26 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
         .find(|m| m.kind == MessageKind::PaymentReceived)
         .unwrap();
     assert_eq!(payment.about_at, ts("2025-12-02T09:00:00Z"));
-    // A shipment is announced once, however often it is sent.
+    // An order herald first hears of two days after it was placed is not acknowledged: the
+    // message is recorded as skipped, with the reason. Its shipment is announced once,
+    // however often it is sent.
     let sh = shipped(s, "m2", "9400M").await;
     shipped(s, "m2", "9400M").await;
     let page = messages_of(s, sh.order_id).await;
     assert_eq!(
         kinds_of(&page),
-        ["order_acknowledged:pending", "shipped:pending"]
+        ["order_acknowledged:skipped", "shipped:pending"]
     );
+    let ack = page
+        .items
+        .iter()
+        .find(|m| m.kind == MessageKind::OrderAcknowledged)
+        .unwrap();
+    assert!(
+        ack.last_error.as_deref().unwrap().contains("too late"),
+        "{ack:?}"
+    );
+    assert_eq!(ack.next_attempt_at, None, "never handed to the sender");
     let note = page
         .items
         .iter()
@@ -1275,7 +1288,7 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
         kinds_of(&page),
         [
             "delivered:pending",
-            "order_acknowledged:pending",
+            "order_acknowledged:skipped",
             "parcel_problem:pending",
             "shipped:pending"
         ]
@@ -1297,25 +1310,28 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
         .find(|m| m.kind == MessageKind::Delivered)
         .unwrap();
     assert_eq!(delivered.about_at, ts("2025-12-08T15:00:00Z"));
-    // An unshipped order at risk of missing its deadline earns the delayed notice.
+    // An unshipped order at risk of missing its deadline earns the delayed notice when the
+    // alert sweep finds it at risk.
     let late = s
-        .upsert_orders(
-            &[ok(order("m3", "2025-12-01T15:00:00Z"))],
-            &policy(),
-            ts(NOW),
-        )
+        .upsert_orders(&[ok(order("m3", "2025-12-01T15:00:00Z"))], &policy(), soon)
         .await
         .unwrap()[0]
         .id;
-    s.raise_due_alerts(ts("2025-12-09T12:00:00Z"), 100)
+    let at_risk = s.get_order(late, soon).await.unwrap().unwrap().at_risk_from;
+    s.raise_due_alerts(at_risk + jiff::SignedDuration::from_secs(15), 100)
         .await
         .unwrap();
     let page = messages_of(s, late).await;
-    assert!(
-        kinds_of(&page).contains(&"delayed:pending".to_string()),
-        "{:?}",
-        kinds_of(&page)
+    assert_eq!(
+        kinds_of(&page),
+        ["delayed:pending", "order_acknowledged:pending"]
     );
+    let delayed = page
+        .items
+        .iter()
+        .find(|m| m.kind == MessageKind::Delayed)
+        .unwrap();
+    assert_eq!(delayed.facts["missed"], false);
 }
 
 async fn enqueue_tests(s: &Arc<dyn Store>, from: usize, n: usize) -> Vec<i64> {

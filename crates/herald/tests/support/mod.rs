@@ -151,6 +151,15 @@ impl SmtpSink {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
+    /// How many messages arrived so far (without reading them).
+    pub fn count(&self) -> usize {
+        ["new", "cur"]
+            .iter()
+            .filter_map(|sub| std::fs::read_dir(self.dir.path().join("maildir").join(sub)).ok())
+            .map(|rd| rd.count())
+            .sum()
+    }
+
     /// Every message received so far, raw (RFC 5322), oldest first by file time.
     pub fn messages(&self) -> Vec<String> {
         let mut files = Vec::new();

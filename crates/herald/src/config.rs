@@ -74,6 +74,7 @@ pub struct RawMail {
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNotify {
+    pub public_url: Option<String>,
     pub window_hours: Option<i64>,
     pub disabled: Option<Vec<String>>,
     pub marketplace_channels: Option<Vec<String>>,
@@ -194,6 +195,8 @@ pub struct Config {
     pub webhooks: herald_server::WebhookSecrets,
     pub mail: herald_server::notify::MailSettings,
     pub notify: herald_core::notify::NotifyPolicy,
+    /// `notify.public_url`: where customers reach this herald (tracking page links).
+    pub public_url: Option<String>,
     pub settings: herald_server::Settings,
     pub max_connections: u32,
 }
@@ -491,6 +494,19 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Vec<St
     let watch = watch_policy(&fig, &raw.watch, &time_zone, &cal, &carriers, &mut problems);
     let webhooks = webhook_secrets(&fig, &raw.webhooks, &mut problems);
     let (mail, notify) = notifications(&fig, &raw.mail, &raw.notify, &mut problems);
+    let public_url = raw
+        .notify
+        .public_url
+        .clone()
+        .filter(|u| !u.trim().is_empty());
+    if let Some(u) = &public_url
+        && !(u.starts_with("https://") || u.starts_with("http://"))
+    {
+        problems.push(format!(
+            "{}: {u:?} is not a web address such as https://track.yourshop.com",
+            source(&fig, "notify.public_url")
+        ));
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -499,6 +515,7 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Vec<St
         webhooks,
         mail,
         notify,
+        public_url,
         database_url,
         listen,
         log_level,

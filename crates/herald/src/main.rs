@@ -210,6 +210,7 @@ fn app_state(cfg: &Config, store: Arc<dyn Store>) -> AppState {
             cfg.mail.clone(),
             cfg.notify.clone(),
             cfg.store_name.clone(),
+            cfg.public_url.clone(),
         )),
         send_now: Default::default(),
     }

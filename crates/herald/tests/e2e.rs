@@ -1154,11 +1154,17 @@ async fn customer_messages_go_out_once_through_a_real_smtp_server(db: Db) {
             ("HERALD_MAIL__FROM", SHOP_FROM),
             ("HERALD_MAIL__REPLY_TO", SHOP_REPLY_TO),
             ("HERALD_STORE__NAME", "Sandstone Pottery"),
+            (
+                "HERALD_NOTIFY__PUBLIC_URL",
+                "https://track.sandstonepottery.shop",
+            ),
         ],
     );
     let own = json!({
         "channel": "shopify", "external_id": "m1", "number": "#M1",
-        "customer": {"name": "Maya Lopez", "email": "maya@shopper.test"},
+        "customer": {"name": "Maya Lopez", "email": "maya@shopper.test", "phone": "+1 928 555 0199"},
+        "shipping_address": {"name": "Maya Lopez", "line1": "77 Juniper Lane", "city": "Hoboken",
+                             "region": "NJ", "postal_code": "07030", "country": "US"},
         "items": [{"name": "Sandstone mug", "quantity": 2, "price": "28.00"}],
         "total": "56.00", "currency": "USD",
         "placed_at": rfc3339_ago(10), "paid_at": rfc3339_ago(10)
@@ -1223,12 +1229,19 @@ async fn customer_messages_go_out_once_through_a_real_smtp_server(db: Db) {
             "transactional mail"
         );
     }
+    let (_, o) = s.get(&format!("/api/v1/orders/{order_id}")).await;
+    let page_url = o["tracking_page"].as_str().unwrap().to_string();
+    let token = page_url
+        .strip_prefix("https://track.sandstonepottery.shop/t/")
+        .unwrap_or_else(|| panic!("{page_url}"));
+    assert_eq!(token.len(), 48, "128 random bits after the time: {token}");
     let body = unfold(shipped);
     for needle in [
         "Hi Maya,",
         "USPS Priority Mail",
         "9400100000000000000001",
         "2 x Sandstone mug",
+        page_url.as_str(),
     ] {
         assert!(
             body.contains(needle),
@@ -1236,6 +1249,54 @@ async fn customer_messages_go_out_once_through_a_real_smtp_server(db: Db) {
         );
     }
     assert!(unfold(ack).contains("56.00 USD"));
+
+    // The buyer tracking page: the order, its items and the journey in city-and-state words;
+    // no name, address, e-mail or phone; no script.
+    let scan = json!({"carrier": "usps", "tracking_number": "9400100000000000000001",
+        "status": "in_transit", "occurred_at": rfc3339_ago(0),
+        "location": {"city": "PHOENIX", "region": "AZ", "postal_code": "85043"}});
+    let (st, _) = s.post_json("/api/v1/tracking-events", &scan).await;
+    assert_eq!(st, 200);
+    let page = s
+        .http
+        .get(s.url(&format!("/t/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let html = page.text().await.unwrap();
+    for needle in [
+        "#M1",
+        "Sandstone mug",
+        "Phoenix, AZ",
+        "USPS",
+        "Order placed",
+        "On its way",
+    ] {
+        assert!(html.contains(needle), "the page lacks {needle}: {html}");
+    }
+    for private in [
+        "Maya",
+        "Lopez",
+        "maya@shopper.test",
+        "Juniper",
+        "07030",
+        "85043",
+        "555 0199",
+    ] {
+        assert!(!html.contains(private), "the page shows {private}");
+    }
+    assert!(!html.to_ascii_lowercase().contains("<script"));
+    for bad in ["0".repeat(48), "nope".into(), format!("{token}x")] {
+        let r = s
+            .http
+            .get(s.url(&format!("/t/{bad}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{bad}");
+    }
 
     // Sending the same order and shipment again sends nothing again.
     let (st, _) = s.post_json("/api/v1/orders", &own).await;

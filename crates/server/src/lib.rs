@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod notify;
+pub mod page;
 pub mod workers;
 
 use axum::Router;
@@ -161,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(prometheus_metrics))
         .nest("/api/v1", api)
         .route("/webhooks/{provider}", post(api::webhooks::receive))
+        .route("/t/{token}", get(page::show))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(

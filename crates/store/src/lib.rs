@@ -287,6 +287,11 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<WebhookPayload>>;
 
+    /// The token of an order's buyer tracking page.
+    async fn page_token(&self, order_id: i64) -> Result<Option<String>>;
+    /// The order whose buyer tracking page has this token.
+    async fn order_for_page(&self, token: &str) -> Result<Option<i64>>;
+
     /// Writes a message to the outbox on its own (most are written by the change that causes
     /// them). Returns its id, or `None` if a message with its dedupe key exists.
     async fn enqueue_message(&self, message: &NewMessage, now: Timestamp) -> Result<Option<i64>>;

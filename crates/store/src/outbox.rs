@@ -355,7 +355,13 @@ pub(crate) fn message_list_sql(f: &MessageFilter) -> (String, Vec<crate::sql::Bi
         push(" AND channel = ?", Bind::Text(c.clone()), &mut sql);
     }
     if let Some(o) = f.order_id {
-        push(" AND order_id = ?", Bind::I64(o), &mut sql);
+        // The dedupe key's index: keys of order 42 run from "42:" up to "42;" (';' follows ':').
+        push(
+            " AND dedupe_key >= ?",
+            Bind::Text(format!("{o}:")),
+            &mut sql,
+        );
+        push(" AND dedupe_key < ?", Bind::Text(format!("{o};")), &mut sql);
     }
     if let Some(k) = f.kind {
         push(" AND kind = ?", Bind::Text(k.as_str().into()), &mut sql);

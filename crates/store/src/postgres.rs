@@ -264,10 +264,10 @@ impl crate::Store for PgStore {
         // Write the orders; RETURNING gives the ids of new ones.
         for chunk in rows.chunks(CHUNK) {
             let sql = format!(
-                "INSERT INTO orders (channel, external_id, number, state, customer_email, data, history, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) VALUES {} \
+                "INSERT INTO orders (channel, external_id, number, state, customer_email, data, history, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at, page_token) VALUES {} \
                  ON CONFLICT (channel, external_id) DO UPDATE SET number = excluded.number, state = excluded.state, customer_email = excluded.customer_email, data = excluded.data, history = excluded.history, placed_at = excluded.placed_at, shipped_at = excluded.shipped_at, closed_at = excluded.closed_at, ship_by = excluded.ship_by, at_risk_from = excluded.at_risk_from, awaiting_ship_by = excluded.awaiting_ship_by, alert_due_at = excluded.alert_due_at, as_of = excluded.as_of, updated_at = excluded.updated_at \
                  RETURNING id, channel, external_id",
-                placeholders(1, chunk.len(), 17)
+                placeholders(1, chunk.len(), 18)
             );
             let mut q = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql));
             for (_, r) in chunk {
@@ -288,7 +288,8 @@ impl crate::Store for PgStore {
                     .bind(r.alert_due_at)
                     .bind(r.as_of)
                     .bind(now_us)
-                    .bind(now_us);
+                    .bind(now_us)
+                    .bind(r.page_token.as_str());
             }
             for row in q.fetch_all(&mut *tx).await? {
                 let id: i64 = row.try_get(0)?;
@@ -879,6 +880,24 @@ impl crate::Store for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn page_token(&self, order_id: i64) -> crate::Result<Option<String>> {
+        let t: Option<Option<String>> =
+            sqlx::query_scalar("SELECT page_token FROM orders WHERE id = $1")
+                .bind(order_id)
+                .fetch_optional(self.read_pool())
+                .await?;
+        Ok(t.flatten())
+    }
+
+    async fn order_for_page(&self, token: &str) -> crate::Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM orders WHERE page_token = $1")
+                .bind(token)
+                .fetch_optional(self.read_pool())
+                .await?,
+        )
     }
 
     async fn enqueue_message(

@@ -455,8 +455,8 @@ impl crate::Store for SqliteStore {
                 // would buffer each row in a temporary table.)
                 {
                     let mut insert = tx.prepare_cached(
-                        "INSERT INTO orders (channel, external_id, number, state, customer_email, data, history, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?16, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+                        "INSERT INTO orders (channel, external_id, number, state, customer_email, data, history, placed_at, shipped_at, closed_at, ship_by, at_risk_from, awaiting_ship_by, alert_due_at, as_of, created_at, updated_at, page_token) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?16, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?17)",
                     )?;
                     let mut update = tx.prepare_cached(
                         "UPDATE orders SET number = ?2, state = ?3, customer_email = ?4, data = ?5, history = ?15, placed_at = ?6, shipped_at = ?7, closed_at = ?8, ship_by = ?9, at_risk_from = ?10, awaiting_ship_by = ?11, alert_due_at = ?12, as_of = ?13, updated_at = ?14 WHERE id = ?1",
@@ -473,7 +473,7 @@ impl crate::Store for SqliteStore {
                                 r.channel, r.external_id, r.number, r.state, r.customer_email,
                                 r.data, r.placed_at, r.shipped_at, r.closed_at, r.ship_by,
                                 r.at_risk_from, r.awaiting_ship_by, r.alert_due_at, r.as_of, now_us,
-                                r.history
+                                r.history, r.page_token
                             ])?;
                             // The writer connection is ours alone inside this transaction.
                             outcomes[*slot].id = tx.last_insert_rowid();
@@ -1041,6 +1041,30 @@ impl crate::Store for SqliteStore {
                 },
             )?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    async fn page_token(&self, order_id: i64) -> Result<Option<String>> {
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT page_token FROM orders WHERE id = ?1")?
+                    .query_row([order_id], |r| r.get::<_, Option<String>>(0))
+                    .optional()?
+                    .flatten(),
+            )
+        })
+        .await
+    }
+
+    async fn order_for_page(&self, token: &str) -> Result<Option<i64>> {
+        let token = token.to_string();
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT id FROM orders WHERE page_token = ?1")?
+                    .query_row([token], |r| r.get(0))
+                    .optional()?,
+            )
         })
         .await
     }

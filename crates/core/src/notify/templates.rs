@@ -97,7 +97,7 @@ pub struct OrderFacts {
     pub total: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ItemFacts {
     pub name: String,
     pub quantity: u32,

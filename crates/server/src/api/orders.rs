@@ -84,6 +84,10 @@ pub async fn get(
     let mut v = serde_json::to_value(order).unwrap_or_default();
     v["events"] = serde_json::to_value(events).unwrap_or_default();
     v["shipments"] = serde_json::to_value(shipments).unwrap_or_default();
+    // The buyer tracking page, as a path (and a full link when notify.public_url is set).
+    if let Some(token) = state.store.page_token(id).await? {
+        v["tracking_page"] = json!(state.notifier.page_url(&token));
+    }
     Ok(Json(v))
 }
 

@@ -34,6 +34,8 @@ pub struct Notifier {
     pub store_name: String,
     /// Where messages point customers for help (the Reply-To address).
     pub contact: Option<String>,
+    /// The public address of this herald (`notify.public_url`), for links in messages.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -46,7 +48,12 @@ impl std::fmt::Debug for Notifier {
 }
 
 impl Notifier {
-    pub fn new(settings: MailSettings, policy: NotifyPolicy, store_name: String) -> Self {
+    pub fn new(
+        settings: MailSettings,
+        policy: NotifyPolicy,
+        store_name: String,
+        public_url: Option<String>,
+    ) -> Self {
         let contact = settings.reply_to.clone();
         Self {
             mailer: Mailer::new(&settings),
@@ -54,7 +61,14 @@ impl Notifier {
             policy,
             store_name,
             contact,
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
         }
+    }
+
+    /// The buyer tracking page of a token: a full link when `notify.public_url` is set, else
+    /// the path.
+    pub fn page_url(&self, token: &str) -> String {
+        format!("{}/t/{token}", self.public_url.as_deref().unwrap_or(""))
     }
 }
 
@@ -279,6 +293,12 @@ async fn facts_for(state: &AppState, m: &Message) -> Result<Built, Problem> {
         return Err(Problem::Skip(format!("order {order_id} no longer exists")));
     };
     let o = &order.facts;
+    // Links only work from an inbox when herald knows its public address.
+    if n.public_url.is_some()
+        && let Some(token) = state.store.page_token(order_id).await?
+    {
+        facts.tracking_page = Some(n.page_url(&token));
+    }
     facts.customer.first_name = templates::first_name(o.customer.name.as_deref());
     facts.order = OrderFacts {
         number: o.number.clone(),

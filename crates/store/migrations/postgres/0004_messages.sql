@@ -2,7 +2,8 @@
 -- change that causes it, then delivered (or skipped, with the reason) by the sender worker.
 CREATE TABLE messages (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    -- "order id:kind:occurrence": the same message is never enqueued twice.
+    -- "order id:kind:occurrence": the same message is never enqueued twice. Its index also
+    -- finds an order's messages (a range of keys), so no index on order_id is needed.
     dedupe_key TEXT NOT NULL UNIQUE,
     order_id BIGINT REFERENCES orders (id),
     kind TEXT NOT NULL,
@@ -27,7 +28,6 @@ CREATE TABLE messages (
     sent_at BIGINT
 );
 CREATE INDEX messages_due ON messages (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
-CREATE INDEX messages_order ON messages (order_id, id);
 -- What needs the seller: dead letters and the marketplace queue (other states are listed by
 -- scanning newest first).
 CREATE INDEX messages_attention ON messages (status, id) WHERE status IN ('dead', 'marketplace');
@@ -40,3 +40,9 @@ CREATE TABLE message_templates (
     html TEXT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+
+-- The buyer tracking page of each order (/t/TOKEN): an unguessable token. Orders stored before
+-- this version get one here.
+ALTER TABLE orders ADD COLUMN page_token TEXT;
+UPDATE orders SET page_token = substr(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 1, 48) WHERE page_token IS NULL;
+CREATE UNIQUE INDEX orders_page_token ON orders (page_token);

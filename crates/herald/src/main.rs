@@ -88,6 +88,19 @@ enum Command {
         #[command(subcommand)]
         command: NotifyCommand,
     },
+    /// Bounced customer e-mail.
+    Bounces {
+        #[command(subcommand)]
+        command: BouncesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BouncesCommand {
+    /// Read delivery status notifications from a Maildir folder (its cur/ and new/) or an mbox
+    /// file: hard bounces mark addresses undeliverable and alert the seller. Other mail is
+    /// counted and left alone. Reading the same mail twice changes nothing more.
+    Import { path: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -479,8 +492,81 @@ async fn run(cli: Cli) -> Result<u8> {
             }
         }
         Command::Notify { command } => return notify_command(&cli, command).await,
+        Command::Bounces {
+            command: BouncesCommand::Import { path },
+        } => {
+            let cfg = load_config(&cli, None, None)?;
+            let store = open_store(&cfg).await?;
+            let messages = read_mailbox(path)?;
+            let (mut reports, mut hard, mut other) = (0, 0, 0);
+            for (name, raw) in &messages {
+                match herald_core::notify::bounce::parse(raw) {
+                    Ok(b) => {
+                        let r = store.record_bounce(&b, jiff::Timestamp::now()).await?;
+                        reports += 1;
+                        hard += r.undeliverable.len();
+                        for a in &r.undeliverable {
+                            println!("{name}: {a} is undeliverable");
+                        }
+                    }
+                    Err(e) => {
+                        other += 1;
+                        eprintln!("{name}: skipped: {e}");
+                    }
+                }
+            }
+            println!(
+                "{} messages: {reports} delivery reports ({hard} addresses undeliverable), {other} other",
+                messages.len()
+            );
+        }
     }
     Ok(0)
+}
+
+/// The messages of a Maildir folder (cur/ and new/, in name order) or an mbox file, each with
+/// a name for messages.
+fn read_mailbox(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    if path.is_dir() {
+        let mut files = Vec::new();
+        for sub in ["cur", "new"] {
+            let dir = path.join(sub);
+            if !dir.is_dir() {
+                continue;
+            }
+            for e in std::fs::read_dir(&dir)
+                .with_context(|| format!("cannot read the Maildir folder {}", dir.display()))?
+            {
+                let p = e?.path();
+                if p.is_file() {
+                    files.push(p);
+                }
+            }
+        }
+        if files.is_empty() && !path.join("cur").is_dir() && !path.join("new").is_dir() {
+            bail!(
+                "{} is a folder but not a Maildir (it has no cur/ or new/ folder)",
+                path.display()
+            );
+        }
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| {
+                let raw =
+                    std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
+                Ok((p.display().to_string(), raw))
+            })
+            .collect()
+    } else {
+        let data =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(herald_core::notify::bounce::split_mbox(&data)
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (format!("{} message {}", path.display(), i + 1), m))
+            .collect())
+    }
 }
 
 async fn notify_command(cli: &Cli, command: &NotifyCommand) -> Result<u8> {

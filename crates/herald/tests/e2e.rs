@@ -1305,12 +1305,13 @@ async fn customer_messages_go_out_once_through_a_real_smtp_server(db: Db) {
     assert_eq!(st, 200);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(sink.messages().len(), 2, "nothing sent twice");
+    let sent_before_bounce = 2;
 
     // The seller sees every message: sent (with its Message-ID), queued for Amazon's own
     // messaging, and skipped with the reason.
     let (_, sent) = s.get("/api/v1/messages?status=sent").await;
     let sent = sent["items"].as_array().unwrap();
-    assert_eq!(sent.len(), 2);
+    assert_eq!(sent.len(), sent_before_bounce);
     let ids: Vec<String> = mails
         .iter()
         .map(|m| support::header(m, "Message-ID").unwrap())
@@ -1349,6 +1350,65 @@ async fn customer_messages_go_out_once_through_a_real_smtp_server(db: Db) {
         .unwrap();
     assert!(csv.starts_with("message_id,order_id,kind"), "{csv}");
     assert!(csv.contains("113-0000001"), "{csv}");
+
+    // The customer's mailbox does not exist: the bounce comes back to herald. The address is
+    // marked undeliverable, the seller is alerted, the order says so, and herald stops mailing.
+    let ack_id = support::header(ack, "Message-ID").unwrap();
+    let dsn = dsn_for("maya@shopper.test", &ack_id);
+    let r = s
+        .http
+        .post(s.url("/api/v1/inbound/email"))
+        .bearer_auth(&t)
+        .header("content-type", "message/rfc822")
+        .body(dsn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["recognised"], true, "{v}");
+    assert_eq!(v["undeliverable"], json!(["maya@shopper.test"]));
+    assert_eq!(v["order_id"], order_id);
+    let (_, o) = s.get(&format!("/api/v1/orders/{order_id}")).await;
+    assert_eq!(o["customer_email_undeliverable"]["status"], "5.1.1", "{o}");
+    let (_, alerts) = s.get("/api/v1/alerts").await;
+    assert!(
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "customer_unreachable" && a["order_id"] == order_id),
+        "{alerts}"
+    );
+    let second = json!({
+        "order_id": order_id, "carrier": "ups", "tracking_number": "1Z999AA10123456784",
+        "label_created_at": rfc3339_ago(0)
+    });
+    let (st, _) = s.post_json("/api/v1/shipments", &second).await;
+    assert_eq!(st, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, sk) = s.get("/api/v1/messages?status=skipped&kind=shipped").await;
+        if let Some(m) = sk["items"].as_array().unwrap().first() {
+            assert!(m["last_error"].as_str().unwrap().contains("bounced"), "{m}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second shipped notice was not skipped"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = s
+        .http
+        .post(s.url("/api/v1/inbound/email"))
+        .bearer_auth(&t)
+        .body("From: a@b.shop\r\nSubject: hello\r\n\r\nJust a note.\r\n")
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["recognised"], false, "{v}");
 
     // The seller's wording is validated when saved, with the part and line at fault.
     let put = |body: Value| {
@@ -1461,4 +1521,71 @@ fn check_refuses_placeholder_senders_and_notify_test_sends_through_smtp() {
     let said = String::from_utf8_lossy(&out.stdout);
     let id = support::header(&mails[0], "Message-ID").unwrap();
     assert!(said.contains(&id), "{said} / {id}");
+}
+
+/// A delivery status notification in the shape Postfix sends, for a message herald sent.
+fn dsn_for(to: &str, message_id: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mail.sandstonepottery.shop (Mail Delivery System)\r\n\
+Subject: Undelivered Mail Returned to Sender\r\n\
+To: orders@sandstonepottery.shop\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"R1\"\r\n\
+\r\n\
+--R1\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+Your message could not be delivered.\r\n\
+\r\n\
+--R1\r\n\
+Content-Type: message/delivery-status\r\n\
+\r\n\
+Reporting-MTA: dns; mail.sandstonepottery.shop\r\n\
+\r\n\
+Final-Recipient: rfc822; {to}\r\n\
+Action: failed\r\n\
+Status: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\
+\r\n\
+--R1\r\n\
+Content-Type: text/rfc822-headers\r\n\
+\r\n\
+To: {to}\r\n\
+Message-ID: {message_id}\r\n\
+\r\n\
+--R1--\r\n"
+    )
+}
+
+#[test]
+fn bounces_import_reads_an_mbox() {
+    let db = sqlite_db();
+    let dir = tempfile::tempdir().unwrap();
+    let mbox = dir.path().join("bounces.mbox");
+    std::fs::write(
+        &mbox,
+        format!(
+            "From MAILER-DAEMON Mon Nov 23 10:00:00 2026\n{}\nFrom someone Mon Nov 23 10:01:00 2026\nFrom: a@b.shop\nSubject: hi\n\nhello\n",
+            dsn_for("gone@shopper.test", "<herald.outbox.9@sandstonepottery.shop>")
+        ),
+    )
+    .unwrap();
+    let out = herald(&db, &["bounces", "import", mbox.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("gone@shopper.test is undeliverable"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 messages: 1 delivery reports (1 addresses undeliverable), 1 other"),
+        "{text}"
+    );
+    let out = herald(&db, &["bounces", "import", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Maildir"));
 }

@@ -139,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cases/{id}", get(api::cases::get))
         .route("/cases/{id}/actions", post(api::cases::act))
         .route("/webhooks", get(api::webhooks::list))
+        .route("/inbound/email", post(api::inbound::email))
         .route("/messages", get(api::messages::list))
         .route("/messages/export.csv", get(api::messages::export))
         .route("/messages/{id}", get(api::messages::get))

@@ -8,7 +8,7 @@ mod sql;
 mod sqlite;
 mod watch;
 
-pub use outbox::{Message, MessageFilter, NewMessage, Settle};
+pub use outbox::{BounceRecorded, Message, MessageFilter, NewMessage, Settle, Undeliverable};
 pub use postgres::PgStore;
 pub use sql::Cursor;
 pub use sqlite::SqliteStore;
@@ -291,6 +291,16 @@ pub trait Store: Send + Sync + 'static {
     async fn page_token(&self, order_id: i64) -> Result<Option<String>>;
     /// The order whose buyer tracking page has this token.
     async fn order_for_page(&self, token: &str) -> Result<Option<i64>>;
+
+    /// Records what a delivery status notification says, in one transaction: every recipient
+    /// it reports on, and for each hard bounce a seller alert (once per address).
+    async fn record_bounce(
+        &self,
+        bounce: &herald_core::notify::bounce::Bounce,
+        now: Timestamp,
+    ) -> Result<BounceRecorded>;
+    /// Whether an address bounced hard (herald no longer mails it).
+    async fn undeliverable(&self, address: &str) -> Result<Option<Undeliverable>>;
 
     /// Writes a message to the outbox on its own (most are written by the change that causes
     /// them). Returns its id, or `None` if a message with its dedupe key exists.

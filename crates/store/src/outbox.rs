@@ -458,3 +458,60 @@ mod tests {
         assert_eq!(m.dedupe_key(), "7:shipped:12");
     }
 }
+
+/// What herald made of a bounce.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BounceRecorded {
+    /// Recipients the report covered.
+    pub recipients: usize,
+    /// Addresses that bounced hard: herald no longer mails them.
+    pub undeliverable: Vec<String>,
+    /// The order of the message that bounced, when the report names it.
+    pub order_id: Option<i64>,
+    /// Seller alerts raised (one per newly undeliverable address).
+    pub alerts: u64,
+}
+
+/// An address herald no longer mails, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Undeliverable {
+    pub address: String,
+    pub status: String,
+    pub diagnostic: Option<String>,
+    pub bounced_at: Timestamp,
+}
+
+/// The order of an outbox message ($1).
+pub(crate) const MESSAGE_ORDER_SQL: &str = "SELECT order_id FROM messages WHERE id = $1";
+
+/// $1 address, $2 action, $3 status, $4 diagnostic, $5 hard (0/1), $6 outbox message,
+/// $7 order, $8 received at.
+pub(crate) const INSERT_BOUNCE_SQL: &str = "INSERT INTO bounces (address, action, status, diagnostic, hard, message_id, order_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// The latest hard bounce of an address ($1).
+pub(crate) const UNDELIVERABLE_SQL: &str = "SELECT address, status, diagnostic, received_at FROM bounces WHERE address = $1 AND hard = 1 ORDER BY id DESC LIMIT 1";
+
+/// $1 dedupe key, $2 order, $3 message, $4 raised at.
+pub(crate) const INSERT_BOUNCE_ALERT_SQL: &str = "INSERT INTO alerts (dedupe_key, kind, order_id, message, due_at, raised_at) VALUES ($1, 'customer_unreachable', $2, $3, NULL, $4) ON CONFLICT (dedupe_key) DO NOTHING";
+
+/// The alert for an address that bounced hard: (dedupe key, message).
+pub(crate) fn bounce_alert(
+    r: &herald_core::notify::bounce::RecipientReport,
+    order_number: Option<&str>,
+) -> (String, String) {
+    let about = order_number
+        .map(|n| format!(" (order {n})"))
+        .unwrap_or_default();
+    (
+        format!("bounce:{}", r.address),
+        format!(
+            "The customer's e-mail address {}{about} bounced ({}{}): herald will not e-mail it again. Reach the customer another way and correct the address in your store.",
+            r.address,
+            r.status,
+            r.diagnostic
+                .as_deref()
+                .map(|d| format!(", {d}"))
+                .unwrap_or_default()
+        ),
+    )
+}

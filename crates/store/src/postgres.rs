@@ -882,6 +882,85 @@ impl crate::Store for PgStore {
             .collect()
     }
 
+    async fn record_bounce(
+        &self,
+        bounce: &herald_core::notify::bounce::Bounce,
+        now: jiff::Timestamp,
+    ) -> crate::Result<crate::BounceRecorded> {
+        let now_us = herald_core::time::to_micros(now);
+        let mut tx = self.begin_write().await?;
+        let message = bounce
+            .original_message_id
+            .as_deref()
+            .and_then(herald_core::notify::bounce::outbox_id);
+        let order_id: Option<i64> = match message {
+            Some(m) => sqlx::query_scalar::<_, Option<i64>>(crate::outbox::MESSAGE_ORDER_SQL)
+                .bind(m)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten(),
+            None => None,
+        };
+        let number: Option<String> = match order_id {
+            Some(o) => {
+                sqlx::query_scalar("SELECT number FROM orders WHERE id = $1")
+                    .bind(o)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        let mut out = crate::BounceRecorded {
+            recipients: bounce.recipients.len(),
+            order_id,
+            ..Default::default()
+        };
+        for r in &bounce.recipients {
+            sqlx::query(crate::outbox::INSERT_BOUNCE_SQL)
+                .bind(&r.address)
+                .bind(&r.action)
+                .bind(&r.status)
+                .bind(&r.diagnostic)
+                .bind(i32::from(r.is_hard()))
+                .bind(message)
+                .bind(order_id)
+                .bind(now_us)
+                .execute(&mut *tx)
+                .await?;
+            if r.is_hard() {
+                out.undeliverable.push(r.address.clone());
+                let (key, text) = crate::outbox::bounce_alert(r, number.as_deref());
+                out.alerts += sqlx::query(crate::outbox::INSERT_BOUNCE_ALERT_SQL)
+                    .bind(key)
+                    .bind(order_id)
+                    .bind(text)
+                    .bind(now_us)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn undeliverable(&self, address: &str) -> crate::Result<Option<crate::Undeliverable>> {
+        use sqlx::Row as _;
+        let row = sqlx::query(crate::outbox::UNDELIVERABLE_SQL)
+            .bind(address.trim().to_ascii_lowercase())
+            .fetch_optional(self.read_pool())
+            .await?;
+        row.map(|r| {
+            Ok(crate::Undeliverable {
+                address: r.try_get(0)?,
+                status: r.try_get(1)?,
+                diagnostic: r.try_get(2)?,
+                bounced_at: herald_core::time::from_micros(r.try_get(3)?),
+            })
+        })
+        .transpose()
+    }
+
     async fn page_token(&self, order_id: i64) -> crate::Result<Option<String>> {
         let t: Option<Option<String>> =
             sqlx::query_scalar("SELECT page_token FROM orders WHERE id = $1")

@@ -1045,6 +1045,83 @@ impl crate::Store for SqliteStore {
         .await
     }
 
+    async fn record_bounce(
+        &self,
+        bounce: &herald_core::notify::bounce::Bounce,
+        now: Timestamp,
+    ) -> Result<crate::BounceRecorded> {
+        let bounce = bounce.clone();
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let message = bounce
+                .original_message_id
+                .as_deref()
+                .and_then(herald_core::notify::bounce::outbox_id);
+            let order_id: Option<i64> = match message {
+                Some(m) => tx
+                    .prepare_cached(&q(crate::outbox::MESSAGE_ORDER_SQL))?
+                    .query_row([m], |r| r.get::<_, Option<i64>>(0))
+                    .optional()?
+                    .flatten(),
+                None => None,
+            };
+            let number: Option<String> = match order_id {
+                Some(o) => tx
+                    .prepare_cached("SELECT number FROM orders WHERE id = ?1")?
+                    .query_row([o], |r| r.get(0))
+                    .optional()?,
+                None => None,
+            };
+            let mut out = crate::BounceRecorded {
+                recipients: bounce.recipients.len(),
+                order_id,
+                ..Default::default()
+            };
+            for r in &bounce.recipients {
+                tx.prepare_cached(&q(crate::outbox::INSERT_BOUNCE_SQL))?
+                    .execute(params![
+                        r.address,
+                        r.action,
+                        r.status,
+                        r.diagnostic,
+                        i64::from(r.is_hard()),
+                        message,
+                        order_id,
+                        now_us
+                    ])?;
+                if r.is_hard() {
+                    out.undeliverable.push(r.address.clone());
+                    let (key, text) = crate::outbox::bounce_alert(r, number.as_deref());
+                    out.alerts += tx
+                        .prepare_cached(&q(crate::outbox::INSERT_BOUNCE_ALERT_SQL))?
+                        .execute(params![key, order_id, text, now_us])?
+                        as u64;
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn undeliverable(&self, address: &str) -> Result<Option<crate::Undeliverable>> {
+        let address = address.trim().to_ascii_lowercase();
+        self.read(move |c| {
+            Ok(c.prepare_cached(&q(crate::outbox::UNDELIVERABLE_SQL))?
+                .query_row([address], |r| {
+                    Ok(crate::Undeliverable {
+                        address: r.get(0)?,
+                        status: r.get(1)?,
+                        diagnostic: r.get(2)?,
+                        bounced_at: from_micros(r.get(3)?),
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
     async fn page_token(&self, order_id: i64) -> Result<Option<String>> {
         self.read(move |c| {
             Ok(

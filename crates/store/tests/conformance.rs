@@ -130,6 +130,7 @@ conformance!(
     two_workers_never_claim_the_same_message,
     dead_messages_are_kept_and_can_be_retried,
     the_sellers_templates_are_kept,
+    hard_bounces_make_an_address_undeliverable_once,
 );
 
 fn ts(s: &str) -> Timestamp {
@@ -1509,4 +1510,58 @@ async fn the_sellers_templates_are_kept(db: &Db) {
     assert!(s.delete_template(MessageKind::Shipped).await.unwrap());
     assert!(!s.delete_template(MessageKind::Shipped).await.unwrap());
     assert!(s.load_templates().await.unwrap().is_empty());
+}
+
+async fn hard_bounces_make_an_address_undeliverable_once(db: &Db) {
+    use herald_core::notify::bounce::{Bounce, RecipientReport};
+    let s = &db.store;
+    let soon = ts("2025-12-01T15:05:00Z");
+    let id = s
+        .upsert_orders(&[ok(order("b1", "2025-12-01T15:00:00Z"))], &policy(), soon)
+        .await
+        .unwrap()[0]
+        .id;
+    let ack = messages_of(s, id).await.items[0].id;
+    let report = |action: &str, status: &str| Bounce {
+        recipients: vec![RecipientReport {
+            address: "jane@shopper.test".into(),
+            action: action.into(),
+            status: status.into(),
+            diagnostic: Some("smtp; 550 5.1.1 user unknown".into()),
+        }],
+        original_message_id: Some(format!("herald.outbox.{ack}@sandstonepottery.shop")),
+    };
+    // A delay is recorded but changes nothing.
+    let r = s
+        .record_bounce(&report("delayed", "4.4.7"), soon)
+        .await
+        .unwrap();
+    assert!(r.undeliverable.is_empty());
+    assert!(
+        s.undeliverable("jane@shopper.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A hard bounce: undeliverable, one alert linked to the order, however often it comes.
+    for _ in 0..2 {
+        let r = s
+            .record_bounce(&report("failed", "5.1.1"), soon)
+            .await
+            .unwrap();
+        assert_eq!(r.undeliverable, ["jane@shopper.test"]);
+        assert_eq!(r.order_id, Some(id));
+    }
+    let u = s.undeliverable("Jane@Shopper.test").await.unwrap().unwrap();
+    assert_eq!(u.status, "5.1.1");
+    let alerts: Vec<_> = s
+        .list_alerts(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind == "customer_unreachable")
+        .collect();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].order_id, Some(id));
+    assert!(alerts[0].message.contains("jane@shopper.test") && alerts[0].message.contains("#b1"));
 }

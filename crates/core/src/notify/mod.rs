@@ -2,6 +2,7 @@
 //! which of them are still worth sending. The wording lives in [`templates`]; delivery (SMTP,
 //! the outbox worker) lives in the server crate.
 
+pub mod bounce;
 pub mod page;
 pub mod templates;
 

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod batch;
 pub mod cases;
 pub mod imports;
+pub mod inbound;
 pub mod messages;
 pub mod orders;
 pub mod shipments;

@@ -81,9 +81,14 @@ pub async fn get(
         .ok_or_else(|| AppError::not_found(format!("no order with id {id}")))?;
     let events = state.store.order_events(id).await?;
     let shipments = state.store.order_shipments(id).await?;
-    let mut v = serde_json::to_value(order).unwrap_or_default();
+    let mut v = serde_json::to_value(&order).unwrap_or_default();
     v["events"] = serde_json::to_value(events).unwrap_or_default();
     v["shipments"] = serde_json::to_value(shipments).unwrap_or_default();
+    // Whether the customer can be reached by e-mail (a hard bounce says not).
+    if let Some(email) = &order.facts.customer.email {
+        let bounced = state.store.undeliverable(email).await?;
+        v["customer_email_undeliverable"] = json!(bounced);
+    }
     // The buyer tracking page, as a path (and a full link when notify.public_url is set).
     if let Some(token) = state.store.page_token(id).await? {
         v["tracking_page"] = json!(state.notifier.page_url(&token));

@@ -212,6 +212,18 @@ async fn settle_one(state: &AppState, templates: &Templates, m: &Message) -> Set
             reason: "the order has no customer e-mail address".into(),
         };
     };
+    match state.store.undeliverable(&to).await {
+        Ok(Some(b)) => {
+            return Settle::Skipped {
+                reason: format!(
+                    "{to} bounced on {} ({}): herald no longer mails it",
+                    b.bounced_at, b.status
+                ),
+            };
+        }
+        Ok(None) => {}
+        Err(e) => return retry_or_die(n, m, format!("database: {e}"), now),
+    }
     match n.mailer.send(m.id, &to, &rendered).await {
         Ok(message_id) => Settle::Sent {
             recipient: to,

@@ -46,3 +46,20 @@ CREATE TABLE message_templates (
 ALTER TABLE orders ADD COLUMN page_token TEXT;
 UPDATE orders SET page_token = substr(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 1, 48) WHERE page_token IS NULL;
 CREATE UNIQUE INDEX orders_page_token ON orders (page_token);
+
+-- Delivery status notifications received (POST /api/v1/inbound/email, herald bounces import),
+-- one row per recipient they report on. A hard bounce (failed, 5.x.x) makes the address
+-- undeliverable: herald stops mailing it.
+CREATE TABLE bounces (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    address TEXT NOT NULL,
+    action TEXT NOT NULL,
+    status TEXT NOT NULL,
+    diagnostic TEXT,
+    hard INTEGER NOT NULL,
+    -- The outbox message that bounced, when the report carries its Message-ID.
+    message_id BIGINT,
+    order_id BIGINT,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX bounces_address ON bounces (address, id);

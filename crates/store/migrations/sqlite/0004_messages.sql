@@ -46,3 +46,20 @@ CREATE TABLE message_templates (
 ALTER TABLE orders ADD COLUMN page_token TEXT;
 UPDATE orders SET page_token = lower(hex(randomblob(24))) WHERE page_token IS NULL;
 CREATE UNIQUE INDEX orders_page_token ON orders (page_token);
+
+-- Delivery status notifications received (POST /api/v1/inbound/email, herald bounces import),
+-- one row per recipient they report on. A hard bounce (failed, 5.x.x) makes the address
+-- undeliverable: herald stops mailing it.
+CREATE TABLE bounces (
+    id INTEGER PRIMARY KEY,
+    address TEXT NOT NULL,
+    action TEXT NOT NULL,
+    status TEXT NOT NULL,
+    diagnostic TEXT,
+    hard INTEGER NOT NULL,
+    -- The outbox message that bounced, when the report carries its Message-ID.
+    message_id INTEGER,
+    order_id INTEGER,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX bounces_address ON bounces (address, id);

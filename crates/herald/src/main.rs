@@ -311,6 +311,12 @@ async fn run(cli: Cli) -> Result<u8> {
                 "         curl -H 'Authorization: Bearer {token}' '{base}/api/v1/cases?open=true'"
             );
             println!(
+                "         curl -H 'Authorization: Bearer {token}' '{base}/api/v1/messages'   # customer messages (no [mail] set: they wait in the outbox)"
+            );
+            println!(
+                "         {base}/t/...   the buyer tracking page of an order: see tracking_page in GET /api/v1/orders/ID"
+            );
+            println!(
                 "  data:  {} (removed when the demo stops; Ctrl-C to stop)",
                 dir.path().display()
             );

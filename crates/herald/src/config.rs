@@ -78,6 +78,25 @@ pub struct RawNotify {
     pub window_hours: Option<i64>,
     pub disabled: Option<Vec<String>>,
     pub marketplace_channels: Option<Vec<String>>,
+    /// `at_risk` or `late`.
+    pub delayed_when: Option<String>,
+    pub seller_email: Option<String>,
+    /// `each`, `digest` or `off`.
+    pub seller_alerts: Option<String>,
+    pub digest_hour: Option<i64>,
+    #[serde(default)]
+    pub offers: RawOffers,
+}
+
+/// `[notify.offers]`: goodwill offers in delay and problem notices.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOffers {
+    /// `off`, `generate` or `pool`.
+    pub codes: Option<String>,
+    pub code_prefix: Option<String>,
+    /// `none`, `coupon 20%` or `upgrade SERVICE`.
+    pub delayed: Option<String>,
 }
 
 /// `[watch]`: the parcel problem rules.
@@ -596,6 +615,59 @@ fn notifications(
             }
         }
         policy.marketplace_channels = chs.clone();
+    }
+    match n.delayed_when.as_deref() {
+        None | Some("at_risk") => {}
+        Some("late") => policy.delayed_when = herald_core::notify::DelayedWhen::Late,
+        Some(other) => problems.push(format!(
+            "{}: {other:?} is not a choice: write \"at_risk\" (tell customers as soon as an order may ship late) or \"late\" (only once it has)",
+            source(fig, "notify.delayed_when")
+        )),
+    }
+    if let Some(v) = &n.seller_alerts {
+        match herald_core::notify::SellerAlerts::parse(v) {
+            Ok(a) => policy.seller_alerts = a,
+            Err(e) => problems.push(format!("{}: {e}", source(fig, "notify.seller_alerts"))),
+        }
+    }
+    policy.digest_hour = positive(fig, "notify.digest_hour", n.digest_hour, 7, 23, problems) as u8;
+    policy.seller_email = n
+        .seller_email
+        .clone()
+        .or_else(|| mail.reply_to.clone())
+        .filter(|v| !v.trim().is_empty());
+    if let Some(addr) = &n.seller_email
+        && !addr.contains('@')
+    {
+        problems.push(format!(
+            "{}: {addr:?} is not an e-mail address",
+            source(fig, "notify.seller_email")
+        ));
+    }
+    let o = &n.offers;
+    if let Some(c) = &o.codes {
+        use herald_core::notify::offers::CodeSource;
+        match c.as_str() {
+            "off" => policy.offers.codes = CodeSource::Off,
+            "generate" => policy.offers.codes = CodeSource::Generate,
+            "pool" => policy.offers.codes = CodeSource::Pool,
+            other => problems.push(format!(
+                "{}: {other:?} is not a choice: write \"off\", \"generate\" (herald makes unique codes) or \"pool\" (codes you upload from your store)",
+                source(fig, "notify.offers.codes")
+            )),
+        }
+    }
+    if let Some(p) = &o.code_prefix {
+        match herald_core::notify::offers::check_prefix(p) {
+            Ok(()) => policy.offers.code_prefix = p.clone(),
+            Err(e) => problems.push(format!("{}: {e}", source(fig, "notify.offers.code_prefix"))),
+        }
+    }
+    if let Some(d) = &o.delayed {
+        match herald_core::cases::Compensation::parse(d) {
+            Ok(c) => policy.offers.delayed = c,
+            Err(e) => problems.push(format!("{}: {e}", source(fig, "notify.offers.delayed"))),
+        }
     }
     (mail, policy)
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod notify;
 pub mod page;
+pub mod unsubscribe;
 pub mod workers;
 
 use axum::Router;
@@ -151,6 +152,18 @@ pub fn router(state: AppState) -> Router {
                 .delete(api::templates::delete),
         )
         .route("/templates/{kind}/preview", post(api::templates::preview))
+        .route(
+            "/webhook-endpoints",
+            post(api::endpoints::create).get(api::endpoints::list),
+        )
+        .route(
+            "/webhook-endpoints/{id}",
+            axum::routing::delete(api::endpoints::delete),
+        )
+        .route(
+            "/offer-codes",
+            post(api::offers::upload).get(api::offers::list),
+        )
         .route("/metrics/shipping", get(api::shipping::get))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -164,6 +177,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/webhooks/{provider}", post(api::webhooks::receive))
         .route("/t/{token}", get(page::show))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe::confirm).post(unsubscribe::leave),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(

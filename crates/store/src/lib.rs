@@ -4,12 +4,14 @@
 
 mod outbox;
 mod postgres;
+mod seller;
 mod sql;
 mod sqlite;
 mod watch;
 
 pub use outbox::{BounceRecorded, Message, MessageFilter, NewMessage, Settle, Undeliverable};
 pub use postgres::PgStore;
+pub use seller::{ListMember, NewWebhookEndpoint, OfferCode, OfferRequest, WebhookEndpoint};
 pub use sql::Cursor;
 pub use sqlite::SqliteStore;
 pub use watch::SweepReport;
@@ -334,6 +336,45 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Goes back to herald's wording for a kind; false if the seller had none saved.
     async fn delete_template(&self, kind: herald_core::notify::MessageKind) -> Result<bool>;
+
+    /// Subscribes a URL to herald's events; messages enqueued from now on are echoed to it.
+    async fn add_webhook_endpoint(
+        &self,
+        endpoint: &NewWebhookEndpoint,
+        now: Timestamp,
+    ) -> Result<WebhookEndpoint>;
+    /// Every endpoint, oldest first (disabled ones too).
+    async fn list_webhook_endpoints(&self) -> Result<Vec<WebhookEndpoint>>;
+    async fn get_webhook_endpoint(&self, id: i64) -> Result<Option<WebhookEndpoint>>;
+    /// Stops deliveries to an endpoint; false if it was already stopped or never existed.
+    async fn disable_webhook_endpoint(&self, id: i64, now: Timestamp) -> Result<bool>;
+    async fn get_alert(&self, id: i64) -> Result<Option<Alert>>;
+    /// Alerts raised in [from, to), oldest first, at most `limit`.
+    async fn alerts_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Alert>>;
+    /// Adds codes to the pool (a code already known is left as it is); returns how many
+    /// were new.
+    async fn add_offer_codes(&self, codes: &[String], now: Timestamp) -> Result<u64>;
+    /// The code of a message's offer: the one it already has, else one from the pool (or the
+    /// generated one). `None` when the pool is empty.
+    async fn assign_offer_code(&self, req: &OfferRequest, now: Timestamp)
+    -> Result<Option<String>>;
+    /// Codes, most recent first; `given`: only handed out (true), only free (false), or all.
+    async fn list_offer_codes(&self, given: Option<bool>, limit: u32) -> Result<Vec<OfferCode>>;
+    /// The reader's place on a mail list, joining it if they were never on it.
+    async fn join_mail_list(
+        &self,
+        list: &str,
+        address: &str,
+        now: Timestamp,
+    ) -> Result<ListMember>;
+    /// Leaves the list of an unsubscribe token; the (list, address) it named, if any.
+    async fn leave_mail_list(&self, token: &str, now: Timestamp)
+    -> Result<Option<(String, String)>>;
     async fn load_templates(
         &self,
     ) -> Result<

@@ -236,6 +236,15 @@ pub enum Settle {
         subject: String,
         body: String,
     },
+    /// Accepted by a webhook endpoint (it answered 2xx).
+    Posted {
+        /// `webhook-id`, the same on every attempt.
+        webhook_id: String,
+        /// "HTTP 200".
+        answer: String,
+        /// The JSON body delivered.
+        payload: String,
+    },
     /// Not sent, and never will be: the reason.
     Skipped { reason: String },
     /// Failed for now; tried again at `at`.
@@ -291,6 +300,21 @@ pub(crate) fn settle_values(
             None,
             None,
             None,
+        ),
+        Settle::Posted {
+            webhook_id,
+            answer,
+            payload,
+        } => (
+            "sent",
+            None,
+            None,
+            Some(answer),
+            Some(payload),
+            Some(webhook_id),
+            None,
+            None,
+            Some(now_us),
         ),
         Settle::Skipped { reason } => (
             "skipped",

@@ -2,6 +2,7 @@
 //! order serialise on a transaction-scoped advisory lock per (channel, external id); job-like
 //! sweeps claim rows with `FOR UPDATE SKIP LOCKED` so two nodes never process the same row.
 
+use crate::seller;
 use crate::{Result, StoreError, StoreOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -1139,6 +1140,208 @@ impl crate::Store for PgStore {
                 .fetch_all(self.read_pool())
                 .await?;
         crate::outbox::templates_from(rows)
+    }
+
+    async fn add_webhook_endpoint(
+        &self,
+        e: &crate::NewWebhookEndpoint,
+        now: jiff::Timestamp,
+    ) -> crate::Result<crate::WebhookEndpoint> {
+        let id: i64 = sqlx::query_scalar(seller::INSERT_ENDPOINT_SQL)
+            .bind(&e.url)
+            .bind(&e.secret)
+            .bind(seller::events_column(&e.kinds))
+            .bind(&e.description)
+            .bind(herald_core::time::to_micros(now))
+            .fetch_one(self.write_pool())
+            .await?;
+        self.get_webhook_endpoint(id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("webhook endpoint {id} vanished")))
+    }
+
+    async fn list_webhook_endpoints(&self) -> crate::Result<Vec<crate::WebhookEndpoint>> {
+        let rows: Vec<EndpointRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM webhook_endpoints ORDER BY id",
+            seller::ENDPOINT_COLUMNS
+        )))
+        .fetch_all(self.read_pool())
+        .await?;
+        Ok(rows.into_iter().map(seller::endpoint_from).collect())
+    }
+
+    async fn get_webhook_endpoint(&self, id: i64) -> crate::Result<Option<crate::WebhookEndpoint>> {
+        let row: Option<EndpointRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM webhook_endpoints WHERE id = $1",
+            seller::ENDPOINT_COLUMNS
+        )))
+        .bind(id)
+        .fetch_optional(self.read_pool())
+        .await?;
+        Ok(row.map(seller::endpoint_from))
+    }
+
+    async fn disable_webhook_endpoint(&self, id: i64, now: jiff::Timestamp) -> crate::Result<bool> {
+        Ok(sqlx::query(seller::DISABLE_ENDPOINT_SQL)
+            .bind(herald_core::time::to_micros(now))
+            .bind(id)
+            .execute(self.write_pool())
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    async fn get_alert(&self, id: i64) -> crate::Result<Option<crate::Alert>> {
+        let row: Option<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM alerts WHERE id = $1",
+            seller::ALERT_COLUMNS
+        )))
+        .bind(id)
+        .fetch_optional(self.read_pool())
+        .await?;
+        Ok(row.map(alert_from))
+    }
+
+    async fn alerts_between(
+        &self,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+        limit: u32,
+    ) -> crate::Result<Vec<crate::Alert>> {
+        let rows: Vec<AlertRow> = sqlx::query_as(seller::ALERTS_BETWEEN_SQL)
+            .bind(herald_core::time::to_micros(from))
+            .bind(herald_core::time::to_micros(to))
+            .bind(i64::from(limit))
+            .fetch_all(self.read_pool())
+            .await?;
+        Ok(rows.into_iter().map(alert_from).collect())
+    }
+
+    async fn add_offer_codes(&self, codes: &[String], now: jiff::Timestamp) -> crate::Result<u64> {
+        let now_us = herald_core::time::to_micros(now);
+        let mut tx = self.begin_write().await?;
+        let mut n = 0;
+        for code in codes {
+            n += sqlx::query(seller::ADD_POOL_CODE_SQL)
+                .bind(code)
+                .bind(now_us)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn assign_offer_code(
+        &self,
+        req: &crate::OfferRequest,
+        now: jiff::Timestamp,
+    ) -> crate::Result<Option<String>> {
+        let now_us = herald_core::time::to_micros(now);
+        let mut tx = self.begin_write().await?;
+        let mine = sqlx::query_scalar::<_, String>(seller::CODE_OF_MESSAGE_SQL)
+            .bind(&req.message_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let code = match (mine, &req.generated) {
+            (Some(code), _) => Some(code),
+            (None, Some(code)) => {
+                sqlx::query(seller::INSERT_GENERATED_SQL)
+                    .bind(code)
+                    .bind(now_us)
+                    .bind(req.order_id)
+                    .bind(&req.message_key)
+                    .bind(&req.offer)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query_scalar::<_, String>(seller::CODE_OF_MESSAGE_SQL)
+                    .bind(&req.message_key)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            (None, None) => {
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(seller::take_from_pool_sql(
+                    " FOR UPDATE SKIP LOCKED",
+                )))
+                .bind(req.order_id)
+                .bind(&req.message_key)
+                .bind(&req.offer)
+                .bind(now_us)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(code)
+    }
+
+    async fn list_offer_codes(
+        &self,
+        given: Option<bool>,
+        limit: u32,
+    ) -> crate::Result<Vec<crate::OfferCode>> {
+        let rows: Vec<(String, String, i64, Option<i64>, Option<String>, Option<i64>)> =
+            sqlx::query_as(seller::LIST_CODES_SQL)
+                .bind(given.map_or(2, i64::from))
+                .bind(i64::from(limit.clamp(1, 10_000)))
+                .fetch_all(self.read_pool())
+                .await?;
+        Ok(rows.into_iter().map(seller::offer_from).collect())
+    }
+
+    async fn join_mail_list(
+        &self,
+        list: &str,
+        address: &str,
+        now: jiff::Timestamp,
+    ) -> crate::Result<crate::ListMember> {
+        let address = address.trim().to_ascii_lowercase();
+        sqlx::query(seller::JOIN_LIST_SQL)
+            .bind(seller::new_list_token())
+            .bind(list)
+            .bind(&address)
+            .bind(herald_core::time::to_micros(now))
+            .execute(self.write_pool())
+            .await?;
+        let (token, left): (String, Option<i64>) = sqlx::query_as(seller::LIST_MEMBER_SQL)
+            .bind(list)
+            .bind(&address)
+            .fetch_one(self.write_pool())
+            .await?;
+        Ok(crate::ListMember {
+            token,
+            left_at: left.map(herald_core::time::from_micros),
+        })
+    }
+
+    async fn leave_mail_list(
+        &self,
+        token: &str,
+        now: jiff::Timestamp,
+    ) -> crate::Result<Option<(String, String)>> {
+        Ok(sqlx::query_as(seller::LEAVE_LIST_SQL)
+            .bind(herald_core::time::to_micros(now))
+            .bind(token)
+            .fetch_optional(self.write_pool())
+            .await?)
+    }
+}
+
+type EndpointRow = (i64, String, String, String, Option<String>, i64, Option<i64>);
+type AlertRow = (i64, String, Option<i64>, String, Option<i64>, i64, Option<i64>);
+
+fn alert_from(
+    (id, kind, order_id, message, due_at, raised_at, case_id): AlertRow,
+) -> crate::Alert {
+    crate::Alert {
+        id,
+        kind,
+        order_id,
+        message,
+        due_at: due_at.map(herald_core::time::from_micros),
+        raised_at: herald_core::time::from_micros(raised_at),
+        case_id,
     }
 }
 

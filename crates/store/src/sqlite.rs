@@ -10,6 +10,7 @@
 //! write survives power loss before herald answers 2xx, foreign keys on, and a busy timeout for
 //! a second process (such as `herald import` next to a running server).
 
+use crate::seller;
 use crate::sql::{Bind, FoldedBatch, Stored, UpsertPlan, fold_batch, plan_upsert};
 use crate::{
     Alert, OrderEvent, OrderFilter, Page, Result, ShippingWindow, StoreError, StoreOptions,
@@ -29,6 +30,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_shipments.sql")),
     (3, include_str!("../migrations/sqlite/0003_cases.sql")),
     (4, include_str!("../migrations/sqlite/0004_messages.sql")),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_seller_webhooks_offers.sql"),
+    ),
 ];
 
 struct Inner {
@@ -1308,4 +1313,241 @@ impl crate::Store for SqliteStore {
             .await?;
         crate::outbox::templates_from(rows)
     }
+
+    async fn add_webhook_endpoint(
+        &self,
+        e: &crate::NewWebhookEndpoint,
+        now: Timestamp,
+    ) -> Result<crate::WebhookEndpoint> {
+        let e = e.clone();
+        let now_us = to_micros(now);
+        let id: i64 = self
+            .write(move |c| {
+                Ok(c.prepare_cached(&q(seller::INSERT_ENDPOINT_SQL))?
+                    .query_row(
+                        params![
+                            e.url,
+                            e.secret,
+                            seller::events_column(&e.kinds),
+                            e.description,
+                            now_us
+                        ],
+                        |r| r.get(0),
+                    )?)
+            })
+            .await?;
+        self.get_webhook_endpoint(id)
+            .await?
+            .ok_or_else(|| crate::StoreError::Corrupt(format!("webhook endpoint {id} vanished")))
+    }
+
+    async fn list_webhook_endpoints(&self) -> Result<Vec<crate::WebhookEndpoint>> {
+        self.read(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {} FROM webhook_endpoints ORDER BY id",
+                seller::ENDPOINT_COLUMNS
+            ))?
+            .query_map([], endpoint_row)?
+            .collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    async fn get_webhook_endpoint(&self, id: i64) -> Result<Option<crate::WebhookEndpoint>> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {} FROM webhook_endpoints WHERE id = ?1",
+                seller::ENDPOINT_COLUMNS
+            ))?
+            .query_row([id], endpoint_row)
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn disable_webhook_endpoint(&self, id: i64, now: Timestamp) -> Result<bool> {
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            Ok(c.prepare_cached(&q(seller::DISABLE_ENDPOINT_SQL))?
+                .execute(params![now_us, id])?
+                == 1)
+        })
+        .await
+    }
+
+    async fn get_alert(&self, id: i64) -> Result<Option<Alert>> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {} FROM alerts WHERE id = ?1",
+                seller::ALERT_COLUMNS
+            ))?
+            .query_row([id], alert_row)
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn alerts_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Alert>> {
+        let (from, to) = (to_micros(from), to_micros(to));
+        self.read(move |c| {
+            Ok(c.prepare_cached(&q(seller::ALERTS_BETWEEN_SQL))?
+                .query_map(params![from, to, limit], alert_row)?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    async fn add_offer_codes(&self, codes: &[String], now: Timestamp) -> Result<u64> {
+        let codes = codes.to_vec();
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut n = 0;
+            {
+                let mut st = tx.prepare_cached(&q(seller::ADD_POOL_CODE_SQL))?;
+                for code in &codes {
+                    n += st.execute(params![code, now_us])? as u64;
+                }
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn assign_offer_code(
+        &self,
+        req: &crate::OfferRequest,
+        now: Timestamp,
+    ) -> Result<Option<String>> {
+        let req = req.clone();
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mine = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<Option<String>> {
+                tx.prepare_cached(&q(seller::CODE_OF_MESSAGE_SQL))?
+                    .query_row([&req.message_key], |r| r.get(0))
+                    .optional()
+            };
+            let code = match mine(&tx)? {
+                Some(code) => Some(code),
+                None => match &req.generated {
+                    Some(code) => {
+                        tx.prepare_cached(&q(seller::INSERT_GENERATED_SQL))?
+                            .execute(params![
+                                code,
+                                now_us,
+                                req.order_id,
+                                req.message_key,
+                                req.offer
+                            ])?;
+                        mine(&tx)?
+                    }
+                    None => tx
+                        .prepare_cached(&q(&seller::take_from_pool_sql("")))?
+                        .query_row(
+                            params![req.order_id, req.message_key, req.offer, now_us],
+                            |r| r.get(0),
+                        )
+                        .optional()?,
+                },
+            };
+            tx.commit()?;
+            Ok(code)
+        })
+        .await
+    }
+
+    async fn list_offer_codes(
+        &self,
+        given: Option<bool>,
+        limit: u32,
+    ) -> Result<Vec<crate::OfferCode>> {
+        let which = given.map_or(2, i64::from);
+        self.read(move |c| {
+            Ok(c.prepare_cached(&q(seller::LIST_CODES_SQL))?
+                .query_map(params![which, limit.clamp(1, 10_000)], |r| {
+                    Ok(seller::offer_from((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    )))
+                })?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    async fn join_mail_list(
+        &self,
+        list: &str,
+        address: &str,
+        now: Timestamp,
+    ) -> Result<crate::ListMember> {
+        let (list, address) = (list.to_string(), address.trim().to_ascii_lowercase());
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            c.prepare_cached(&q(seller::JOIN_LIST_SQL))?.execute(params![
+                seller::new_list_token(),
+                list,
+                address,
+                now_us
+            ])?;
+            Ok(c.prepare_cached(&q(seller::LIST_MEMBER_SQL))?
+                .query_row(params![list, address], |r| {
+                    Ok(crate::ListMember {
+                        token: r.get(0)?,
+                        left_at: r.get::<_, Option<i64>>(1)?.map(from_micros),
+                    })
+                })?)
+        })
+        .await
+    }
+
+    async fn leave_mail_list(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<(String, String)>> {
+        let token = token.to_string();
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            Ok(c.prepare_cached(&q(seller::LEAVE_LIST_SQL))?
+                .query_row(params![now_us, token], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        })
+        .await
+    }
+}
+
+fn endpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::WebhookEndpoint> {
+    Ok(seller::endpoint_from((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    )))
+}
+
+fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
+    Ok(Alert {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        order_id: r.get(2)?,
+        message: r.get(3)?,
+        due_at: r.get::<_, Option<i64>>(4)?.map(from_micros),
+        raised_at: from_micros(r.get(5)?),
+        case_id: r.get(6)?,
+    })
 }

@@ -3,8 +3,10 @@
 //! the outbox worker) lives in the server crate.
 
 pub mod bounce;
+pub mod offers;
 pub mod page;
 pub mod templates;
+pub mod webhook;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -26,18 +28,25 @@ pub enum MessageKind {
     ParcelProblem,
     /// The carrier says it arrived.
     Delivered,
+    /// To the seller: something needs a human (an order at risk, a new or overdue case, a
+    /// customer address that bounced).
+    SellerAlert,
+    /// To the seller: the day's alerts in one message, when `notify.seller_digest` is on.
+    SellerDigest,
     /// A test message sent by `herald notify test`.
     Test,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 7] = [
+    pub const ALL: [MessageKind; 9] = [
         Self::OrderAcknowledged,
         Self::PaymentReceived,
         Self::Shipped,
         Self::Delayed,
         Self::ParcelProblem,
         Self::Delivered,
+        Self::SellerAlert,
+        Self::SellerDigest,
         Self::Test,
     ];
 
@@ -49,6 +58,8 @@ impl MessageKind {
             Self::Delayed => "delayed",
             Self::ParcelProblem => "parcel_problem",
             Self::Delivered => "delivered",
+            Self::SellerAlert => "seller_alert",
+            Self::SellerDigest => "seller_digest",
             Self::Test => "test",
         }
     }
@@ -65,10 +76,16 @@ impl MessageKind {
             })
     }
 
-    /// Transactional mail answers something the customer did (an order) and carries no
-    /// unsubscribe link; herald sends nothing else to customers yet.
+    /// Transactional mail answers something its reader did or must act on (an order, an
+    /// alert) and carries no unsubscribe link. The digest is a convenience the seller can
+    /// leave with one click (RFC 8058 List-Unsubscribe).
     pub fn transactional(self) -> bool {
-        true
+        self != Self::SellerDigest
+    }
+
+    /// Messages for the seller rather than a customer.
+    pub fn for_seller(self) -> bool {
+        matches!(self, Self::SellerAlert | Self::SellerDigest)
     }
 }
 
@@ -98,9 +115,45 @@ impl ChannelKind {
     }
 }
 
-/// The seller's notification policy: which messages go out and how late one may still go.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// How the seller hears of alerts (`notify.seller_alerts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SellerAlerts {
+    /// One message per alert, as it is raised.
+    #[default]
+    Each,
+    /// One message a day listing the day's alerts.
+    Digest,
+    /// None by e-mail (the alerts API and webhooks still have them).
+    Off,
+}
+
+impl SellerAlerts {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "each" => Ok(Self::Each),
+            "digest" => Ok(Self::Digest),
+            "off" => Ok(Self::Off),
+            _ => Err(format!(
+                "{s:?} is not a choice: write \"each\" (a message per alert), \"digest\" (one a day) or \"off\""
+            )),
+        }
+    }
+}
+
+/// When the delayed notice goes out (`notify.delayed_when`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DelayedWhen {
+    /// As soon as the order is at risk of missing its ship-by deadline (and again if it
+    /// misses it).
+    #[default]
+    AtRisk,
+    /// Only once the deadline has passed.
+    Late,
+}
+
+/// The seller's notification policy: which messages go out, when, and how late one may
+/// still go.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NotifyPolicy {
     /// Kinds that are never sent (recorded as skipped).
     pub disabled: Vec<MessageKind>,
@@ -109,6 +162,14 @@ pub struct NotifyPolicy {
     pub window_hours: u32,
     /// Order channels whose buyers are reached through the marketplace, not by e-mail.
     pub marketplace_channels: Vec<String>,
+    pub delayed_when: DelayedWhen,
+    /// Where seller alerts go (`notify.seller_email`, else `mail.reply_to`).
+    pub seller_email: Option<String>,
+    pub seller_alerts: SellerAlerts,
+    /// The local hour of the daily digest.
+    pub digest_hour: u8,
+    /// Goodwill offers in delay and problem notices.
+    pub offers: offers::OfferPolicy,
 }
 
 impl Default for NotifyPolicy {
@@ -119,6 +180,11 @@ impl Default for NotifyPolicy {
             marketplace_channels: ["amazon", "walmart", "ebay", "etsy", "target"]
                 .map(String::from)
                 .to_vec(),
+            delayed_when: DelayedWhen::AtRisk,
+            seller_email: None,
+            seller_alerts: SellerAlerts::Each,
+            digest_hour: 7,
+            offers: offers::OfferPolicy::default(),
         }
     }
 }
@@ -151,6 +217,27 @@ impl NotifyPolicy {
                 "too late to be useful: it is about {about}, more than {} hours ago (notify.window_hours)",
                 self.window_hours
             ));
+        }
+        if kind.for_seller() {
+            if self.seller_email.is_none() {
+                return Route::Skip(
+                    "no seller address: set notify.seller_email (or mail.reply_to)".into(),
+                );
+            }
+            match (kind, self.seller_alerts) {
+                (_, SellerAlerts::Off) => {
+                    return Route::Skip("seller alerts by e-mail are off (notify.seller_alerts)".into());
+                }
+                (MessageKind::SellerAlert, SellerAlerts::Digest) => {
+                    return Route::Skip(
+                        "kept for the daily digest (notify.seller_alerts = \"digest\")".into(),
+                    );
+                }
+                (MessageKind::SellerDigest, SellerAlerts::Each) => {
+                    return Route::Skip("the daily digest is off (notify.seller_alerts)".into());
+                }
+                _ => return Route::Send(ChannelKind::Email),
+            }
         }
         match order_channel {
             Some(c) if self.marketplace_channels.iter().any(|m| m == c) => {
@@ -284,6 +371,30 @@ mod tests {
             off.route(MessageKind::PaymentReceived, None, now, now),
             Route::Skip(w) if w.contains("turned off")
         ));
+    }
+
+    #[test]
+    fn seller_alerts_go_one_by_one_or_in_the_digest_never_both() {
+        let now = at("2026-11-23T12:00:00Z");
+        let mut p = NotifyPolicy::default();
+        assert!(matches!(
+            p.route(MessageKind::SellerAlert, None, now, now),
+            Route::Skip(w) if w.contains("notify.seller_email")
+        ));
+        p.seller_email = Some("owner@sandstonepottery.shop".into());
+        let sent = |p: &NotifyPolicy, k| matches!(p.route(k, None, now, now), Route::Send(ChannelKind::Email));
+        // Even for a marketplace order, the seller is reached by e-mail.
+        assert_eq!(
+            p.route(MessageKind::SellerAlert, Some("amazon"), now, now),
+            Route::Send(ChannelKind::Email)
+        );
+        assert!(sent(&p, MessageKind::SellerAlert) && !sent(&p, MessageKind::SellerDigest));
+        p.seller_alerts = SellerAlerts::Digest;
+        assert!(!sent(&p, MessageKind::SellerAlert) && sent(&p, MessageKind::SellerDigest));
+        p.seller_alerts = SellerAlerts::Off;
+        assert!(!sent(&p, MessageKind::SellerAlert) && !sent(&p, MessageKind::SellerDigest));
+        assert!(!MessageKind::SellerDigest.transactional());
+        assert!(MessageKind::SellerAlert.transactional() && MessageKind::Shipped.transactional());
     }
 
     proptest! {

@@ -72,6 +72,50 @@ pub struct MessageFacts {
     pub delay: Option<DelayFacts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<ProblemFacts>,
+    /// The goodwill offer the seller's policy attaches to delay and problem notices, if any.
+    pub offer: Option<OfferFacts>,
+    /// For the seller: one alert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertFacts>,
+    /// For the seller: the day's alerts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestFacts>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct OfferFacts {
+    /// "As an apology, here is 20% off your next order." or "We will send the replacement
+    /// by Priority Mail Express, at our cost."
+    pub text: String,
+    /// The coupon code, when the offer has one.
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct AlertFacts {
+    /// order_at_risk, order_late, case_opened, case_overdue, customer_unreachable, ...
+    pub kind: String,
+    /// A short headline: "Order #1042 is at risk of shipping late".
+    pub title: String,
+    /// What happened and what to do, in full.
+    pub message: String,
+    /// "Monday, November 23 at 9:14".
+    pub raised: String,
+    /// Where to look (the order or case in the API), when herald knows its public address.
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct DigestFacts {
+    /// "Sunday, November 22 at 7:00".
+    pub since: String,
+    pub count: usize,
+    /// The first alerts (up to 50).
+    pub alerts: Vec<AlertFacts>,
+    /// How many more are not listed.
+    pub more: usize,
+    /// The one-click link that stops the digest.
+    pub unsubscribe: String,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -119,6 +163,8 @@ pub struct DelayFacts {
     pub ship_by: String,
     /// Whether the deadline has already passed (late) or is only at risk.
     pub missed: bool,
+    /// The business day the order is now expected to ship by.
+    pub new_ship_by: String,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -132,6 +178,18 @@ pub struct ProblemFacts {
     pub what_we_do: String,
     /// When the customer will hear from the seller next: "Tuesday, November 24".
     pub next_update: String,
+}
+
+/// A headline for a seller alert of `kind` (the alert's own message says the rest).
+pub fn alert_title(kind: &str) -> String {
+    match kind {
+        "order_at_risk" => "An order is at risk of shipping late".into(),
+        "order_late" => "An order missed its ship-by deadline".into(),
+        "case_opened" => "A parcel needs attention".into(),
+        "case_first_action_overdue" => "A parcel case is still waiting for its first action".into(),
+        "customer_unreachable" => "A customer's e-mail address bounced".into(),
+        other => format!("herald needs you: {}", other.replace('_', " ")),
+    }
 }
 
 /// A customer's first name from a full name.
@@ -208,6 +266,8 @@ pub fn default_set(kind: MessageKind) -> TemplateSet {
         MessageKind::Delayed => set!("delayed"),
         MessageKind::ParcelProblem => set!("parcel_problem"),
         MessageKind::Delivered => set!("delivered"),
+        MessageKind::SellerAlert => set!("seller_alert"),
+        MessageKind::SellerDigest => set!("seller_digest"),
         MessageKind::Test => set!("test"),
     }
 }
@@ -272,16 +332,55 @@ pub fn sample_facts(kind: MessageKind) -> MessageFacts {
                 what_we_do: what_we_do.into(),
                 next_update: "Tuesday, November 24".into(),
             });
+            f.offer = Some(sample_offer());
         }
         MessageKind::Delayed => {
             f.delay = Some(DelayFacts {
                 ship_by: "Tuesday, November 24".into(),
                 missed: false,
+                new_ship_by: "Wednesday, November 25".into(),
+            });
+            f.offer = Some(sample_offer());
+        }
+        MessageKind::SellerAlert => f.alert = Some(sample_alert()),
+        MessageKind::SellerDigest => {
+            f.digest = Some(DigestFacts {
+                since: "Sunday, November 22 at 7:00".into(),
+                count: 2,
+                alerts: vec![
+                    sample_alert(),
+                    AlertFacts {
+                        kind: "case_opened".into(),
+                        title: "Parcel of order #1038 has stalled".into(),
+                        message: "USPS 9400111899223856928411 has had no scan for 3 days. Ask USPS to search for it and tell the customer what happens next.".into(),
+                        raised: "Sunday, November 22 at 16:02".into(),
+                        link: None,
+                    },
+                ],
+                more: 0,
+                unsubscribe: "https://status.sandstonepottery.shop/unsubscribe/5k2v9q".into(),
             })
         }
         _ => {}
     }
     f
+}
+
+fn sample_offer() -> OfferFacts {
+    OfferFacts {
+        text: "As an apology, here is 20% off your next order.".into(),
+        code: Some("SORRY-7KQ4-M2XD".into()),
+    }
+}
+
+fn sample_alert() -> AlertFacts {
+    AlertFacts {
+        kind: "order_at_risk".into(),
+        title: "Order #1042 is at risk of shipping late".into(),
+        message: "Order #1042 (shopify) must ship by Tuesday, November 24 at 17:00 and has not shipped yet.".into(),
+        raised: "Monday, November 23 at 9:14".into(),
+        link: Some("https://status.sandstonepottery.shop/api/v1/orders/42".into()),
+    }
 }
 
 /// The templates in use: herald's defaults with the seller's versions on top.
@@ -412,12 +511,12 @@ mod tests {
             let r = validate(kind, &default_set(kind)).unwrap();
             assert!(!r.subject.contains('\n'));
             assert!(
-                r.text.contains("Maya") || kind == MessageKind::Test,
+                r.text.contains("Maya") || kind == MessageKind::Test || kind.for_seller(),
                 "{kind}: {}",
                 r.text
             );
             assert!(r.html.contains("<html"), "{kind}");
-            if kind != MessageKind::Test {
+            if kind != MessageKind::Test && kind != MessageKind::SellerDigest {
                 assert!(r.text.contains("#1042"), "{kind} names the order");
                 assert!(r.html.contains("#1042"), "{kind} names the order");
             }
@@ -450,6 +549,34 @@ mod tests {
         assert!(r.text.contains("no new tracking scan"), "{}", r.text);
         assert!(r.text.contains("asking the carrier"), "{}", r.text);
         assert!(r.text.contains("Tuesday, November 24"), "{}", r.text);
+    }
+
+    #[test]
+    fn offers_show_with_their_code_and_a_delay_gives_the_new_estimate() {
+        let r = validate(MessageKind::Delayed, &default_set(MessageKind::Delayed)).unwrap();
+        assert!(r.text.contains("Wednesday, November 25"), "{}", r.text);
+        assert!(r.text.contains("20% off") && r.text.contains("SORRY-7KQ4-M2XD"));
+        assert!(r.html.contains("SORRY-7KQ4-M2XD"));
+        let mut f = sample_facts(MessageKind::ParcelProblem);
+        f.offer = None;
+        let r = Templates::default()
+            .render(MessageKind::ParcelProblem, &f)
+            .unwrap();
+        assert!(!r.text.contains("apology") && !r.text.contains("code"));
+        assert!(!r.text.contains("\n\n\n"), "no gap where the offer was: {}", r.text);
+    }
+
+    #[test]
+    fn the_digest_lists_every_alert_and_how_to_stop_it() {
+        let r = validate(
+            MessageKind::SellerDigest,
+            &default_set(MessageKind::SellerDigest),
+        )
+        .unwrap();
+        assert!(r.subject.contains("2 things need you"), "{}", r.subject);
+        assert!(r.text.contains("Order #1042 is at risk"));
+        assert!(r.text.contains("order #1038 has stalled"));
+        assert!(r.text.contains("/unsubscribe/5k2v9q"));
     }
 
     #[test]

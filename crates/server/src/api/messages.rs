@@ -35,8 +35,10 @@ fn filter(p: &mut Params, default_limit: u32) -> Result<MessageFilter, AppError>
         }
     })?;
     let channel = p.parse("channel", |v| match v {
-        "email" | "marketplace" => Ok(v.to_string()),
-        _ => Err(format!("{v:?} is not a channel: use email or marketplace")),
+        "email" | "marketplace" | "webhook" => Ok(v.to_string()),
+        _ => Err(format!(
+            "{v:?} is not a channel: use email, marketplace or webhook"
+        )),
     })?;
     let kind = p.parse("kind", MessageKind::parse)?;
     let order_id = p.parse("order_id", |v| {

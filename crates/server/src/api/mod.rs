@@ -3,9 +3,11 @@
 pub mod alerts;
 pub mod batch;
 pub mod cases;
+pub mod endpoints;
 pub mod imports;
 pub mod inbound;
 pub mod messages;
+pub mod offers;
 pub mod orders;
 pub mod shipments;
 pub mod shipping;

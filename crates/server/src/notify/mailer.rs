@@ -4,8 +4,10 @@
 //! A mailer that cannot be used (no server, From or Reply-To missing or a placeholder domain)
 //! still exists and says why, so messages stay in the outbox instead of going out wrong.
 
-use herald_core::notify::sender_address_problem;
+use super::channel::{Channel, Outgoing, Receipt, SendError};
+use herald_core::notify::{ChannelKind, sender_address_problem};
 use herald_core::notify::templates::Rendered;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -80,13 +82,6 @@ impl MailSettings {
     }
 }
 
-/// Why a send failed, and whether trying again later can help.
-#[derive(Debug, Clone)]
-pub struct SendError {
-    pub transient: bool,
-    pub text: String,
-}
-
 /// The SMTP side of the sender: a pooled transport and the seller's identity.
 pub struct Mailer {
     ready: Result<Ready, String>,
@@ -153,8 +148,15 @@ impl Mailer {
         format!("<herald.outbox.{id}@{domain}>")
     }
 
-    /// Sends one message to `to`.
-    pub async fn send(&self, id: i64, to: &str, rendered: &Rendered) -> Result<String, SendError> {
+    /// Sends one message to `to`; non-transactional mail passes its one-click unsubscribe
+    /// link, which goes out as List-Unsubscribe with List-Unsubscribe-Post (RFC 8058).
+    pub async fn send(
+        &self,
+        id: i64,
+        to: &str,
+        rendered: &Rendered,
+        unsubscribe: Option<&str>,
+    ) -> Result<String, SendError> {
         let ready = self.ready.as_ref().map_err(|why| SendError {
             transient: true,
             text: why.clone(),
@@ -164,12 +166,18 @@ impl Mailer {
             text: format!("the customer's address {to:?} is not a valid e-mail address: {e}"),
         })?;
         let message_id = self.message_id(id);
-        let email = Message::builder()
+        let mut builder = Message::builder()
             .from(ready.from.clone())
             .reply_to(ready.reply_to.clone())
             .to(to)
             .subject(rendered.subject.clone())
-            .message_id(Some(message_id.clone()))
+            .message_id(Some(message_id.clone()));
+        if let Some(url) = unsubscribe {
+            builder = builder
+                .header(ListUnsubscribe(format!("<{url}>")))
+                .header(ListUnsubscribePost);
+        }
+        let email = builder
             .multipart(MultiPart::alternative_plain_html(
                 rendered.text.clone(),
                 rendered.html.clone(),
@@ -185,6 +193,65 @@ impl Mailer {
                 text: describe(&e),
             }),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl Channel for Mailer {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Email
+    }
+
+    fn needs_address(&self) -> bool {
+        true
+    }
+
+    async fn deliver(&self, out: Outgoing<'_>) -> Result<Receipt, SendError> {
+        let to = out.to.ok_or_else(|| SendError {
+            transient: false,
+            text: "no e-mail address".into(),
+        })?;
+        let message_id = self
+            .send(out.outbox_id, to, out.rendered, out.unsubscribe)
+            .await?;
+        Ok(Receipt::Sent { message_id })
+    }
+}
+
+/// `List-Unsubscribe: <https://...>` (RFC 2369).
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): a mail client may
+/// unsubscribe with one POST, without opening a page.
+#[derive(Debug, Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".into())
     }
 }
 

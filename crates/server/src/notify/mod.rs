@@ -6,17 +6,26 @@
 //! Claims are leases: a node that dies mid-send leaves its messages to be claimed again when
 //! the lease runs out, so nothing is lost; the only repeats are messages that were in flight,
 //! and they carry the same Message-ID.
+//!
+//! The same queue carries seller alerts (one by one, or in the daily digest this worker
+//! enqueues at `notify.digest_hour`) and webhook deliveries ([`webhooks`]).
 
+pub mod channel;
 pub mod mailer;
+pub mod webhooks;
 
 use crate::AppState;
+use channel::{Channel, MarketplaceQueue, Outgoing, Receipt};
 use herald_core::notify::templates::{
-    self, DelayFacts, ItemFacts, MessageFacts, OrderFacts, ProblemFacts, ShipmentFacts, Templates,
+    self, AlertFacts, DelayFacts, DigestFacts, ItemFacts, MessageFacts, OfferFacts, OrderFacts,
+    ProblemFacts, ShipmentFacts, Templates,
 };
-use herald_core::notify::{ChannelKind, MessageKind, NotifyPolicy, Route, retry_delay};
-use herald_store::{Message, Settle};
+use herald_core::notify::{
+    ChannelKind, DelayedWhen, MessageKind, NotifyPolicy, Route, SellerAlerts, retry_delay,
+};
+use herald_store::{Message, NewMessage, Settle};
 use jiff::{SignedDuration, Timestamp};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub use mailer::{MailSettings, Mailer};
 
@@ -36,6 +45,13 @@ pub struct Notifier {
     pub contact: Option<String>,
     /// The public address of this herald (`notify.public_url`), for links in messages.
     pub public_url: Option<String>,
+    /// The marketplace queue (e-mail goes through `mailer`).
+    pub marketplace: MarketplaceQueue,
+    /// For webhook deliveries.
+    pub http: reqwest::Client,
+    /// The last local day this node enqueued the digest for (the outbox's dedupe key keeps
+    /// it to one across nodes and restarts; this only saves a write a second).
+    digest_day: Mutex<Option<jiff::civil::Date>>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -62,13 +78,29 @@ impl Notifier {
             store_name,
             contact,
             public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
+            marketplace: MarketplaceQueue,
+            http: webhooks::client(),
+            digest_day: Mutex::new(None),
         }
+    }
+
+    /// The channel of a kind.
+    pub fn channel(&self, kind: ChannelKind) -> &dyn Channel {
+        match kind {
+            ChannelKind::Email => &self.mailer,
+            ChannelKind::Marketplace => &self.marketplace,
+        }
+    }
+
+    /// A link into herald's public address, or the bare path without one.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url.as_deref().unwrap_or(""))
     }
 
     /// The buyer tracking page of a token: a full link when `notify.public_url` is set, else
     /// the path.
     pub fn page_url(&self, token: &str) -> String {
-        format!("{}/t/{token}", self.public_url.as_deref().unwrap_or(""))
+        self.link(&format!("/t/{token}"))
     }
 }
 
@@ -85,13 +117,13 @@ pub struct Round {
 
 /// Runs until `stop` turns true, waking every second or when new messages are enqueued.
 pub async fn sender(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    if std::env::var("HX").is_ok() {
-        return;
-    }
     if let Some(why) = state.notifier.mailer.held() {
         tracing::warn!("{why}");
     }
     loop {
+        if let Err(e) = enqueue_digest(&state, Timestamp::now()).await {
+            tracing::warn!(error = %e, "could not enqueue the daily digest; will retry");
+        }
         match deliver_once(&state).await {
             Ok(r) if r.claimed as u32 == CLAIM_BATCH => continue,
             Ok(_) => {}
@@ -137,7 +169,7 @@ pub async fn deliver_once(state: &AppState) -> Result<Round, herald_store::Store
             continue;
         };
         let what = match &outcome {
-            Settle::Sent { .. } => {
+            Settle::Sent { .. } | Settle::Posted { .. } => {
                 round.sent += 1;
                 "sent"
             }
@@ -176,8 +208,11 @@ pub async fn deliver_once(state: &AppState) -> Result<Round, herald_store::Store
     Ok(round)
 }
 
-/// Decides, renders and (for e-mail) sends one claimed message.
+/// Decides, renders and delivers one claimed message.
 async fn settle_one(state: &AppState, templates: &Templates, m: &Message) -> Settle {
+    if m.channel.as_deref() == Some("webhook") {
+        return webhooks::deliver(state, m).await;
+    }
     let now = Timestamp::now();
     let n = &state.notifier;
     let built = match facts_for(state, m).await {
@@ -185,7 +220,7 @@ async fn settle_one(state: &AppState, templates: &Templates, m: &Message) -> Set
         Err(Problem::Skip(reason)) => return Settle::Skipped { reason },
         Err(Problem::Store(e)) => return retry_or_die(n, m, format!("database: {e}"), now),
     };
-    let channel = match n
+    let kind = match n
         .policy
         .route(m.kind, built.order_channel.as_deref(), m.about_at, now)
     {
@@ -200,36 +235,49 @@ async fn settle_one(state: &AppState, templates: &Templates, m: &Message) -> Set
             };
         }
     };
-    if channel == ChannelKind::Marketplace {
-        return Settle::Marketplace {
-            recipient: built.recipient,
-            subject: rendered.subject,
-            body: rendered.text,
-        };
-    }
-    let Some(to) = built.recipient else {
+    let channel = n.channel(kind);
+    if channel.needs_address() && built.recipient.is_none() {
         return Settle::Skipped {
-            reason: "the order has no customer e-mail address".into(),
+            reason: if m.kind.for_seller() {
+                "no seller address: set notify.seller_email (or mail.reply_to)".into()
+            } else {
+                "the order has no customer e-mail address".into()
+            },
         };
-    };
-    match state.store.undeliverable(&to).await {
-        Ok(Some(b)) => {
-            return Settle::Skipped {
-                reason: format!(
-                    "{to} bounced on {} ({}): herald no longer mails it",
-                    b.bounced_at, b.status
-                ),
-            };
-        }
-        Ok(None) => {}
-        Err(e) => return retry_or_die(n, m, format!("database: {e}"), now),
     }
-    match n.mailer.send(m.id, &to, &rendered).await {
-        Ok(message_id) => Settle::Sent {
-            recipient: to,
+    if kind == ChannelKind::Email
+        && let Some(to) = &built.recipient
+    {
+        match state.store.undeliverable(to).await {
+            Ok(Some(b)) => {
+                return Settle::Skipped {
+                    reason: format!(
+                        "{to} bounced on {} ({}): herald no longer mails it",
+                        b.bounced_at, b.status
+                    ),
+                };
+            }
+            Ok(None) => {}
+            Err(e) => return retry_or_die(n, m, format!("database: {e}"), now),
+        }
+    }
+    let out = Outgoing {
+        outbox_id: m.id,
+        to: built.recipient.as_deref(),
+        rendered: &rendered,
+        unsubscribe: built.unsubscribe.as_deref(),
+    };
+    match channel.deliver(out).await {
+        Ok(Receipt::Sent { message_id }) => Settle::Sent {
+            recipient: built.recipient.unwrap_or_default(),
             subject: rendered.subject,
             body: rendered.text,
             message_id,
+        },
+        Ok(Receipt::Queued) => Settle::Marketplace {
+            recipient: built.recipient,
+            subject: rendered.subject,
+            body: rendered.text,
         },
         Err(e) if e.transient => retry_or_die(n, m, e.text, now),
         Err(e) => Settle::Dead { error: e.text },
@@ -237,7 +285,7 @@ async fn settle_one(state: &AppState, templates: &Templates, m: &Message) -> Set
 }
 
 /// A transient failure retries with backoff, until the message has waited too long.
-fn retry_or_die(n: &Notifier, m: &Message, error: String, now: Timestamp) -> Settle {
+pub(crate) fn retry_or_die(n: &Notifier, m: &Message, error: String, now: Timestamp) -> Settle {
     let waited = now.duration_since(m.created_at);
     let give_up = SignedDuration::try_from(n.settings.give_up_after).unwrap_or(SignedDuration::MAX);
     if waited >= give_up {
@@ -271,6 +319,8 @@ struct Built {
     facts: MessageFacts,
     recipient: Option<String>,
     order_channel: Option<String>,
+    /// The one-click unsubscribe link of non-transactional mail.
+    unsubscribe: Option<String>,
 }
 
 /// "Monday, November 23" in the store's time zone.
@@ -296,7 +346,11 @@ async fn facts_for(state: &AppState, m: &Message) -> Result<Built, Problem> {
             facts,
             recipient: to,
             order_channel: None,
+            unsubscribe: None,
         });
+    }
+    if m.kind.for_seller() {
+        return seller_facts(state, m, facts).await;
     }
     let Some(order_id) = m.order_id else {
         return Err(Problem::Skip("the message names no order".into()));
@@ -358,7 +412,14 @@ async fn facts_for(state: &AppState, m: &Message) -> Result<Built, Problem> {
                 .map(|us| day(state, herald_core::time::from_micros(us)))
                 .unwrap_or_default(),
             missed: m.facts["missed"].as_bool().unwrap_or(false),
+            new_ship_by: new_ship_by(state, m.facts["ship_by"].as_i64()),
         });
+        if n.policy.delayed_when == DelayedWhen::Late && !m.facts["missed"].as_bool().unwrap_or(false) {
+            return Err(Problem::Skip(
+                "notify.delayed_when = \"late\": customers hear of a delay once the deadline has passed".into(),
+            ));
+        }
+        facts.offer = offer_for(state, m, order_id, &n.policy.offers.delayed).await?;
     }
     if m.kind == MessageKind::ParcelProblem {
         let kind = m.facts["problem"]
@@ -375,10 +436,189 @@ async fn facts_for(state: &AppState, m: &Message) -> Result<Built, Problem> {
                 .map(|us| day(state, herald_core::time::from_micros(us)))
                 .unwrap_or_default(),
         });
+        facts.offer = offer_for(state, m, order_id, &state.watch.compensation_for(kind)).await?;
     }
     Ok(Built {
         facts,
         recipient: o.customer.email.clone(),
         order_channel: Some(o.channel.as_str().to_string()),
+        unsubscribe: None,
     })
+}
+
+/// The business day an order now ships by: the one after its missed (or threatened)
+/// ship-by day, or after today when that has passed too.
+fn new_ship_by(state: &AppState, ship_by_us: Option<i64>) -> String {
+    let tz = state.policy.time_zone.clone();
+    let today = Timestamp::now().to_zoned(tz.clone()).date();
+    let promised = ship_by_us
+        .map(|us| herald_core::time::from_micros(us).to_zoned(tz).date())
+        .unwrap_or(today);
+    let next = state.policy.calendar.next_after(promised.max(today));
+    next.strftime("%A, %B %-d").to_string()
+}
+
+/// The goodwill offer of a notice under the seller's policy, with its coupon code (the same
+/// code on every attempt of one message).
+async fn offer_for(
+    state: &AppState,
+    m: &Message,
+    order_id: i64,
+    compensation: &herald_core::cases::Compensation,
+) -> Result<Option<OfferFacts>, Problem> {
+    use herald_core::cases::Compensation;
+    use herald_core::notify::offers::{self, CodeSource};
+    let policy = &state.notifier.policy.offers;
+    if policy.codes == CodeSource::Off {
+        return Ok(None);
+    }
+    let Some(mut text) = offers::offer_text(compensation) else {
+        return Ok(None);
+    };
+    let mut code = None;
+    if let Compensation::Coupon { .. } = compensation {
+        let req = herald_store::OfferRequest {
+            message_key: format!("outbox:{}", m.id),
+            order_id,
+            offer: offers::offer_label(compensation),
+            generated: (policy.codes == CodeSource::Generate)
+                .then(|| offers::generate_code(&policy.code_prefix, rand::random())),
+        };
+        code = state
+            .store
+            .assign_offer_code(&req, Timestamp::now())
+            .await?;
+        if code.is_none() {
+            tracing::warn!(
+                message = m.id,
+                "the coupon pool is empty: upload codes with POST /api/v1/offer-codes"
+            );
+            text.push_str(" Reply to this message and we will send you the code.");
+        }
+    }
+    Ok(Some(OfferFacts { text, code }))
+}
+
+/// A seller alert's or the digest's facts, and the seller's address.
+async fn seller_facts(
+    state: &AppState,
+    m: &Message,
+    mut facts: MessageFacts,
+) -> Result<Built, Problem> {
+    let n = &state.notifier;
+    let when = |t: Timestamp| {
+        t.to_zoned(state.policy.time_zone.clone())
+            .strftime("%A, %B %-d at %-H:%M")
+            .to_string()
+    };
+    let alert_facts = |a: &herald_store::Alert| AlertFacts {
+        kind: a.kind.clone(),
+        title: templates::alert_title(&a.kind),
+        message: a.message.clone(),
+        raised: when(a.raised_at),
+        link: n.public_url.as_ref().map(|_| match (a.case_id, a.order_id) {
+            (Some(c), _) => n.link(&format!("/api/v1/cases/{c}")),
+            (None, Some(o)) => n.link(&format!("/api/v1/orders/{o}")),
+            (None, None) => n.link("/api/v1/alerts"),
+        }),
+    };
+    let mut unsubscribe = None;
+    if m.kind == MessageKind::SellerAlert {
+        let id = m.facts["alert_id"].as_i64().unwrap_or_default();
+        let Some(a) = state.store.get_alert(id).await? else {
+            return Err(Problem::Skip(format!("alert {id} no longer exists")));
+        };
+        facts.alert = Some(alert_facts(&a));
+    } else {
+        let from = herald_core::time::from_micros(m.facts["since"].as_i64().unwrap_or_default());
+        let to = herald_core::time::from_micros(m.facts["until"].as_i64().unwrap_or_default());
+        let alerts = state.store.alerts_between(from, to, 1_000).await?;
+        if alerts.is_empty() {
+            return Err(Problem::Skip(format!(
+                "nothing to report: no alerts since {}",
+                when(from)
+            )));
+        }
+        if let Some(to) = &n.policy.seller_email {
+            let member = state
+                .store
+                .join_mail_list(DIGEST_LIST, to, Timestamp::now())
+                .await?;
+            if let Some(left) = member.left_at {
+                return Err(Problem::Skip(format!(
+                    "{to} stopped the digest with its unsubscribe link on {left}"
+                )));
+            }
+            unsubscribe = n
+                .public_url
+                .as_ref()
+                .map(|_| n.link(&format!("/unsubscribe/{}", member.token)));
+        }
+        let listed: Vec<AlertFacts> = alerts.iter().take(50).map(alert_facts).collect();
+        facts.digest = Some(DigestFacts {
+            since: when(from),
+            count: alerts.len(),
+            more: alerts.len() - listed.len(),
+            alerts: listed,
+            unsubscribe: unsubscribe.clone().unwrap_or_else(|| {
+                "set notify.seller_alerts to \"each\" or \"off\" in herald's configuration".into()
+            }),
+        });
+    }
+    Ok(Built {
+        facts,
+        recipient: n.policy.seller_email.clone(),
+        order_channel: None,
+        unsubscribe,
+    })
+}
+
+/// The mail list of the seller's daily digest.
+pub const DIGEST_LIST: &str = "seller_digest";
+
+/// Once a day, at `notify.digest_hour` in the store's time zone, enqueues the digest of the
+/// 24 hours before (once per day whatever the number of nodes: the dedupe key is the date).
+pub async fn enqueue_digest(
+    state: &AppState,
+    now: Timestamp,
+) -> Result<Option<i64>, herald_store::StoreError> {
+    let n = &state.notifier;
+    if n.policy.seller_alerts != SellerAlerts::Digest {
+        return Ok(None);
+    }
+    let local = now.to_zoned(state.policy.time_zone.clone());
+    if local.hour() < i8::try_from(n.policy.digest_hour).unwrap_or(7) {
+        return Ok(None);
+    }
+    let today = local.date();
+    if *n.digest_day.lock().expect("digest day lock") == Some(today) {
+        return Ok(None);
+    }
+    let until = today
+        .at(i8::try_from(n.policy.digest_hour).unwrap_or(7), 0, 0, 0)
+        .to_zoned(state.policy.time_zone.clone())
+        .map_err(|e| herald_store::StoreError::Corrupt(e.to_string()))?
+        .timestamp();
+    let since = until - SignedDuration::from_hours(24);
+    let id = state
+        .store
+        .enqueue_message(
+            &NewMessage {
+                order_id: None,
+                kind: MessageKind::SellerDigest,
+                occurrence: today.to_string(),
+                about_at: until,
+                facts: serde_json::json!({
+                    "since": herald_core::time::to_micros(since),
+                    "until": herald_core::time::to_micros(until),
+                }),
+            },
+            now,
+        )
+        .await?;
+    *n.digest_day.lock().expect("digest day lock") = Some(today);
+    if id.is_some() {
+        state.send_now.notify_one();
+    }
+    Ok(id)
 }

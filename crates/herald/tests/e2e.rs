@@ -246,6 +246,7 @@ on_both!(
     kill_9_during_a_stream_of_posts_loses_nothing_answered,
     kill_9_during_a_large_import_then_rerun_gives_each_order_once,
     customer_messages_go_out_once_through_a_real_smtp_server,
+    sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer,
 );
 
 async fn the_api_end_to_end(db: Db) {
@@ -1441,6 +1442,276 @@ async fn customer_messages_go_out_once_through_a_real_smtp_server(db: Db) {
         .await;
     assert_eq!(st, 200, "{p}");
     assert_eq!(p["preview"]["subject"], "Arrived: #1042");
+}
+
+/// What a webhook receiver got: (path, webhook-id, webhook-timestamp, webhook-signature, body).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String, String, String)>>>;
+
+/// A seller's webhook receiver on 127.0.0.1: `/hook` answers 200, `/gone` 410.
+async fn webhook_receiver() -> (String, Received) {
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    let got: Received = Default::default();
+    let keep = got.clone();
+    let app = axum::Router::new().fallback(move |uri: Uri, h: HeaderMap, body: String| {
+        let keep = keep.clone();
+        async move {
+            let header = |n: &str| {
+                h.get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            keep.lock().unwrap().push((
+                uri.path().to_string(),
+                header("webhook-id"),
+                header("webhook-timestamp"),
+                header("webhook-signature"),
+                body,
+            ));
+            if uri.path() == "/gone" {
+                StatusCode::GONE
+            } else {
+                StatusCode::OK
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, got)
+}
+
+/// Moves every alert two hours into the past (so it falls in today's digest window).
+fn backdate_alerts(db: &Db) {
+    let sql = "UPDATE alerts SET raised_at = raised_at - 7200000000";
+    if db.pg.is_some() {
+        let out = Command::new("psql")
+            .args([db.url.as_str(), "-qc", sql])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    } else {
+        let path = db.url.strip_prefix("sqlite://").unwrap();
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .execute(sql, [])
+            .unwrap();
+    }
+}
+
+async fn sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer(db: Db) {
+    use herald_core::notify::webhook::SigningSecret;
+    let Some(sink) = support::SmtpSink::start() else {
+        return;
+    };
+    let (hooks, received) = webhook_receiver().await;
+    let t = token(&db, "seller");
+    let smtp = sink.url();
+    let mail = [
+        ("HERALD_MAIL__SMTP_URL", smtp.as_str()),
+        ("HERALD_MAIL__FROM", SHOP_FROM),
+        ("HERALD_MAIL__REPLY_TO", SHOP_REPLY_TO),
+        ("HERALD_STORE__NAME", "Sandstone Pottery"),
+        ("HERALD_NOTIFY__SELLER_EMAIL", "owner@sandstonepottery.shop"),
+        (
+            "HERALD_NOTIFY__PUBLIC_URL",
+            "https://track.sandstonepottery.shop",
+        ),
+    ];
+    let mut env = mail.to_vec();
+    // Every unshipped order is at risk from the start, so it owes its customer a delay notice.
+    env.push(("HERALD_STORE__AT_RISK_BUSINESS_HOURS", "720"));
+    env.push(("HERALD_NOTIFY__OFFERS__CODES", "pool"));
+    env.push(("HERALD_NOTIFY__OFFERS__DELAYED", "coupon 20%"));
+    let s = Server::start_with(&db, &t, &env);
+
+    // Endpoints: one for delays and alerts (with the seller's own secret), one that is gone.
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let (st, bad) = s
+        .post_json(
+            "/api/v1/webhook-endpoints",
+            &json!({"url": format!("{hooks}/hook"), "events": ["order.exploded"]}),
+        )
+        .await;
+    assert_eq!(st, 422, "{bad}");
+    assert_eq!(bad["errors"][0]["field"], "events[0]", "{bad}");
+    let (st, a) = s
+        .post_json(
+            "/api/v1/webhook-endpoints",
+            &json!({"url": format!("{hooks}/hook"), "events": ["order.delayed", "alert.raised"],
+                    "secret": secret, "description": "ERP"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{a}");
+    assert_eq!(a["secret"], secret);
+    let (st, b) = s
+        .post_json(
+            "/api/v1/webhook-endpoints",
+            &json!({"url": format!("{hooks}/gone"), "events": ["order.received"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    assert!(b["secret"].as_str().unwrap().starts_with("whsec_"));
+    let (_, list) = s.get("/api/v1/webhook-endpoints").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    assert!(!list.to_string().contains("whsec_"), "secrets are shown once");
+
+    // The coupon pool, from the seller's store export; a wrong file is refused by line.
+    let upload = |body: &'static str| {
+        s.http
+            .post(s.url("/api/v1/offer-codes"))
+            .bearer_auth(&t)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+    };
+    let r = upload("code\nSORRY-AAA1\nmaya@shopper.test\n").await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("line 3"));
+    let r: Value = upload("code,value\nSORRY-AAA1,20%\nSORRY-AAA2,20%\n")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["added"], 2, "{r}");
+
+    let order = json!({
+        "channel": "shopify", "external_id": "d1", "number": "#D1",
+        "customer": {"name": "Dana Reyes", "email": "dana@shopper.test"},
+        "items": [{"name": "Sandstone mug", "quantity": 1}],
+        "placed_at": rfc3339_ago(2), "paid_at": rfc3339_ago(2)
+    });
+    let (st, r) = s.post_json("/api/v1/orders", &order).await;
+    assert_eq!(st, 200, "{r}");
+    let order_id = r["results"][0]["id"].as_i64().unwrap();
+
+    // The customer: an acknowledgement and a delay notice with the new estimate and a coupon
+    // from the pool. The seller: the at-risk alert.
+    let mails = sink.wait_for(3);
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    let to = |m: &String| support::header(m, "To").unwrap_or_default();
+    let delayed = mails
+        .iter()
+        .find(|m| to(m) == "dana@shopper.test" && unfold(m).contains("as we promised"))
+        .expect("a delay notice");
+    let text = unfold(delayed);
+    assert!(text.contains("We now expect it to ship by"), "{text}");
+    assert!(text.contains("20% off your next order"), "{text}");
+    assert!(text.contains("SORRY-AAA1"), "{text}");
+    let alert = mails
+        .iter()
+        .find(|m| to(m) == "owner@sandstonepottery.shop")
+        .expect("a seller alert");
+    assert_eq!(
+        support::header(alert, "Subject").unwrap(),
+        "herald: An order is at risk of shipping late"
+    );
+    assert!(unfold(alert).contains("#D1"));
+    assert!(
+        support::header(alert, "List-Unsubscribe").is_none(),
+        "alerts are transactional"
+    );
+    let (_, codes) = s.get("/api/v1/offer-codes?given=true").await;
+    let codes = codes["items"].as_array().unwrap();
+    assert_eq!(codes.len(), 1, "{codes:?}");
+    assert_eq!(
+        (&codes[0]["code"], &codes[0]["order_id"], &codes[0]["offer"]),
+        (&json!("SORRY-AAA1"), &json!(order_id), &json!("coupon 20%"))
+    );
+
+    // The seller's systems: order.delayed and alert.raised, each once, signed so that a
+    // Standard Webhooks library accepts them; the endpoint that answers 410 is a dead letter.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while received.lock().unwrap().len() < 3 {
+        assert!(Instant::now() < deadline, "{:?}", received.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = received.lock().unwrap().clone();
+    let hooked: Vec<_> = got.iter().filter(|r| r.0 == "/hook").collect();
+    assert_eq!(hooked.len(), 2, "each event once: {got:?}");
+    let key = SigningSecret::parse(secret).unwrap();
+    let mut types = Vec::new();
+    for (_, id, ts, sig, body) in &hooked {
+        assert!(id.starts_with("msg_herald"), "{id}");
+        assert!(
+            key.verify(id, ts.parse().unwrap(), body.as_bytes(), sig),
+            "signature of {body}"
+        );
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["data"]["order"]["number"], "#D1", "{v}");
+        types.push(v["type"].as_str().unwrap().to_string());
+    }
+    types.sort();
+    assert_eq!(types, ["alert.raised", "order.delayed"]);
+    let dead = loop {
+        let (_, d) = s.get("/api/v1/messages?channel=webhook&status=dead").await;
+        if let Some(m) = d["items"].as_array().unwrap().first() {
+            break m.clone();
+        }
+        assert!(Instant::now() < deadline, "the 410 delivery is not dead");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(dead["last_error"].as_str().unwrap().contains("410"), "{dead}");
+    assert_eq!(dead["kind"], "order_acknowledged");
+    drop(s);
+
+    // The next day's digest, at the seller's hour: the day's alerts in one message the seller
+    // can leave with one click.
+    backdate_alerts(&db);
+    let hour = jiff::Timestamp::now()
+        .in_tz("America/New_York")
+        .unwrap()
+        .hour()
+        .to_string();
+    let mut env = mail.to_vec();
+    env.push(("HERALD_NOTIFY__SELLER_ALERTS", "digest"));
+    env.push(("HERALD_NOTIFY__DIGEST_HOUR", hour.as_str()));
+    let s = Server::start_with(&db, &t, &env);
+    let mails = sink.wait_for(4);
+    assert_eq!(mails.len(), 4, "{mails:#?}");
+    let digest = mails
+        .iter()
+        .find(|m| {
+            support::header(m, "Subject")
+                .is_some_and(|s| s.starts_with("herald daily digest for Sandstone Pottery"))
+        })
+        .expect("a digest");
+    assert_eq!(to(digest), "owner@sandstonepottery.shop");
+    assert!(unfold(digest).contains("#D1 (shopify) is at risk"));
+    assert_eq!(
+        support::header(digest, "List-Unsubscribe-Post").unwrap(),
+        "List-Unsubscribe=One-Click"
+    );
+    let link = support::header(digest, "List-Unsubscribe").unwrap();
+    let path = link
+        .trim_matches(['<', '>'])
+        .strip_prefix("https://track.sandstonepottery.shop")
+        .unwrap_or_else(|| panic!("{link}"))
+        .to_string();
+    let page = s.http.get(s.url(&path)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("<form method=\"post\""));
+    for _ in 0..2 {
+        let r = s
+            .http
+            .post(s.url(&path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(r.text().await.unwrap().contains("You are unsubscribed"));
+    }
+    let r = s
+        .http
+        .post(s.url(&format!("/unsubscribe/{}", "0".repeat(32))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
 }
 
 #[test]

@@ -112,7 +112,8 @@ pub(crate) fn shipped_message(
 }
 
 /// The delayed notice for an order whose ship-by deadline is at risk or missed (`alert_kind`
-/// `order_at_risk` or `order_late`), about the moment it became so.
+/// `order_at_risk` or `order_late`), about the moment it became so (or was placed, for an
+/// order that was at risk from the start).
 pub(crate) fn delayed_message(
     order_id: i64,
     alert_kind: &str,

@@ -380,7 +380,7 @@ impl crate::Store for PgStore {
         let now_us = herald_core::time::to_micros(now);
         let mut tx = self.begin_write().await?;
         let sql = format!(
-            "SELECT id, number, channel, ship_by, awaiting_ship_by, alert_due_at FROM orders WHERE alert_due_at <= $1 ORDER BY alert_due_at LIMIT $2{}",
+            "SELECT id, number, channel, ship_by, awaiting_ship_by, CASE WHEN alert_due_at > placed_at THEN alert_due_at ELSE placed_at END FROM orders WHERE alert_due_at <= $1 ORDER BY alert_due_at LIMIT $2{}",
             Self::SKIP_LOCKED
         );
         let due = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe(sql))

@@ -565,7 +565,7 @@ impl crate::Store for SqliteStore {
             let mut raised = 0;
             {
                 let mut st = tx.prepare_cached(
-                    "SELECT id, number, channel, ship_by, awaiting_ship_by, alert_due_at FROM orders WHERE alert_due_at <= ?1 ORDER BY alert_due_at LIMIT ?2",
+                    "SELECT id, number, channel, ship_by, awaiting_ship_by, CASE WHEN alert_due_at > placed_at THEN alert_due_at ELSE placed_at END FROM orders WHERE alert_due_at <= ?1 ORDER BY alert_due_at LIMIT ?2",
                 )?;
                 #[allow(clippy::type_complexity)]
                 let due: Vec<(i64, String, String, i64, Option<i64>, i64)> = st

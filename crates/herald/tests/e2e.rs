@@ -1554,7 +1554,10 @@ async fn sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer(db: Db) {
     assert!(b["secret"].as_str().unwrap().starts_with("whsec_"));
     let (_, list) = s.get("/api/v1/webhook-endpoints").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
-    assert!(!list.to_string().contains("whsec_"), "secrets are shown once");
+    assert!(
+        !list.to_string().contains("whsec_"),
+        "secrets are shown once"
+    );
 
     // The coupon pool, from the seller's store export; a wrong file is refused by line.
     let upload = |body: &'static str| {
@@ -1565,7 +1568,9 @@ async fn sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer(db: Db) {
             .body(body)
             .send()
     };
-    let r = upload("code\nSORRY-AAA1\nmaya@shopper.test\n").await.unwrap();
+    let r = upload("code\nSORRY-AAA1\nmaya@shopper.test\n")
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("line 3"));
     let r: Value = upload("code,value\nSORRY-AAA1,20%\nSORRY-AAA2,20%\n")
@@ -1653,7 +1658,10 @@ async fn sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer(db: Db) {
         assert!(Instant::now() < deadline, "the 410 delivery is not dead");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert!(dead["last_error"].as_str().unwrap().contains("410"), "{dead}");
+    assert!(
+        dead["last_error"].as_str().unwrap().contains("410"),
+        "{dead}"
+    );
     assert_eq!(dead["kind"], "order_acknowledged");
     drop(s);
 

@@ -366,15 +366,14 @@ pub trait Store: Send + Sync + 'static {
     /// Codes, most recent first; `given`: only handed out (true), only free (false), or all.
     async fn list_offer_codes(&self, given: Option<bool>, limit: u32) -> Result<Vec<OfferCode>>;
     /// The reader's place on a mail list, joining it if they were never on it.
-    async fn join_mail_list(
-        &self,
-        list: &str,
-        address: &str,
-        now: Timestamp,
-    ) -> Result<ListMember>;
+    async fn join_mail_list(&self, list: &str, address: &str, now: Timestamp)
+    -> Result<ListMember>;
     /// Leaves the list of an unsubscribe token; the (list, address) it named, if any.
-    async fn leave_mail_list(&self, token: &str, now: Timestamp)
-    -> Result<Option<(String, String)>>;
+    async fn leave_mail_list(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<(String, String)>>;
     async fn load_templates(
         &self,
     ) -> Result<

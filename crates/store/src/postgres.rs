@@ -1281,12 +1281,18 @@ impl crate::Store for PgStore {
         given: Option<bool>,
         limit: u32,
     ) -> crate::Result<Vec<crate::OfferCode>> {
-        let rows: Vec<(String, String, i64, Option<i64>, Option<String>, Option<i64>)> =
-            sqlx::query_as(seller::LIST_CODES_SQL)
-                .bind(given.map_or(2, i64::from))
-                .bind(i64::from(limit.clamp(1, 10_000)))
-                .fetch_all(self.read_pool())
-                .await?;
+        let rows: Vec<(
+            String,
+            String,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        )> = sqlx::query_as(seller::LIST_CODES_SQL)
+            .bind(given.map_or(2, i64::from))
+            .bind(i64::from(limit.clamp(1, 10_000)))
+            .fetch_all(self.read_pool())
+            .await?;
         Ok(rows.into_iter().map(seller::offer_from).collect())
     }
 
@@ -1328,12 +1334,26 @@ impl crate::Store for PgStore {
     }
 }
 
-type EndpointRow = (i64, String, String, String, Option<String>, i64, Option<i64>);
-type AlertRow = (i64, String, Option<i64>, String, Option<i64>, i64, Option<i64>);
+type EndpointRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+type AlertRow = (
+    i64,
+    String,
+    Option<i64>,
+    String,
+    Option<i64>,
+    i64,
+    Option<i64>,
+);
 
-fn alert_from(
-    (id, kind, order_id, message, due_at, raised_at, case_id): AlertRow,
-) -> crate::Alert {
+fn alert_from((id, kind, order_id, message, due_at, raised_at, case_id): AlertRow) -> crate::Alert {
     crate::Alert {
         id,
         kind,

@@ -58,7 +58,8 @@ pub(crate) fn events_column(kinds: &Option<Vec<MessageKind>>) -> String {
 pub(crate) const INSERT_ENDPOINT_SQL: &str = "INSERT INTO webhook_endpoints (url, secret, events, description, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
 pub(crate) const ENDPOINT_COLUMNS: &str =
     "id, url, secret, events, description, created_at, disabled_at";
-pub(crate) const DISABLE_ENDPOINT_SQL: &str = "UPDATE webhook_endpoints SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL";
+pub(crate) const DISABLE_ENDPOINT_SQL: &str =
+    "UPDATE webhook_endpoints SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL";
 
 /// An endpoint from its columns.
 pub(crate) fn endpoint_from(
@@ -145,8 +146,7 @@ pub struct OfferRequest {
 /// $1 code, $2 now.
 pub(crate) const ADD_POOL_CODE_SQL: &str = "INSERT INTO offer_codes (code, source, added_at) VALUES ($1, 'pool', $2) ON CONFLICT (code) DO NOTHING";
 /// $1 message key.
-pub(crate) const CODE_OF_MESSAGE_SQL: &str =
-    "SELECT code FROM offer_codes WHERE message_key = $1";
+pub(crate) const CODE_OF_MESSAGE_SQL: &str = "SELECT code FROM offer_codes WHERE message_key = $1";
 /// $1 order, $2 message key, $3 offer, $4 now. PostgreSQL adds `FOR UPDATE SKIP LOCKED` so
 /// two nodes never hand out one code.
 pub(crate) fn take_from_pool_sql(skip_locked: &str) -> String {

@@ -1495,19 +1495,17 @@ impl crate::Store for SqliteStore {
         let (list, address) = (list.to_string(), address.trim().to_ascii_lowercase());
         let now_us = to_micros(now);
         self.write(move |c| {
-            c.prepare_cached(&q(seller::JOIN_LIST_SQL))?.execute(params![
-                seller::new_list_token(),
-                list,
-                address,
-                now_us
-            ])?;
-            Ok(c.prepare_cached(&q(seller::LIST_MEMBER_SQL))?
-                .query_row(params![list, address], |r| {
+            c.prepare_cached(&q(seller::JOIN_LIST_SQL))?
+                .execute(params![seller::new_list_token(), list, address, now_us])?;
+            Ok(c.prepare_cached(&q(seller::LIST_MEMBER_SQL))?.query_row(
+                params![list, address],
+                |r| {
                     Ok(crate::ListMember {
                         token: r.get(0)?,
                         left_at: r.get::<_, Option<i64>>(1)?.map(from_micros),
                     })
-                })?)
+                },
+            )?)
         })
         .await
     }

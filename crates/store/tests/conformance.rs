@@ -131,6 +131,9 @@ conformance!(
     dead_messages_are_kept_and_can_be_retried,
     the_sellers_templates_are_kept,
     hard_bounces_make_an_address_undeliverable_once,
+    alerts_and_messages_reach_the_seller_and_subscribed_endpoints,
+    offer_codes_are_handed_out_once_each,
+    mail_lists_are_left_with_their_token,
 );
 
 fn ts(s: &str) -> Timestamp {
@@ -1564,4 +1567,229 @@ async fn hard_bounces_make_an_address_undeliverable_once(db: &Db) {
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].order_id, Some(id));
     assert!(alerts[0].message.contains("jane@shopper.test") && alerts[0].message.contains("#b1"));
+}
+
+async fn alerts_and_messages_reach_the_seller_and_subscribed_endpoints(db: &Db) {
+    use herald_core::notify::MessageKind as K;
+    use herald_store::NewWebhookEndpoint;
+    let s = &db.store;
+    let soon = ts("2025-12-01T15:05:00Z");
+    let endpoint = |kinds: Option<Vec<K>>| NewWebhookEndpoint {
+        url: "https://erp.sandstonepottery.shop/hooks".into(),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        kinds,
+        description: None,
+    };
+    let acks = s
+        .add_webhook_endpoint(
+            &endpoint(Some(vec![K::OrderAcknowledged, K::SellerAlert])),
+            soon,
+        )
+        .await
+        .unwrap();
+    assert_eq!(acks.events, ["order.received", "alert.raised"]);
+    let all = s.add_webhook_endpoint(&endpoint(None), soon).await.unwrap();
+    assert!(all.events.is_empty());
+    let gone = s
+        .add_webhook_endpoint(&endpoint(Some(vec![K::OrderAcknowledged])), soon)
+        .await
+        .unwrap();
+    assert!(s.disable_webhook_endpoint(gone.id, soon).await.unwrap());
+    assert!(!s.disable_webhook_endpoint(gone.id, soon).await.unwrap());
+    assert_eq!(s.list_webhook_endpoints().await.unwrap().len(), 3);
+
+    // An order's acknowledgement is echoed once to each live endpoint that wants it.
+    let o = order("w1", "2025-12-01T15:00:00Z");
+    let id = s
+        .upsert_orders(&[ok(o.clone())], &policy(), soon)
+        .await
+        .unwrap()[0]
+        .id;
+    s.upsert_orders(&[ok(o)], &policy(), soon).await.unwrap();
+    let mut hooks: Vec<(String, String)> = messages_of(s, id)
+        .await
+        .items
+        .into_iter()
+        .filter(|m| m.channel.as_deref() == Some("webhook"))
+        .map(|m| (m.kind.as_str().to_string(), m.recipient.unwrap()))
+        .collect();
+    hooks.sort();
+    let want = |ids: &[i64]| -> Vec<(String, String)> {
+        ids.iter()
+            .map(|i| ("order_acknowledged".to_string(), i.to_string()))
+            .collect()
+    };
+    assert_eq!(hooks, want(&[acks.id, all.id]));
+
+    // A hard bounce raises an alert; the alert owes the seller a message in the same
+    // transaction, and that message is echoed too.
+    use herald_core::notify::bounce::{Bounce, RecipientReport};
+    let bounce = Bounce {
+        recipients: vec![RecipientReport {
+            address: "jane@shopper.test".into(),
+            action: "failed".into(),
+            status: "5.1.1".into(),
+            diagnostic: None,
+        }],
+        original_message_id: None,
+    };
+    s.record_bounce(&bounce, soon).await.unwrap();
+    s.record_bounce(&bounce, soon).await.unwrap();
+    let seller = s
+        .list_messages(&herald_store::MessageFilter {
+            kind: Some(K::SellerAlert),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        seller.len(),
+        3,
+        "one alert message and two echoes: {seller:?}"
+    );
+    let mail = seller.iter().find(|m| m.channel.is_none()).unwrap();
+    assert_eq!(mail.status, "pending");
+    let alert_id = mail.facts["alert_id"].as_i64().unwrap();
+    let alert = s.get_alert(alert_id).await.unwrap().unwrap();
+    assert_eq!(alert.kind, "customer_unreachable");
+    let day = s
+        .alerts_between(ts("2025-12-01T00:00:00Z"), ts("2025-12-02T00:00:00Z"), 10)
+        .await
+        .unwrap();
+    assert_eq!(day.iter().map(|a| a.id).collect::<Vec<_>>(), [alert_id]);
+    assert!(
+        s.alerts_between(ts("2025-12-02T00:00:00Z"), ts("2025-12-03T00:00:00Z"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A message about a moment long past is skipped at once, and echoed nowhere.
+    let before = s
+        .list_messages(&herald_store::MessageFilter {
+            channel: Some("webhook".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .len();
+    let old = order("w0", "2025-11-20T15:00:00Z");
+    s.upsert_orders(&[ok(old)], &policy(), soon).await.unwrap();
+    let after = s
+        .list_messages(&herald_store::MessageFilter {
+            channel: Some("webhook".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(before, after);
+}
+
+async fn offer_codes_are_handed_out_once_each(db: &Db) {
+    use herald_store::OfferRequest;
+    let s = &db.store;
+    let now = ts("2025-12-01T15:00:00Z");
+    let codes = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        s.add_offer_codes(&codes(&["A-1", "A-2", "A-1"]), now)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(s.add_offer_codes(&codes(&["A-2"]), now).await.unwrap(), 0);
+    let req = |key: &str, generated: Option<&str>| OfferRequest {
+        message_key: key.into(),
+        order_id: 7,
+        offer: "coupon 20%".into(),
+        generated: generated.map(str::to_string),
+    };
+    let give = |r: OfferRequest| async move { s.assign_offer_code(&r, now).await.unwrap() };
+    assert_eq!(give(req("m1", None)).await.as_deref(), Some("A-1"));
+    assert_eq!(
+        give(req("m1", None)).await.as_deref(),
+        Some("A-1"),
+        "a retry keeps its code"
+    );
+    assert_eq!(give(req("m2", None)).await.as_deref(), Some("A-2"));
+    assert_eq!(give(req("m3", None)).await, None, "the pool is empty");
+    assert_eq!(give(req("m4", Some("G-1"))).await.as_deref(), Some("G-1"));
+    assert_eq!(give(req("m4", Some("G-2"))).await.as_deref(), Some("G-1"));
+    let given = s.list_offer_codes(Some(true), 100).await.unwrap();
+    let mut names: Vec<_> = given.iter().map(|c| c.code.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["A-1", "A-2", "G-1"]);
+    assert!(
+        given
+            .iter()
+            .all(|c| c.order_id == Some(7) && c.offer.as_deref() == Some("coupon 20%"))
+    );
+    assert!(
+        s.list_offer_codes(Some(false), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Many senders at once (several nodes on PostgreSQL): each code goes to one message.
+    let pool: Vec<String> = (0..20).map(|i| format!("P-{i:02}")).collect();
+    s.add_offer_codes(&pool, now).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            s.assign_offer_code(
+                &OfferRequest {
+                    message_key: format!("c{i}"),
+                    order_id: i,
+                    offer: "coupon 10%".into(),
+                    generated: None,
+                },
+                now,
+            )
+            .await
+            .unwrap()
+        });
+    }
+    let mut got = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        got.push(r.unwrap().expect("a code for every message"));
+    }
+    got.sort();
+    assert_eq!(got, pool);
+}
+
+async fn mail_lists_are_left_with_their_token(db: &Db) {
+    let s = &db.store;
+    let now = ts("2025-12-01T15:00:00Z");
+    let m = s
+        .join_mail_list("seller_digest", "Owner@Shop.com", now)
+        .await
+        .unwrap();
+    assert_eq!(m.token.len(), 32);
+    assert_eq!(m.left_at, None);
+    let again = s
+        .join_mail_list("seller_digest", "owner@shop.com", now)
+        .await
+        .unwrap();
+    assert_eq!(again.token, m.token, "one place per address and list");
+    assert_eq!(
+        s.leave_mail_list(&m.token, now).await.unwrap(),
+        Some(("seller_digest".into(), "owner@shop.com".into()))
+    );
+    assert_eq!(
+        s.join_mail_list("seller_digest", "owner@shop.com", now)
+            .await
+            .unwrap()
+            .left_at,
+        Some(now),
+        "joining again does not undo leaving"
+    );
+    assert_eq!(s.leave_mail_list(&"0".repeat(32), now).await.unwrap(), None);
 }

@@ -226,7 +226,9 @@ impl NotifyPolicy {
             }
             match (kind, self.seller_alerts) {
                 (_, SellerAlerts::Off) => {
-                    return Route::Skip("seller alerts by e-mail are off (notify.seller_alerts)".into());
+                    return Route::Skip(
+                        "seller alerts by e-mail are off (notify.seller_alerts)".into(),
+                    );
                 }
                 (MessageKind::SellerAlert, SellerAlerts::Digest) => {
                     return Route::Skip(
@@ -382,7 +384,9 @@ mod tests {
             Route::Skip(w) if w.contains("notify.seller_email")
         ));
         p.seller_email = Some("owner@sandstonepottery.shop".into());
-        let sent = |p: &NotifyPolicy, k| matches!(p.route(k, None, now, now), Route::Send(ChannelKind::Email));
+        let sent = |p: &NotifyPolicy, k| {
+            matches!(p.route(k, None, now, now), Route::Send(ChannelKind::Email))
+        };
         // Even for a marketplace order, the seller is reached by e-mail.
         assert_eq!(
             p.route(MessageKind::SellerAlert, Some("amazon"), now, now),

@@ -82,10 +82,7 @@ pub fn generate_code(prefix: &str, random: [u8; 8]) -> String {
 
 /// Checks a code prefix: 1-16 letters, digits or '-'.
 pub fn check_prefix(p: &str) -> Result<(), String> {
-    if p.is_empty()
-        || p.len() > 16
-        || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
+    if p.is_empty() || p.len() > 16 || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(format!(
             "{p:?} cannot start a coupon code: use 1-16 letters, digits or '-' (like \"SORRY\")"
         ));
@@ -125,7 +122,10 @@ pub fn parse_codes(text: &str) -> Result<Vec<String>, String> {
         }
     }
     if out.is_empty() {
-        return Err("no codes found: put one code per line, or the codes in the first column of a CSV file".into());
+        return Err(
+            "no codes found: put one code per line, or the codes in the first column of a CSV file"
+                .into(),
+        );
     }
     Ok(out)
 }
@@ -161,7 +161,10 @@ mod tests {
             parse_codes("code,discount\nSAVE-1,20%\n\"SAVE-2\",20%\nSAVE-1,20%\n\n").unwrap(),
             ["SAVE-1", "SAVE-2"]
         );
-        assert_eq!(parse_codes("A1B2C3\r\nZZZ_9\n").unwrap(), ["A1B2C3", "ZZZ_9"]);
+        assert_eq!(
+            parse_codes("A1B2C3\r\nZZZ_9\n").unwrap(),
+            ["A1B2C3", "ZZZ_9"]
+        );
         let e = parse_codes("GOOD-1\nmaya@shop.com\n").unwrap_err();
         assert!(e.starts_with("line 2:"), "{e}");
         assert!(parse_codes("\n\n").unwrap_err().contains("no codes"));

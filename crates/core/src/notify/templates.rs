@@ -563,7 +563,11 @@ mod tests {
             .render(MessageKind::ParcelProblem, &f)
             .unwrap();
         assert!(!r.text.contains("apology") && !r.text.contains("code"));
-        assert!(!r.text.contains("\n\n\n"), "no gap where the offer was: {}", r.text);
+        assert!(
+            !r.text.contains("\n\n\n"),
+            "no gap where the offer was: {}",
+            r.text
+        );
     }
 
     #[test]

@@ -21,7 +21,10 @@ pub async fn upload(
     let text = std::str::from_utf8(&body)
         .map_err(|_| AppError::bad_request("the codes must be UTF-8 text, one code per line"))?;
     let codes = parse_codes(text).map_err(AppError::bad_request)?;
-    let added = state.store.add_offer_codes(&codes, Timestamp::now()).await?;
+    let added = state
+        .store
+        .add_offer_codes(&codes, Timestamp::now())
+        .await?;
     Ok((
         StatusCode::OK,
         Json(json!({

@@ -5,8 +5,8 @@
 //! still exists and says why, so messages stay in the outbox instead of going out wrong.
 
 use super::channel::{Channel, Outgoing, Receipt, SendError};
-use herald_core::notify::{ChannelKind, sender_address_problem};
 use herald_core::notify::templates::Rendered;
+use herald_core::notify::{ChannelKind, sender_address_problem};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;

@@ -414,7 +414,9 @@ async fn facts_for(state: &AppState, m: &Message) -> Result<Built, Problem> {
             missed: m.facts["missed"].as_bool().unwrap_or(false),
             new_ship_by: new_ship_by(state, m.facts["ship_by"].as_i64()),
         });
-        if n.policy.delayed_when == DelayedWhen::Late && !m.facts["missed"].as_bool().unwrap_or(false) {
+        if n.policy.delayed_when == DelayedWhen::Late
+            && !m.facts["missed"].as_bool().unwrap_or(false)
+        {
             return Err(Problem::Skip(
                 "notify.delayed_when = \"late\": customers hear of a delay once the deadline has passed".into(),
             ));
@@ -516,11 +518,14 @@ async fn seller_facts(
         title: templates::alert_title(&a.kind),
         message: a.message.clone(),
         raised: when(a.raised_at),
-        link: n.public_url.as_ref().map(|_| match (a.case_id, a.order_id) {
-            (Some(c), _) => n.link(&format!("/api/v1/cases/{c}")),
-            (None, Some(o)) => n.link(&format!("/api/v1/orders/{o}")),
-            (None, None) => n.link("/api/v1/alerts"),
-        }),
+        link: n
+            .public_url
+            .as_ref()
+            .map(|_| match (a.case_id, a.order_id) {
+                (Some(c), _) => n.link(&format!("/api/v1/cases/{c}")),
+                (None, Some(o)) => n.link(&format!("/api/v1/orders/{o}")),
+                (None, None) => n.link("/api/v1/alerts"),
+            }),
     };
     let mut unsubscribe = None;
     if m.kind == MessageKind::SellerAlert {

@@ -56,7 +56,7 @@ pub async fn create(
             for (i, e) in list.iter().enumerate() {
                 match kind_of_event(e) {
                     Ok(k) => kinds.push(k),
-                    Err(why) => errors.push(FieldError::new(&format!("events[{i}]"), why)),
+                    Err(why) => errors.push(FieldError::new(format!("events[{i}]"), why)),
                 }
             }
             Some(kinds)

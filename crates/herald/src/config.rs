@@ -68,6 +68,18 @@ pub struct RawMail {
     pub reply_to: Option<String>,
     pub give_up_after_hours: Option<i64>,
     pub pool_size: Option<i64>,
+    /// Per sales channel: `[mail.stores.CHANNEL]` with name, from and reply_to.
+    #[serde(default)]
+    pub stores: BTreeMap<String, RawStoreSender>,
+}
+
+/// `[mail.stores.CHANNEL]`: a store of the seller's with its own name and addresses.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStoreSender {
+    pub name: Option<String>,
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
 }
 
 /// `[notify]`: which messages go out, and how late one may still go.
@@ -587,6 +599,26 @@ fn notifications(
         reply_to: m.reply_to.clone().filter(|v| !v.trim().is_empty()),
         give_up_after: Duration::from_secs(give_up as u64 * 3600),
         pool_size: pool.max(1) as u32,
+        stores: m
+            .stores
+            .iter()
+            .map(|(ch, st)| {
+                if let Err(e) = herald_core::order::Channel::parse(ch) {
+                    problems.push(format!(
+                        "{}: {e}",
+                        source(fig, &format!("mail.stores.{ch}"))
+                    ));
+                }
+                (
+                    ch.clone(),
+                    herald_server::notify::mailer::StoreSender {
+                        name: st.name.clone().filter(|v| !v.trim().is_empty()),
+                        from: st.from.clone().filter(|v| !v.trim().is_empty()),
+                        reply_to: st.reply_to.clone().filter(|v| !v.trim().is_empty()),
+                    },
+                )
+            })
+            .collect(),
     };
     let mut policy = NotifyPolicy {
         window_hours: positive(

@@ -1517,6 +1517,16 @@ async fn sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer(db: Db) {
             "HERALD_NOTIFY__PUBLIC_URL",
             "https://track.sandstonepottery.shop",
         ),
+        // The seller's second store, under its own name.
+        ("HERALD_MAIL__STORES__CANDLES__NAME", "Juniper Candles"),
+        (
+            "HERALD_MAIL__STORES__CANDLES__FROM",
+            "Juniper Candles <orders@junipercandles.shop>",
+        ),
+        (
+            "HERALD_MAIL__STORES__CANDLES__REPLY_TO",
+            "hello@junipercandles.shop",
+        ),
     ];
     let mut env = mail.to_vec();
     // Every unshipped order is at risk from the start, so it owes its customer a delay notice.
@@ -1663,6 +1673,54 @@ async fn sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer(db: Db) {
         "{dead}"
     );
     assert_eq!(dead["kind"], "order_acknowledged");
+
+    // The second store: its own wording, sender and Message-ID domain.
+    let r = s
+        .http
+        .put(s.url("/api/v1/templates/order_acknowledged?store=candles"))
+        .bearer_auth(&t)
+        .json(
+            &json!({"subject": "{{ store.name }} got your order {{ order.number }}",
+                      "text": "Thank you, {{ customer.first_name }}. {{ store.contact }}",
+                      "html": "<p>Thank you.</p>"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (_, shared) = s.get("/api/v1/templates/order_acknowledged").await;
+    assert_eq!(shared["custom"], false, "other stores keep their wording");
+    let candles = json!({
+        "channel": "candles", "external_id": "c1", "number": "#C1",
+        "customer": {"name": "Lee Park", "email": "lee@shopper.test"},
+        "items": [{"name": "Juniper candle", "quantity": 1}],
+        "placed_at": rfc3339_ago(1), "paid_at": rfc3339_ago(1)
+    });
+    let (st, r) = s.post_json("/api/v1/orders", &candles).await;
+    assert_eq!(st, 200, "{r}");
+    let mails = sink.wait_for(4);
+    let lee = mails
+        .iter()
+        .find(|m| to(m) == "lee@shopper.test")
+        .expect("the candle store's acknowledgement");
+    assert_eq!(
+        support::header(lee, "Subject").unwrap(),
+        "Juniper Candles got your order #C1"
+    );
+    assert_eq!(
+        support::header(lee, "From").unwrap(),
+        "\"Juniper Candles\" <orders@junipercandles.shop>"
+    );
+    assert_eq!(
+        support::header(lee, "Reply-To").unwrap(),
+        "hello@junipercandles.shop"
+    );
+    assert!(
+        support::header(lee, "Message-ID")
+            .unwrap()
+            .ends_with("@junipercandles.shop>")
+    );
+    assert!(unfold(lee).contains("Thank you, Lee. hello@junipercandles.shop"));
     drop(s);
 
     // The next day's digest, at the seller's hour: the day's alerts in one message the seller
@@ -1677,8 +1735,8 @@ async fn sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer(db: Db) {
     env.push(("HERALD_NOTIFY__SELLER_ALERTS", "digest"));
     env.push(("HERALD_NOTIFY__DIGEST_HOUR", hour.as_str()));
     let s = Server::start_with(&db, &t, &env);
-    let mails = sink.wait_for(4);
-    assert_eq!(mails.len(), 4, "{mails:#?}");
+    let mails = sink.wait_for(5);
+    assert_eq!(mails.len(), 5, "{mails:#?}");
     let digest = mails
         .iter()
         .find(|m| {

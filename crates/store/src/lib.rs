@@ -327,15 +327,23 @@ pub trait Store: Send + Sync + 'static {
     async fn get_message(&self, id: i64) -> Result<Option<Message>>;
     /// Puts a dead message back in the queue; `None` if there is no dead message with that id.
     async fn retry_message(&self, id: i64, now: Timestamp) -> Result<Option<Message>>;
-    /// Saves the seller's wording for a kind (validated by the caller).
+    /// Saves the seller's wording for a kind (validated by the caller), for the orders of one
+    /// store (a sales channel) or, with `store` "", for every store.
     async fn save_template(
         &self,
+        store: &str,
         kind: herald_core::notify::MessageKind,
         set: &herald_core::notify::templates::TemplateSet,
         now: Timestamp,
     ) -> Result<()>;
-    /// Goes back to herald's wording for a kind; false if the seller had none saved.
-    async fn delete_template(&self, kind: herald_core::notify::MessageKind) -> Result<bool>;
+    /// Goes back to the wording for every store (or herald's, for `store` ""); false if the
+    /// seller had none saved there.
+    async fn delete_template(
+        &self,
+        store: &str,
+        kind: herald_core::notify::MessageKind,
+    ) -> Result<bool>;
+    async fn load_templates(&self) -> Result<herald_core::notify::templates::CustomTemplates>;
 
     /// Subscribes a URL to herald's events; messages enqueued from now on are echoed to it.
     async fn add_webhook_endpoint(
@@ -374,14 +382,6 @@ pub trait Store: Send + Sync + 'static {
         token: &str,
         now: Timestamp,
     ) -> Result<Option<(String, String)>>;
-    async fn load_templates(
-        &self,
-    ) -> Result<
-        std::collections::BTreeMap<
-            herald_core::notify::MessageKind,
-            herald_core::notify::templates::TemplateSet,
-        >,
-    >;
 }
 
 /// Storage tuning that is not part of the URL.

@@ -408,27 +408,27 @@ pub(crate) fn message_page(mut items: Vec<Message>, limit: u32) -> crate::Page<M
     crate::Page { items, next_cursor }
 }
 
-/// $1 kind, $2 subject, $3 text, $4 html, $5 now.
-pub(crate) const SAVE_TEMPLATE_SQL: &str = "INSERT INTO message_templates (kind, subject, text, html, updated_at) VALUES ($1, $2, $3, $4, $5) \
-     ON CONFLICT (kind) DO UPDATE SET subject = excluded.subject, text = excluded.text, html = excluded.html, updated_at = excluded.updated_at";
+/// $1 store ('' for every store), $2 kind, $3 subject, $4 text, $5 html, $6 now.
+pub(crate) const SAVE_TEMPLATE_SQL: &str = "INSERT INTO message_templates (store, kind, subject, text, html, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (store, kind) DO UPDATE SET subject = excluded.subject, text = excluded.text, html = excluded.html, updated_at = excluded.updated_at";
 
 pub(crate) const LOAD_TEMPLATES_SQL: &str =
-    "SELECT kind, subject, text, html FROM message_templates ORDER BY kind";
+    "SELECT store, kind, subject, text, html FROM message_templates ORDER BY store, kind";
 
-pub(crate) const DELETE_TEMPLATE_SQL: &str = "DELETE FROM message_templates WHERE kind = $1";
+/// $1 store, $2 kind.
+pub(crate) const DELETE_TEMPLATE_SQL: &str =
+    "DELETE FROM message_templates WHERE store = $1 AND kind = $2";
 
-/// The seller's templates from rows of (kind, subject, text, html).
+/// The seller's templates from rows of (store, kind, subject, text, html).
 pub(crate) fn templates_from(
-    rows: Vec<(String, String, String, String)>,
-) -> crate::Result<
-    std::collections::BTreeMap<MessageKind, herald_core::notify::templates::TemplateSet>,
-> {
+    rows: Vec<(String, String, String, String, String)>,
+) -> crate::Result<herald_core::notify::templates::CustomTemplates> {
     rows.into_iter()
-        .map(|(k, subject, text, html)| {
+        .map(|(store, k, subject, text, html)| {
             let kind = MessageKind::parse(&k)
                 .map_err(|e| crate::StoreError::Corrupt(format!("template {k}: {e}")))?;
             Ok((
-                kind,
+                (store, kind),
                 herald_core::notify::templates::TemplateSet {
                     subject,
                     text,

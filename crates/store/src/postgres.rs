@@ -1103,39 +1103,41 @@ impl crate::Store for PgStore {
 
     async fn save_template(
         &self,
+        store: &str,
         kind: herald_core::notify::MessageKind,
         set: &herald_core::notify::templates::TemplateSet,
         now: jiff::Timestamp,
     ) -> crate::Result<()> {
         sqlx::query(crate::outbox::SAVE_TEMPLATE_SQL)
+            .bind(store)
             .bind(kind.as_str())
             .bind(&set.subject)
             .bind(&set.text)
             .bind(&set.html)
             .bind(herald_core::time::to_micros(now))
-            .execute(&self.pool)
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }
 
-    async fn delete_template(&self, kind: herald_core::notify::MessageKind) -> crate::Result<bool> {
-        let n = sqlx::query(crate::outbox::DELETE_TEMPLATE_SQL)
+    async fn delete_template(
+        &self,
+        store: &str,
+        kind: herald_core::notify::MessageKind,
+    ) -> crate::Result<bool> {
+        Ok(sqlx::query(crate::outbox::DELETE_TEMPLATE_SQL)
+            .bind(store)
             .bind(kind.as_str())
-            .execute(&self.pool)
+            .execute(self.write_pool())
             .await?
-            .rows_affected();
-        Ok(n == 1)
+            .rows_affected()
+            == 1)
     }
 
     async fn load_templates(
         &self,
-    ) -> crate::Result<
-        std::collections::BTreeMap<
-            herald_core::notify::MessageKind,
-            herald_core::notify::templates::TemplateSet,
-        >,
-    > {
-        let rows: Vec<(String, String, String, String)> =
+    ) -> crate::Result<herald_core::notify::templates::CustomTemplates> {
+        let rows: Vec<(String, String, String, String, String)> =
             sqlx::query_as(crate::outbox::LOAD_TEMPLATES_SQL)
                 .fetch_all(self.read_pool())
                 .await?;

@@ -34,6 +34,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_seller_webhooks_offers.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_store_templates.sql"),
+    ),
 ];
 
 struct Inner {
@@ -1267,15 +1271,17 @@ impl crate::Store for SqliteStore {
 
     async fn save_template(
         &self,
+        store: &str,
         kind: herald_core::notify::MessageKind,
         set: &herald_core::notify::templates::TemplateSet,
         now: Timestamp,
     ) -> Result<()> {
-        let set = set.clone();
+        let (store, set) = (store.to_string(), set.clone());
         let now_us = to_micros(now);
         self.write(move |c| {
             c.prepare_cached(&q(crate::outbox::SAVE_TEMPLATE_SQL))?
                 .execute(params![
+                    store,
                     kind.as_str(),
                     set.subject,
                     set.text,
@@ -1287,27 +1293,27 @@ impl crate::Store for SqliteStore {
         .await
     }
 
-    async fn delete_template(&self, kind: herald_core::notify::MessageKind) -> Result<bool> {
+    async fn delete_template(
+        &self,
+        store: &str,
+        kind: herald_core::notify::MessageKind,
+    ) -> Result<bool> {
+        let store = store.to_string();
         self.write(move |c| {
             Ok(c.prepare_cached(&q(crate::outbox::DELETE_TEMPLATE_SQL))?
-                .execute([kind.as_str()])?
+                .execute(params![store, kind.as_str()])?
                 == 1)
         })
         .await
     }
 
-    async fn load_templates(
-        &self,
-    ) -> Result<
-        std::collections::BTreeMap<
-            herald_core::notify::MessageKind,
-            herald_core::notify::templates::TemplateSet,
-        >,
-    > {
+    async fn load_templates(&self) -> Result<herald_core::notify::templates::CustomTemplates> {
         let rows = self
             .read(|c| {
                 Ok(c.prepare_cached(crate::outbox::LOAD_TEMPLATES_SQL)?
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .query_map([], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })?
                     .collect::<rusqlite::Result<Vec<_>>>()?)
             })
             .await?;

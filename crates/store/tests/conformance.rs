@@ -1497,21 +1497,37 @@ async fn the_sellers_templates_are_kept(db: &Db) {
     assert!(s.load_templates().await.unwrap().is_empty());
     let mut set = default_set(MessageKind::Shipped);
     set.subject = "On its way: {{ order.number }}".into();
-    s.save_template(MessageKind::Shipped, &set, ts(NOW))
+    s.save_template("", MessageKind::Shipped, &set, ts(NOW))
         .await
         .unwrap();
     set.subject = "Shipped: {{ order.number }}".into();
-    s.save_template(MessageKind::Shipped, &set, ts(NOW))
+    s.save_template("", MessageKind::Shipped, &set, ts(NOW))
+        .await
+        .unwrap();
+    set.subject = "Your candles shipped: {{ order.number }}".into();
+    s.save_template("shopify-candles", MessageKind::Shipped, &set, ts(NOW))
         .await
         .unwrap();
     let saved = s.load_templates().await.unwrap();
-    assert_eq!(saved.len(), 1);
+    assert_eq!(saved.len(), 2);
+    let key = |store: &str| (store.to_string(), MessageKind::Shipped);
+    assert_eq!(saved[&key("")].subject, "Shipped: {{ order.number }}");
     assert_eq!(
-        saved[&MessageKind::Shipped].subject,
-        "Shipped: {{ order.number }}"
+        saved[&key("shopify-candles")].subject,
+        "Your candles shipped: {{ order.number }}"
     );
-    assert!(s.delete_template(MessageKind::Shipped).await.unwrap());
-    assert!(!s.delete_template(MessageKind::Shipped).await.unwrap());
+    assert!(s.delete_template("", MessageKind::Shipped).await.unwrap());
+    assert!(!s.delete_template("", MessageKind::Shipped).await.unwrap());
+    assert_eq!(
+        s.load_templates().await.unwrap().len(),
+        1,
+        "the store's own stays"
+    );
+    assert!(
+        s.delete_template("shopify-candles", MessageKind::Shipped)
+            .await
+            .unwrap()
+    );
     assert!(s.load_templates().await.unwrap().is_empty());
 }
 

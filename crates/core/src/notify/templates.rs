@@ -383,32 +383,53 @@ fn sample_alert() -> AlertFacts {
     }
 }
 
-/// The templates in use: herald's defaults with the seller's versions on top.
+/// The seller's saved templates, by store (a sales channel; "" for every store) and kind.
+pub type CustomTemplates = BTreeMap<(String, MessageKind), TemplateSet>;
+
+/// The templates in use: herald's defaults, the seller's versions for every store on top, and
+/// a store's own versions on top of those.
 #[derive(Debug, Clone, Default)]
 pub struct Templates {
-    custom: BTreeMap<MessageKind, TemplateSet>,
+    custom: CustomTemplates,
 }
 
 impl Templates {
     /// With the seller's saved versions (each already validated when saved).
-    pub fn with_custom(custom: BTreeMap<MessageKind, TemplateSet>) -> Self {
+    pub fn with_custom(custom: CustomTemplates) -> Self {
         Self { custom }
     }
 
-    pub fn set_for(&self, kind: MessageKind) -> TemplateSet {
+    /// The wording of `kind` for orders of `store` ("" for every store).
+    pub fn set_for(&self, store: &str, kind: MessageKind) -> TemplateSet {
         self.custom
-            .get(&kind)
+            .get(&(store.to_string(), kind))
+            .or_else(|| self.custom.get(&(String::new(), kind)))
             .cloned()
             .unwrap_or_else(|| default_set(kind))
     }
 
-    /// Renders `kind` with `facts`.
+    /// Whether the seller saved a version of `kind` for exactly `store`.
+    pub fn is_custom(&self, store: &str, kind: MessageKind) -> bool {
+        self.custom.contains_key(&(store.to_string(), kind))
+    }
+
+    /// Renders `kind` with `facts` in the wording for every store.
     pub fn render(
         &self,
         kind: MessageKind,
         facts: &MessageFacts,
     ) -> Result<Rendered, TemplateError> {
-        render_set(kind, &self.set_for(kind), facts)
+        self.render_for("", kind, facts)
+    }
+
+    /// Renders `kind` with `facts` in `store`'s wording.
+    pub fn render_for(
+        &self,
+        store: &str,
+        kind: MessageKind,
+        facts: &MessageFacts,
+    ) -> Result<Rendered, TemplateError> {
+        render_set(kind, &self.set_for(store, kind), facts)
     }
 }
 
@@ -556,6 +577,12 @@ mod tests {
         let r = validate(MessageKind::Delayed, &default_set(MessageKind::Delayed)).unwrap();
         assert!(r.text.contains("Wednesday, November 25"), "{}", r.text);
         assert!(r.text.contains("20% off") && r.text.contains("SORRY-7KQ4-M2XD"));
+        assert!(
+            r.text
+                .contains("at checkout.\n\nYou can see where things stand"),
+            "the offer is a paragraph of its own: {}",
+            r.text
+        );
         assert!(r.html.contains("SORRY-7KQ4-M2XD"));
         let mut f = sample_facts(MessageKind::ParcelProblem);
         f.offer = None;
@@ -619,8 +646,24 @@ mod tests {
         let mut custom = BTreeMap::new();
         let mut set = default_set(MessageKind::Delivered);
         set.subject = "It's there, {{ customer.first_name }}!".into();
-        custom.insert(MessageKind::Delivered, set);
+        custom.insert((String::new(), MessageKind::Delivered), set.clone());
+        set.subject = "Your candles arrived, {{ customer.first_name }}".into();
+        custom.insert(("shopify-candles".into(), MessageKind::Delivered), set);
         let t = Templates::with_custom(custom);
+        let sample = sample_facts(MessageKind::Delivered);
+        assert_eq!(
+            t.render_for("shopify-candles", MessageKind::Delivered, &sample)
+                .unwrap()
+                .subject,
+            "Your candles arrived, Maya"
+        );
+        assert_eq!(
+            t.render_for("amazon", MessageKind::Delivered, &sample)
+                .unwrap()
+                .subject,
+            "It's there, Maya!",
+            "other stores fall back to the version for every store"
+        );
         let r = t
             .render(
                 MessageKind::Delivered,

@@ -2,11 +2,13 @@
 //! the seller's own), `PUT` to save a version (validated first: syntax and unknown variables,
 //! with the part and line named), `DELETE` to go back to herald's, and
 //! `POST /api/v1/templates/{kind}/preview` to render a draft or the saved wording with sample
-//! facts.
+//! facts. `?store=CHANNEL` on any of them works on one store's own wording (orders from that
+//! sales channel); without it, on the wording for every store.
 
-use super::require_json;
+use super::{Params, require_json};
 use crate::{AppState, error::AppError};
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::{Path, State, rejection::BytesRejection};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
@@ -14,9 +16,22 @@ use herald_core::FieldError;
 use herald_core::notify::MessageKind;
 use herald_core::notify::templates::{self, TemplateSet, Templates};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 fn kind_of(raw: &str) -> Result<MessageKind, AppError> {
     MessageKind::parse(raw).map_err(AppError::not_found)
+}
+
+/// `?store=CHANNEL`, or "" for every store.
+fn store_of(raw: HashMap<String, String>) -> Result<String, AppError> {
+    let mut p = Params::new(raw);
+    let store = p
+        .parse("store", |v| {
+            herald_core::order::Channel::parse(v).map(|c| c.as_str().to_string())
+        })?
+        .unwrap_or_default();
+    p.finish()?;
+    Ok(store)
 }
 
 fn parse_set(body: &[u8]) -> Result<TemplateSet, AppError> {
@@ -38,45 +53,56 @@ fn invalid(e: templates::TemplateError) -> AppError {
 pub async fn get(
     State(state): State<AppState>,
     Path(kind): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
     let kind = kind_of(&kind)?;
-    let custom = state.store.load_templates().await?;
-    let is_custom = custom.contains_key(&kind);
-    let set = Templates::with_custom(custom).set_for(kind);
-    Ok(Json(
-        json!({ "kind": kind, "custom": is_custom, "template": set }),
-    ))
+    let store = store_of(q)?;
+    let t = Templates::with_custom(state.store.load_templates().await?);
+    Ok(Json(json!({
+        "kind": kind,
+        "store": store,
+        "custom": t.is_custom(&store, kind),
+        "template": t.set_for(&store, kind),
+    })))
 }
 
 pub async fn put(
     State(state): State<AppState>,
     Path(kind): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, AppError> {
     let kind = kind_of(&kind)?;
+    let store = store_of(q)?;
     require_json(&headers)?;
     let set = parse_set(&body?)?;
     let preview = templates::validate(kind, &set).map_err(invalid)?;
     state
         .store
-        .save_template(kind, &set, jiff::Timestamp::now())
+        .save_template(&store, kind, &set, jiff::Timestamp::now())
         .await?;
     Ok(Json(
-        json!({ "kind": kind, "custom": true, "template": set, "preview": preview }),
+        json!({ "kind": kind, "store": store, "custom": true, "template": set, "preview": preview }),
     ))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     Path(kind): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<StatusCode, AppError> {
     let kind = kind_of(&kind)?;
-    if state.store.delete_template(kind).await? {
+    let store = store_of(q)?;
+    if state.store.delete_template(&store, kind).await? {
         Ok(StatusCode::NO_CONTENT)
-    } else {
+    } else if store.is_empty() {
         Err(AppError::not_found(format!(
             "{kind} already uses herald's wording"
+        )))
+    } else {
+        Err(AppError::not_found(format!(
+            "{kind} has no wording of its own for store {store}"
         )))
     }
 }
@@ -86,13 +112,15 @@ pub async fn delete(
 pub async fn preview(
     State(state): State<AppState>,
     Path(kind): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, AppError> {
     let kind = kind_of(&kind)?;
+    let store = store_of(q)?;
     let body = body?;
     let draft = body.trim_ascii();
     let set = if draft.is_empty() || draft == b"null" || draft == b"{}" {
-        Templates::with_custom(state.store.load_templates().await?).set_for(kind)
+        Templates::with_custom(state.store.load_templates().await?).set_for(&store, kind)
     } else {
         parse_set(&body)?
     };

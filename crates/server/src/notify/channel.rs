@@ -16,6 +16,8 @@ pub struct Outgoing<'a> {
     pub rendered: &'a Rendered,
     /// The one-click unsubscribe link of non-transactional mail (RFC 8058).
     pub unsubscribe: Option<&'a str>,
+    /// The sales channel of the order, whose store may have its own sender identity.
+    pub store: Option<&'a str>,
 }
 
 /// What a channel did with a message.

@@ -13,6 +13,16 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
+/// One store's own sender identity (`[mail.stores.CHANNEL]`): orders from that sales
+/// channel are mailed as that store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreSender {
+    /// The store's name as its customers know it (defaults to `store.name`).
+    pub name: Option<String>,
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+}
+
 /// The `[mail]` settings.
 #[derive(Clone, Default)]
 pub struct MailSettings {
@@ -24,6 +34,8 @@ pub struct MailSettings {
     pub give_up_after: Duration,
     /// SMTP connections kept open per node.
     pub pool_size: u32,
+    /// Per sales channel, when the seller runs several stores under their own names.
+    pub stores: std::collections::BTreeMap<String, StoreSender>,
 }
 
 impl std::fmt::Debug for MailSettings {
@@ -37,6 +49,7 @@ impl std::fmt::Debug for MailSettings {
             .field("from", &self.from)
             .field("reply_to", &self.reply_to)
             .field("give_up_after", &self.give_up_after)
+            .field("stores", &self.stores)
             .finish()
     }
 }
@@ -63,9 +76,20 @@ impl MailSettings {
             "mail.reply_to",
             self.reply_to.as_deref(),
         ));
-        for (key, v) in [("mail.from", &self.from), ("mail.reply_to", &self.reply_to)] {
+        let mut senders = vec![
+            ("mail.from".to_string(), self.from.clone()),
+            ("mail.reply_to".to_string(), self.reply_to.clone()),
+        ];
+        for (channel, store) in &self.stores {
+            for (part, v) in [("from", &store.from), ("reply_to", &store.reply_to)] {
+                let key = format!("mail.stores.{channel}.{part}");
+                out.extend(sender_address_problem(&key, v.as_deref()));
+                senders.push((key, v.clone()));
+            }
+        }
+        for (key, v) in senders {
             if let Some(v) = v
-                && sender_address_problem(key, Some(v)).is_none()
+                && sender_address_problem(&key, Some(&v)).is_none()
                 && v.parse::<Mailbox>().is_err()
             {
                 out.push(format!(
@@ -89,9 +113,35 @@ pub struct Mailer {
 
 struct Ready {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    default: Identity,
+    /// Per sales channel.
+    stores: std::collections::BTreeMap<String, Identity>,
+}
+
+/// Who a message is from.
+struct Identity {
     from: Mailbox,
     reply_to: Mailbox,
     domain: String,
+}
+
+impl Identity {
+    /// From addresses checked by `MailSettings::problems`.
+    fn new(from: Option<&str>, reply_to: Option<&str>) -> Self {
+        let from: Mailbox = from
+            .unwrap_or_default()
+            .parse()
+            .expect("checked by problems()");
+        let reply_to: Mailbox = reply_to
+            .unwrap_or_default()
+            .parse()
+            .expect("checked by problems()");
+        Self {
+            domain: from.email.domain().to_string(),
+            from,
+            reply_to,
+        }
+    }
 }
 
 impl Mailer {
@@ -106,18 +156,6 @@ impl Mailer {
             };
         }
         let url = settings.smtp_url.as_deref().unwrap_or_default().trim();
-        let from: Mailbox = settings
-            .from
-            .as_deref()
-            .unwrap_or_default()
-            .parse()
-            .expect("checked by problems()");
-        let reply_to: Mailbox = settings
-            .reply_to
-            .as_deref()
-            .unwrap_or_default()
-            .parse()
-            .expect("checked by problems()");
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .expect("checked by problems()")
             .timeout(Some(Duration::from_secs(30)))
@@ -125,10 +163,18 @@ impl Mailer {
             .build();
         Self {
             ready: Ok(Ready {
-                domain: from.email.domain().to_string(),
                 transport,
-                from,
-                reply_to,
+                default: Identity::new(settings.from.as_deref(), settings.reply_to.as_deref()),
+                stores: settings
+                    .stores
+                    .iter()
+                    .map(|(ch, s)| {
+                        (
+                            ch.clone(),
+                            Identity::new(s.from.as_deref(), s.reply_to.as_deref()),
+                        )
+                    })
+                    .collect(),
             }),
         }
     }
@@ -140,22 +186,25 @@ impl Mailer {
 
     /// The stable Message-ID of outbox message `id`: the same on every retry, so a receiving
     /// server (and the seller) can recognise a repeat.
-    pub fn message_id(&self, id: i64) -> String {
+    pub fn message_id(&self, id: i64, store: Option<&str>) -> String {
         let domain = self
             .ready
             .as_ref()
-            .map_or("herald.invalid", |r| r.domain.as_str());
+            .map_or("herald.invalid", |r| r.identity(store).domain.as_str());
         format!("<herald.outbox.{id}@{domain}>")
     }
 
-    /// Sends one message to `to`; non-transactional mail passes its one-click unsubscribe
-    /// link, which goes out as List-Unsubscribe with List-Unsubscribe-Post (RFC 8058).
+    /// Sends one message to `to`, from the identity of `store` (a sales channel with its own
+    /// `[mail.stores.CHANNEL]`) or the default one; non-transactional mail passes its
+    /// one-click unsubscribe link, which goes out as List-Unsubscribe with
+    /// List-Unsubscribe-Post (RFC 8058).
     pub async fn send(
         &self,
         id: i64,
         to: &str,
         rendered: &Rendered,
         unsubscribe: Option<&str>,
+        store: Option<&str>,
     ) -> Result<String, SendError> {
         let ready = self.ready.as_ref().map_err(|why| SendError {
             transient: true,
@@ -165,10 +214,11 @@ impl Mailer {
             transient: false,
             text: format!("the customer's address {to:?} is not a valid e-mail address: {e}"),
         })?;
-        let message_id = self.message_id(id);
+        let message_id = self.message_id(id, store);
+        let who = ready.identity(store);
         let mut builder = Message::builder()
-            .from(ready.from.clone())
-            .reply_to(ready.reply_to.clone())
+            .from(who.from.clone())
+            .reply_to(who.reply_to.clone())
             .to(to)
             .subject(rendered.subject.clone())
             .message_id(Some(message_id.clone()));
@@ -196,6 +246,14 @@ impl Mailer {
     }
 }
 
+impl Ready {
+    fn identity(&self, store: Option<&str>) -> &Identity {
+        store
+            .and_then(|s| self.stores.get(s))
+            .unwrap_or(&self.default)
+    }
+}
+
 #[async_trait::async_trait]
 impl Channel for Mailer {
     fn kind(&self) -> ChannelKind {
@@ -212,7 +270,7 @@ impl Channel for Mailer {
             text: "no e-mail address".into(),
         })?;
         let message_id = self
-            .send(out.outbox_id, to, out.rendered, out.unsubscribe)
+            .send(out.outbox_id, to, out.rendered, out.unsubscribe, out.store)
             .await?;
         Ok(Receipt::Sent { message_id })
     }
@@ -280,6 +338,7 @@ mod tests {
             reply_to: Some(reply.into()),
             give_up_after: Duration::from_secs(86_400),
             pool_size: 4,
+            stores: Default::default(),
         }
     }
 
@@ -303,8 +362,39 @@ mod tests {
         ));
         assert_eq!(ok.held(), None);
         assert_eq!(
-            ok.message_id(42),
+            ok.message_id(42, None),
             "<herald.outbox.42@sandstonepottery.shop>"
+        );
+        // A second store of the seller's, under its own name and domain.
+        let mut two = settings(
+            "smtp://127.0.0.1:2525",
+            "Sandstone Pottery <orders@sandstonepottery.shop>",
+            "hello@sandstonepottery.shop",
+        );
+        two.stores.insert(
+            "shopify-candles".into(),
+            StoreSender {
+                name: Some("Juniper Candles".into()),
+                from: Some("Juniper Candles <orders@junipercandles.shop>".into()),
+                reply_to: Some("hello@example.com".into()),
+            },
+        );
+        let why = Mailer::new(&two).held().unwrap().to_string();
+        assert!(
+            why.contains("mail.stores.shopify-candles.reply_to") && why.contains("placeholder"),
+            "{why}"
+        );
+        two.stores.get_mut("shopify-candles").unwrap().reply_to =
+            Some("hello@junipercandles.shop".into());
+        let m = Mailer::new(&two);
+        assert_eq!(m.held(), None);
+        assert_eq!(
+            m.message_id(7, Some("shopify-candles")),
+            "<herald.outbox.7@junipercandles.shop>"
+        );
+        assert_eq!(
+            m.message_id(7, Some("amazon")),
+            "<herald.outbox.7@sandstonepottery.shop>"
         );
     }
 

@@ -227,7 +227,8 @@ async fn settle_one(state: &AppState, templates: &Templates, m: &Message) -> Set
         Route::Skip(reason) => return Settle::Skipped { reason },
         Route::Send(c) => c,
     };
-    let rendered = match templates.render(m.kind, &built.facts) {
+    let store = built.order_channel.as_deref().unwrap_or("");
+    let rendered = match templates.render_for(store, m.kind, &built.facts) {
         Ok(r) => r,
         Err(e) => {
             return Settle::Dead {
@@ -266,6 +267,7 @@ async fn settle_one(state: &AppState, templates: &Templates, m: &Message) -> Set
         to: built.recipient.as_deref(),
         rendered: &rendered,
         unsubscribe: built.unsubscribe.as_deref(),
+        store: built.order_channel.as_deref(),
     };
     match channel.deliver(out).await {
         Ok(Receipt::Sent { message_id }) => Settle::Sent {
@@ -359,6 +361,15 @@ async fn facts_for(state: &AppState, m: &Message) -> Result<Built, Problem> {
         return Err(Problem::Skip(format!("order {order_id} no longer exists")));
     };
     let o = &order.facts;
+    // A store of its own (`[mail.stores.CHANNEL]`): its name and address in the message.
+    if let Some(own) = n.settings.stores.get(o.channel.as_str()) {
+        if let Some(name) = &own.name {
+            facts.store.name = name.clone();
+        }
+        if own.reply_to.is_some() {
+            facts.store.contact = own.reply_to.clone();
+        }
+    }
     // Links only work from an inbox when herald knows its public address.
     if n.public_url.is_some()
         && let Some(token) = state.store.page_token(order_id).await?

@@ -1694,7 +1694,7 @@ async fn sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer(db: Db) {
         "channel": "candles", "external_id": "c1", "number": "#C1",
         "customer": {"name": "Lee Park", "email": "lee@shopper.test"},
         "items": [{"name": "Juniper candle", "quantity": 1}],
-        "placed_at": rfc3339_ago(1), "paid_at": rfc3339_ago(1)
+        "placed_at": rfc3339_ago(1), "paid_at": rfc3339_ago(1), "shipped_at": rfc3339_ago(0)
     });
     let (st, r) = s.post_json("/api/v1/orders", &candles).await;
     assert_eq!(st, 200, "{r}");

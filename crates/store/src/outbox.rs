@@ -148,6 +148,25 @@ pub(crate) fn claim_sql(skip_locked: &str) -> String {
 pub(crate) const SETTLE_SQL: &str = "UPDATE messages SET status = $1, channel = COALESCE($2, channel), recipient = COALESCE($3, recipient), subject = COALESCE($4, subject), body = COALESCE($5, body), \
      message_id = COALESCE($6, message_id), next_attempt_at = $7, last_error = $8, sent_at = COALESCE($9, sent_at), updated_at = $10 WHERE id = $11 AND status = 'sending'";
 
+/// Whether any webhook endpoint is live (a settle with none skips the echo below).
+pub(crate) const ANY_ENDPOINT_SQL: &str =
+    "SELECT 1 FROM webhook_endpoints WHERE disabled_at IS NULL LIMIT 1";
+
+/// Echoes settled message $1 to every live webhook endpoint that asked for its kind, once per
+/// (message, endpoint), in the settle's transaction; $2 now. `contains` tests whether
+/// `w.events` holds `,kind,` (`instr` on SQLite, `strpos` on PostgreSQL). Messages about a
+/// moment past the window never reach the sender, so they are echoed nowhere; webhook
+/// deliveries, tests and the digest are not echoed.
+pub(crate) fn echo_sql(contains: &str) -> String {
+    format!(
+        "INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, channel, recipient, next_attempt_at, created_at, updated_at) \
+         SELECT m.dedupe_key || ':hook:' || CAST(w.id AS TEXT), m.order_id, m.kind, m.facts, m.about_at, 'pending', 'webhook', CAST(w.id AS TEXT), $2, $2, $2 \
+         FROM messages m JOIN webhook_endpoints w ON w.disabled_at IS NULL AND (w.events = '*' OR {contains}(w.events, ',' || m.kind || ',') > 0) \
+         WHERE m.id = $1 AND COALESCE(m.channel, '') <> 'webhook' AND m.kind NOT IN ('test', 'seller_digest') \
+         ON CONFLICT (dedupe_key) DO NOTHING"
+    )
+}
+
 /// A dead message goes back to the queue ($1 now, $2 id).
 pub(crate) const RETRY_SQL: &str = "UPDATE messages SET status = 'pending', next_attempt_at = $1, last_error = NULL, updated_at = $1 WHERE id = $2 AND status = 'dead'";
 

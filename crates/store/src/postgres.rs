@@ -1030,6 +1030,11 @@ impl crate::Store for PgStore {
         let now_us = herald_core::time::to_micros(now);
         let mut tx = self.begin_write().await?;
         let mut n = 0;
+        let echo = sqlx::query(crate::outbox::ANY_ENDPOINT_SQL)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        let echo_sql = crate::outbox::echo_sql("strpos");
         for (id, s) in outcomes {
             let v = crate::outbox::settle_values(s, now_us);
             n += sqlx::query(crate::outbox::SETTLE_SQL)
@@ -1047,6 +1052,13 @@ impl crate::Store for PgStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            if echo {
+                sqlx::query(sqlx::AssertSqlSafe(echo_sql.as_str()))
+                    .bind(*id)
+                    .bind(now_us)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(n)

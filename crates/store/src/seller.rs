@@ -2,9 +2,10 @@
 //! endpoints, coupon codes for goodwill offers (which order received which), and the mail
 //! lists a reader can leave with one click.
 //!
-//! Seller alerts reach the outbox and messages reach webhook endpoints through triggers in
-//! migration 0005, so every code path that raises an alert or enqueues a message does so in
-//! its own transaction without knowing about either.
+//! Seller alerts reach the outbox through a trigger in migration 0005, so every code path that
+//! raises an alert owes the seller its message in its own transaction without knowing about
+//! it. Messages reach webhook endpoints when they are settled (`outbox::echo_sql`), which
+//! costs nothing while no endpoint exists.
 
 use herald_core::notify::MessageKind;
 use herald_core::time::from_micros;

@@ -1211,11 +1211,18 @@ impl crate::Store for SqliteStore {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut n = 0;
             {
+                let echo = tx
+                    .prepare_cached(crate::outbox::ANY_ENDPOINT_SQL)?
+                    .exists([])?;
                 let mut st = tx.prepare_cached(&q(crate::outbox::SETTLE_SQL))?;
+                let mut echo_st = tx.prepare_cached(&q(&crate::outbox::echo_sql("instr")))?;
                 for (id, v) in rows {
                     n += st.execute(params![
                         v.0, v.1, v.2, v.3, v.4, v.5, v.6, v.7, v.8, now_us, id
                     ])? as u64;
+                    if echo {
+                        echo_st.execute(params![id, now_us])?;
+                    }
                 }
             }
             tx.commit()?;

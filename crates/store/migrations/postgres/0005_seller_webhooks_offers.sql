@@ -51,20 +51,3 @@ END
 $$;
 CREATE TRIGGER alerts_to_outbox AFTER INSERT ON alerts
     FOR EACH ROW EXECUTE FUNCTION herald_alert_to_outbox();
-
--- Every message that will go out (a customer notice or a seller alert) is echoed to each
--- webhook endpoint that asked for its kind, in the same transaction: one delivery per
--- (message, endpoint), never twice.
-CREATE FUNCTION herald_message_to_webhooks() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, channel, recipient, next_attempt_at, created_at, updated_at)
-    SELECT NEW.dedupe_key || ':hook:' || w.id, NEW.order_id, NEW.kind, NEW.facts, NEW.about_at, 'pending', 'webhook', w.id::text, NEW.created_at, NEW.created_at, NEW.created_at
-    FROM webhook_endpoints w
-    WHERE w.disabled_at IS NULL AND (w.events = '*' OR strpos(w.events, ',' || NEW.kind || ',') > 0)
-    ON CONFLICT (dedupe_key) DO NOTHING;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER messages_to_webhooks AFTER INSERT ON messages
-    FOR EACH ROW WHEN (NEW.status = 'pending' AND NEW.channel IS NULL AND NEW.kind NOT IN ('test', 'seller_digest'))
-    EXECUTE FUNCTION herald_message_to_webhooks();

@@ -47,16 +47,3 @@ BEGIN
     VALUES ('-:seller_alert:' || NEW.id, NEW.order_id, 'seller_alert', '{"alert_id":' || NEW.id || '}', NEW.raised_at, 'pending', NEW.raised_at, NEW.raised_at, NEW.raised_at)
     ON CONFLICT (dedupe_key) DO NOTHING;
 END;
-
--- Every message that will go out (a customer notice or a seller alert) is echoed to each
--- webhook endpoint that asked for its kind, in the same transaction: one delivery per
--- (message, endpoint), never twice.
-CREATE TRIGGER messages_to_webhooks AFTER INSERT ON messages
-WHEN NEW.status = 'pending' AND NEW.channel IS NULL AND NEW.kind NOT IN ('test', 'seller_digest')
-BEGIN
-    INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, channel, recipient, next_attempt_at, created_at, updated_at)
-    SELECT NEW.dedupe_key || ':hook:' || w.id, NEW.order_id, NEW.kind, NEW.facts, NEW.about_at, 'pending', 'webhook', CAST(w.id AS TEXT), NEW.created_at, NEW.created_at, NEW.created_at
-    FROM webhook_endpoints w
-    WHERE w.disabled_at IS NULL AND (w.events = '*' OR instr(w.events, ',' || NEW.kind || ',') > 0)
-    ON CONFLICT (dedupe_key) DO NOTHING;
-END;

@@ -1736,6 +1736,25 @@ async fn alerts_and_messages_reach_the_seller_and_subscribed_endpoints(db: &Db) 
     let old = order("w0", "2025-11-20T15:00:00Z");
     s.upsert_orders(&[ok(old)], &policy(), soon).await.unwrap();
     settle_all().await;
+    // Its deadline passed days ago: the seller gets the alert in the API, not a message now.
+    assert!(s.raise_due_alerts(soon, 100).await.unwrap() >= 1);
+    let late = s
+        .list_messages(&herald_store::MessageFilter {
+            kind: Some(K::SellerAlert),
+            status: Some("skipped".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        late.iter().any(|m| m
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("too late"))),
+        "{late:?}"
+    );
     let after = s
         .list_messages(&herald_store::MessageFilter {
             channel: Some("webhook".into()),

@@ -40,11 +40,19 @@ CREATE TABLE mail_lists (
 );
 
 -- Every seller alert owes the seller a message, written with the alert (same transaction,
--- whichever code path raised it). The sender mails it, or keeps it for the daily digest.
+-- whichever code path raised it). The sender mails it, or keeps it for the daily digest. An
+-- alert about a moment more than a day before it was raised (an order that missed its
+-- deadline long ago, found by a backlog import) is recorded as skipped at once.
 CREATE FUNCTION herald_alert_to_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, next_attempt_at, created_at, updated_at)
-    VALUES ('-:seller_alert:' || NEW.id, NEW.order_id, 'seller_alert', '{"alert_id":' || NEW.id || '}', NEW.raised_at, 'pending', NEW.raised_at, NEW.raised_at, NEW.raised_at)
+    INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, next_attempt_at, last_error, created_at, updated_at)
+    SELECT '-:seller_alert:' || NEW.id, NEW.order_id, 'seller_alert', '{"alert_id":' || NEW.id || '}', a.about,
+        CASE WHEN a.about < NEW.raised_at - 86400000000 THEN 'skipped' ELSE 'pending' END,
+        CASE WHEN a.about < NEW.raised_at - 86400000000 THEN NULL ELSE NEW.raised_at END,
+        CASE WHEN a.about < NEW.raised_at - 86400000000 THEN 'too late to be useful: the alert is about a moment more than 24 hours before herald raised it (a backlog import, say); it stays listed at GET /api/v1/alerts' ELSE NULL END,
+        NEW.raised_at, NEW.raised_at
+    FROM (SELECT CASE WHEN NEW.due_at IS NOT NULL AND NEW.due_at < NEW.raised_at THEN NEW.due_at ELSE NEW.raised_at END AS about) AS a
+    WHERE true
     ON CONFLICT (dedupe_key) DO NOTHING;
     RETURN NULL;
 END

@@ -435,29 +435,15 @@ impl crate::Store for PgStore {
         after_id: Option<i64>,
         limit: u32,
     ) -> crate::Result<Vec<crate::Alert>> {
-        use sqlx::Row as _;
-        let rows = sqlx::query::<sqlx::Postgres>(
-            "SELECT id, kind, order_id, message, due_at, raised_at, case_id FROM alerts WHERE id > $1 ORDER BY id LIMIT $2",
-        )
+        let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM alerts WHERE id > $1 ORDER BY id LIMIT $2",
+            seller::ALERT_COLUMNS
+        )))
         .bind(after_id.unwrap_or(0))
         .bind(limit.clamp(1, 1000) as i64)
         .fetch_all(self.read_pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(crate::Alert {
-                    id: r.try_get(0)?,
-                    kind: r.try_get(1)?,
-                    order_id: r.try_get(2)?,
-                    message: r.try_get(3)?,
-                    due_at: r
-                        .try_get::<Option<i64>, _>(4)?
-                        .map(herald_core::time::from_micros),
-                    raised_at: herald_core::time::from_micros(r.try_get(5)?),
-                    case_id: r.try_get(6)?,
-                })
-            })
-            .collect()
+        Ok(rows.into_iter().map(alert_from).collect())
     }
 
     async fn shipping_window(

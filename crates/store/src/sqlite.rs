@@ -611,20 +611,14 @@ impl crate::Store for SqliteStore {
 
     async fn list_alerts(&self, after_id: Option<i64>, limit: u32) -> Result<Vec<Alert>> {
         self.read(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, kind, order_id, message, due_at, raised_at, case_id FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2",
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {} FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2",
+                seller::ALERT_COLUMNS
+            ))?;
+            let rows = st.query_map(
+                params![after_id.unwrap_or(0), limit.clamp(1, 1000)],
+                alert_row,
             )?;
-            let rows = st.query_map(params![after_id.unwrap_or(0), limit.clamp(1, 1000)], |r| {
-                Ok(Alert {
-                    id: r.get(0)?,
-                    kind: r.get(1)?,
-                    order_id: r.get(2)?,
-                    message: r.get(3)?,
-                    due_at: r.get::<_, Option<i64>>(4)?.map(from_micros),
-                    raised_at: from_micros(r.get(5)?),
-                    case_id: r.get(6)?,
-                })
-            })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
         .await

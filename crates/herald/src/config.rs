@@ -98,6 +98,17 @@ pub struct RawNotify {
     pub digest_hour: Option<i64>,
     #[serde(default)]
     pub offers: RawOffers,
+    /// Per sales channel: `[notify.stores.CHANNEL]` with disabled and delayed_when.
+    #[serde(default)]
+    pub stores: BTreeMap<String, RawStorePolicy>,
+}
+
+/// `[notify.stores.CHANNEL]`: one store's own notification choices.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorePolicy {
+    pub disabled: Option<Vec<String>>,
+    pub delayed_when: Option<String>,
 }
 
 /// `[notify.offers]`: goodwill offers in delay and problem notices.
@@ -648,13 +659,49 @@ fn notifications(
         }
         policy.marketplace_channels = chs.clone();
     }
-    match n.delayed_when.as_deref() {
-        None | Some("at_risk") => {}
-        Some("late") => policy.delayed_when = herald_core::notify::DelayedWhen::Late,
-        Some(other) => problems.push(format!(
-            "{}: {other:?} is not a choice: write \"at_risk\" (tell customers as soon as an order may ship late) or \"late\" (only once it has)",
-            source(fig, "notify.delayed_when")
-        )),
+    let delayed_when = |key: &str, v: &Option<String>, problems: &mut Vec<String>| {
+        use herald_core::notify::DelayedWhen;
+        match v.as_deref() {
+            None => None,
+            Some("at_risk") => Some(DelayedWhen::AtRisk),
+            Some("late") => Some(DelayedWhen::Late),
+            Some(other) => {
+                problems.push(format!(
+                    "{}: {other:?} is not a choice: write \"at_risk\" (tell customers as soon as an order may ship late) or \"late\" (only once it has)",
+                    source(fig, key)
+                ));
+                None
+            }
+        }
+    };
+    if let Some(w) = delayed_when("notify.delayed_when", &n.delayed_when, problems) {
+        policy.delayed_when = w;
+    }
+    for (ch, sp) in &n.stores {
+        if let Err(e) = herald_core::order::Channel::parse(ch) {
+            problems.push(format!(
+                "{}: {e}",
+                source(fig, &format!("notify.stores.{ch}"))
+            ));
+        }
+        let mut store = herald_core::notify::StorePolicy {
+            delayed_when: delayed_when(
+                &format!("notify.stores.{ch}.delayed_when"),
+                &sp.delayed_when,
+                problems,
+            ),
+            ..Default::default()
+        };
+        for k in sp.disabled.clone().unwrap_or_default() {
+            match MessageKind::parse(&k) {
+                Ok(k) => store.disabled.push(k),
+                Err(e) => problems.push(format!(
+                    "{}: {e}",
+                    source(fig, &format!("notify.stores.{ch}.disabled"))
+                )),
+            }
+        }
+        policy.stores.insert(ch.clone(), store);
     }
     if let Some(v) = &n.seller_alerts {
         match herald_core::notify::SellerAlerts::parse(v) {
@@ -1001,6 +1048,77 @@ mod tests {
                 "a hug",
                 "webhooks.fedex",
                 "webhooks.shippo.secret",
+            ] {
+                assert!(all.contains(needle), "{needle}: {all}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn seller_alerts_offers_and_stores_are_read_and_checked() {
+        use herald_core::notify::{DelayedWhen, MessageKind, SellerAlerts, offers::CodeSource};
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                r#"
+                [mail]
+                reply_to = "hello@canyonclay.shop"
+                [mail.stores.candles]
+                name = "Juniper Candles"
+                from = "Juniper Candles <orders@junipercandles.shop>"
+                reply_to = "hello@junipercandles.shop"
+                [notify]
+                seller_alerts = "digest"
+                digest_hour = 6
+                [notify.offers]
+                codes = "pool"
+                delayed = "upgrade Priority Mail Express"
+                [notify.stores.candles]
+                disabled = ["payment_received"]
+                delayed_when = "late"
+                "#,
+            )?;
+            let c = load(Some(Path::new("herald.toml")), &FlagOverrides::default()).unwrap();
+            let n = &c.notify;
+            assert_eq!(n.seller_email.as_deref(), Some("hello@canyonclay.shop"));
+            assert_eq!((n.seller_alerts, n.digest_hour), (SellerAlerts::Digest, 6));
+            assert_eq!(n.offers.codes, CodeSource::Pool);
+            assert_eq!(n.stores["candles"].disabled, [MessageKind::PaymentReceived]);
+            assert_eq!(n.delayed_when_for(Some("candles")), DelayedWhen::Late);
+            assert_eq!(
+                c.mail.stores["candles"].name.as_deref(),
+                Some("Juniper Candles")
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                r#"
+                [notify]
+                seller_alerts = "hourly"
+                digest_hour = 24
+                delayed_when = "soon"
+                [notify.offers]
+                codes = "lots"
+                code_prefix = "NO SPACES"
+                delayed = "a hug"
+                [notify.stores.candles]
+                disabled = ["flyers"]
+                "#,
+            )?;
+            let problems =
+                load(Some(Path::new("herald.toml")), &FlagOverrides::default()).unwrap_err();
+            let all = problems.join("\n");
+            for needle in [
+                "notify.seller_alerts",
+                "notify.digest_hour",
+                "notify.delayed_when",
+                "notify.offers.codes",
+                "notify.offers.code_prefix",
+                "a hug",
+                "notify.stores.candles.disabled",
             ] {
                 assert!(all.contains(needle), "{needle}: {all}");
             }

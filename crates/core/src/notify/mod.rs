@@ -170,6 +170,17 @@ pub struct NotifyPolicy {
     pub digest_hour: u8,
     /// Goodwill offers in delay and problem notices.
     pub offers: offers::OfferPolicy,
+    /// A store's own choices (`[notify.stores.CHANNEL]`), on top of the above for its orders.
+    pub stores: std::collections::BTreeMap<String, StorePolicy>,
+}
+
+/// One store's own notification choices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StorePolicy {
+    /// Kinds never sent for this store's orders (besides those off for every store).
+    pub disabled: Vec<MessageKind>,
+    /// When this store's customers hear of a delay, if not as for every store.
+    pub delayed_when: Option<DelayedWhen>,
 }
 
 impl Default for NotifyPolicy {
@@ -185,6 +196,7 @@ impl Default for NotifyPolicy {
             seller_alerts: SellerAlerts::Each,
             digest_hour: 7,
             offers: offers::OfferPolicy::default(),
+            stores: Default::default(),
         }
     }
 }
@@ -198,6 +210,14 @@ pub enum Route {
 }
 
 impl NotifyPolicy {
+    /// When the customers of `store` hear of a delay.
+    pub fn delayed_when_for(&self, store: Option<&str>) -> DelayedWhen {
+        store
+            .and_then(|s| self.stores.get(s))
+            .and_then(|p| p.delayed_when)
+            .unwrap_or(self.delayed_when)
+    }
+
     /// Decides a message's fate from its kind, the order's channel, and the moment it is about.
     pub fn route(
         &self,
@@ -209,6 +229,16 @@ impl NotifyPolicy {
         if self.disabled.contains(&kind) {
             return Route::Skip(format!(
                 "{kind} messages are turned off in the [notify] settings"
+            ));
+        }
+        if let Some(store) = order_channel
+            && self
+                .stores
+                .get(store)
+                .is_some_and(|p| p.disabled.contains(&kind))
+        {
+            return Route::Skip(format!(
+                "{kind} messages are turned off for the orders of {store} ([notify.stores.{store}])"
             ));
         }
         let window = SignedDuration::from_hours(i64::from(self.window_hours));
@@ -373,6 +403,30 @@ mod tests {
             off.route(MessageKind::PaymentReceived, None, now, now),
             Route::Skip(w) if w.contains("turned off")
         ));
+    }
+
+    #[test]
+    fn a_store_can_turn_messages_off_and_wait_for_the_deadline_on_its_own() {
+        let now = at("2026-11-23T12:00:00Z");
+        let mut p = NotifyPolicy::default();
+        p.stores.insert(
+            "candles".into(),
+            StorePolicy {
+                disabled: vec![MessageKind::PaymentReceived],
+                delayed_when: Some(DelayedWhen::Late),
+            },
+        );
+        assert!(matches!(
+            p.route(MessageKind::PaymentReceived, Some("candles"), now, now),
+            Route::Skip(w) if w.contains("[notify.stores.candles]")
+        ));
+        assert_eq!(
+            p.route(MessageKind::PaymentReceived, Some("shopify"), now, now),
+            Route::Send(ChannelKind::Email)
+        );
+        assert_eq!(p.delayed_when_for(Some("candles")), DelayedWhen::Late);
+        assert_eq!(p.delayed_when_for(Some("shopify")), DelayedWhen::AtRisk);
+        assert_eq!(p.delayed_when_for(None), DelayedWhen::AtRisk);
     }
 
     #[test]

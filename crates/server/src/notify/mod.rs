@@ -425,7 +425,7 @@ async fn facts_for(state: &AppState, m: &Message) -> Result<Built, Problem> {
             missed: m.facts["missed"].as_bool().unwrap_or(false),
             new_ship_by: new_ship_by(state, m.facts["ship_by"].as_i64()),
         });
-        if n.policy.delayed_when == DelayedWhen::Late
+        if n.policy.delayed_when_for(Some(o.channel.as_str())) == DelayedWhen::Late
             && !m.facts["missed"].as_bool().unwrap_or(false)
         {
             return Err(Problem::Skip(

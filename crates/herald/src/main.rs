@@ -112,6 +112,9 @@ enum NotifyCommand {
         /// Print the HTML part instead of the subject and plain text.
         #[arg(long)]
         html: bool,
+        /// A store's own wording and name (the sales channel of its orders).
+        #[arg(long, value_name = "CHANNEL")]
+        store: Option<String>,
     },
     /// Send a test message through the outbox and the real SMTP path, and report the outcome.
     /// (Like a running herald, it also delivers any other message that is due.)
@@ -579,15 +582,19 @@ async fn notify_command(cli: &Cli, command: &NotifyCommand) -> Result<u8> {
     use herald_core::notify::{MessageKind, templates};
     let cfg = load_config(cli, None, None)?;
     match command {
-        NotifyCommand::Preview { kind, html } => {
+        NotifyCommand::Preview { kind, html, store } => {
             let kind = MessageKind::parse(kind).map_err(|e| anyhow::anyhow!(e))?;
+            let store = store.as_deref().unwrap_or_default();
             // The seller's saved wording when the database is there; herald's otherwise.
             let custom = match herald_store::probe(&cfg.database_url).await {
                 Ok(()) => open_store(&cfg).await?.load_templates().await?,
                 Err(_) => Default::default(),
             };
-            let r = templates::Templates::with_custom(custom)
-                .render(kind, &templates::sample_facts(kind))?;
+            let mut facts = templates::sample_facts(kind);
+            if let Some(name) = cfg.mail.stores.get(store).and_then(|s| s.name.clone()) {
+                facts.store.name = name;
+            }
+            let r = templates::Templates::with_custom(custom).render_for(store, kind, &facts)?;
             if *html {
                 println!("{}", r.html);
             } else {

@@ -1827,6 +1827,15 @@ fn check_refuses_placeholder_senders_and_notify_test_sends_through_smtp() {
         text.starts_with("Subject: Your order #1042 is on its way"),
         "{text}"
     );
+    // A store of its own: its name in herald's wording.
+    let out = Command::new(BIN)
+        .args(["--database-url", &db.url, "notify", "preview", "test"])
+        .args(["--store", "candles"])
+        .env("HERALD_MAIL__STORES__CANDLES__NAME", "Juniper Candles")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Juniper Candles"), "{text}");
     let Some(sink) = support::SmtpSink::start() else {
         return;
     };

@@ -27,14 +27,6 @@ pub struct WebhookEndpoint {
     pub disabled_at: Option<Timestamp>,
 }
 
-impl WebhookEndpoint {
-    /// Whether it receives messages of `kind`.
-    pub fn wants(&self, kind: MessageKind) -> bool {
-        let event = herald_core::notify::webhook::event_type(kind);
-        self.events.is_empty() || self.events.iter().any(|e| e == event)
-    }
-}
-
 /// An endpoint to add.
 #[derive(Debug, Clone)]
 pub struct NewWebhookEndpoint {

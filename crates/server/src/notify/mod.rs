@@ -547,8 +547,8 @@ async fn seller_facts(
         facts.alert = Some(alert_facts(&a));
     } else {
         let from = herald_core::time::from_micros(m.facts["since"].as_i64().unwrap_or_default());
-        let to = herald_core::time::from_micros(m.facts["until"].as_i64().unwrap_or_default());
-        let alerts = state.store.alerts_between(from, to, 1_000).await?;
+        let until = herald_core::time::from_micros(m.facts["until"].as_i64().unwrap_or_default());
+        let alerts = state.store.alerts_between(from, until, 1_000).await?;
         if alerts.is_empty() {
             return Err(Problem::Skip(format!(
                 "nothing to report: no alerts since {}",

@@ -13,6 +13,7 @@ pub mod notify;
 pub mod order;
 pub mod problems;
 pub mod providers;
+pub mod status;
 pub mod time;
 pub mod tracking;
 pub mod watch;

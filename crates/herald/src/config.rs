@@ -30,6 +30,7 @@ const TOP_LEVEL: &[&str] = &[
     "webhooks",
     "mail",
     "notify",
+    "status",
 ];
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -57,6 +58,8 @@ pub struct RawConfig {
     pub mail: RawMail,
     #[serde(default)]
     pub notify: RawNotify,
+    #[serde(default)]
+    pub status: RawStatus,
 }
 
 /// `[mail]`: how customer e-mail leaves, and from whom.
@@ -123,6 +126,22 @@ pub struct RawOffers {
 }
 
 /// `[watch]`: the parcel problem rules.
+/// `[status]`: the public status page.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatus {
+    /// The page's title; default `store.name`.
+    pub name: Option<String>,
+    /// The page's public address; default `notify.public_url`, else `http://LISTEN`.
+    pub url: Option<String>,
+    /// Minutes until the next update is owed when an update names none (default 30).
+    pub next_update_minutes: Option<i64>,
+    /// Minutes before a promise runs out that the seller is reminded (default 5).
+    pub remind_before_minutes: Option<i64>,
+    /// Minutes between reminders while a promise stays missed (default 30).
+    pub remind_every_minutes: Option<i64>,
+}
+
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWatch {
@@ -239,6 +258,7 @@ pub struct Config {
     pub notify: herald_core::notify::NotifyPolicy,
     /// `notify.public_url`: where customers reach this herald (tracking page links).
     pub public_url: Option<String>,
+    pub status: herald_server::status::StatusSettings,
     pub settings: herald_server::Settings,
     pub max_connections: u32,
 }
@@ -361,6 +381,69 @@ fn positive(
             ));
             default
         }
+    }
+}
+
+fn status_settings(
+    fig: &Figment,
+    raw: &RawConfig,
+    tz_name: &str,
+    public_url: Option<&str>,
+    listen: SocketAddr,
+    problems: &mut Vec<String>,
+) -> herald_server::status::StatusSettings {
+    let st = &raw.status;
+    let url = st
+        .url
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| public_url.map(str::to_string))
+        .unwrap_or_else(|| format!("http://{listen}"));
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        problems.push(format!(
+            "{}: {url:?} is not a web address such as https://status.yourshop.com",
+            source(fig, "status.url")
+        ));
+    }
+    let url = url.trim_end_matches('/').to_string();
+    let mins = |key: &str, v: Option<i64>, default: i64, problems: &mut Vec<String>| {
+        let n = positive(fig, key, v, default, 7 * 24 * 60, problems);
+        if n == 0 {
+            problems.push(format!("{}: must be at least 1 minute", source(fig, key)));
+        }
+        jiff::SignedDuration::from_mins(n.max(1))
+    };
+    herald_server::status::StatusSettings {
+        page: herald_core::status::PageInfo {
+            id: herald_server::status::page_id(&url),
+            name: st
+                .name
+                .clone()
+                .or_else(|| raw.store.name.clone())
+                .unwrap_or_else(|| "My store".into()),
+            url,
+            time_zone: tz_name.to_string(),
+        },
+        promises: herald_core::status::PromisePolicy {
+            default_interval: mins(
+                "status.next_update_minutes",
+                st.next_update_minutes,
+                30,
+                problems,
+            ),
+            warn_before: mins(
+                "status.remind_before_minutes",
+                st.remind_before_minutes,
+                5,
+                problems,
+            ),
+            repeat: mins(
+                "status.remind_every_minutes",
+                st.remind_every_minutes,
+                30,
+                problems,
+            ),
+        },
     }
 }
 
@@ -549,10 +632,19 @@ pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, Vec<St
             source(&fig, "notify.public_url")
         ));
     }
+    let status = status_settings(
+        &fig,
+        &raw,
+        &tz_name,
+        public_url.as_deref(),
+        listen,
+        &mut problems,
+    );
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(Config {
+        status,
         watch,
         webhooks,
         mail,

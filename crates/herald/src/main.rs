@@ -229,6 +229,9 @@ fn app_state(cfg: &Config, store: Arc<dyn Store>) -> AppState {
             cfg.public_url.clone(),
         )),
         send_now: Default::default(),
+        status: Arc::new(herald_server::status::StatusService::new(
+            cfg.status.clone(),
+        )),
     }
 }
 

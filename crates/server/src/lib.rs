@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod notify;
 pub mod page;
+pub mod status;
 pub mod unsubscribe;
 pub mod workers;
 
@@ -72,6 +73,8 @@ pub struct AppState {
     pub notifier: Arc<notify::Notifier>,
     /// Wakes the sender when messages may have been enqueued.
     pub send_now: Arc<tokio::sync::Notify>,
+    /// The status page: its in-memory snapshot and settings.
+    pub status: Arc<status::StatusService>,
 }
 
 /// The process-wide Prometheus recorder (a metrics recorder is global by design).
@@ -165,6 +168,28 @@ pub fn router(state: AppState) -> Router {
             post(api::offers::upload).get(api::offers::list),
         )
         .route("/metrics/shipping", get(api::shipping::get))
+        .route(
+            "/status/components",
+            get(status::admin::list_components).post(status::admin::add_component),
+        )
+        .route(
+            "/status/components/{id}",
+            axum::routing::patch(status::admin::edit_component)
+                .delete(status::admin::remove_component),
+        )
+        .route(
+            "/status/incidents",
+            get(status::admin::list_incidents).post(status::admin::open_incident),
+        )
+        .route("/status/incidents/{id}", get(status::admin::get_incident))
+        .route(
+            "/status/incidents/{id}/updates",
+            post(status::admin::add_update),
+        )
+        .route(
+            "/status/maintenances",
+            post(status::admin::schedule_maintenance),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -177,6 +202,13 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/webhooks/{provider}", post(api::webhooks::receive))
         .route("/t/{token}", get(page::show))
+        .route("/", get(status::public))
+        .route("/history", get(status::public))
+        .route("/history.atom", get(status::public))
+        .route("/history.rss", get(status::public))
+        .route("/badge.svg", get(status::public))
+        .route("/incidents/{id}", get(status::incident))
+        .route("/api/v2/{*doc}", get(status::public))
         .route(
             "/unsubscribe/{token}",
             get(unsubscribe::confirm).post(unsubscribe::leave),
@@ -217,7 +249,8 @@ pub async fn launch(
     tokio::task::spawn_blocking(|| herald_core::geo::postal_code("86001"));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(workers::sweeper(state.clone(), stop_rx.clone()));
-    let sender = tokio::spawn(notify::sender(state.clone(), stop_rx));
+    let sender = tokio::spawn(notify::sender(state.clone(), stop_rx.clone()));
+    let clock = tokio::spawn(status::clock(state.clone(), stop_rx));
     let app = router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -225,6 +258,7 @@ pub async fn launch(
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = sender.await;
+    let _ = clock.await;
     served
 }
 

@@ -7,6 +7,7 @@ mod postgres;
 mod seller;
 mod sql;
 mod sqlite;
+mod status;
 mod watch;
 
 pub use outbox::{BounceRecorded, Message, MessageFilter, NewMessage, Settle, Undeliverable};
@@ -14,6 +15,7 @@ pub use postgres::PgStore;
 pub use seller::{ListMember, NewWebhookEndpoint, OfferCode, OfferRequest, WebhookEndpoint};
 pub use sql::Cursor;
 pub use sqlite::SqliteStore;
+pub use status::{StatusApplied, StatusWrite, StoredStatus};
 pub use watch::SweepReport;
 
 use async_trait::async_trait;
@@ -382,6 +384,31 @@ pub trait Store: Send + Sync + 'static {
         token: &str,
         now: Timestamp,
     ) -> Result<Option<(String, String)>>;
+
+    // The status page (see `status.rs`).
+    /// The status page's change counter: cheap, polled by every node.
+    async fn status_version(&self) -> Result<i64>;
+    /// Everything the status page shows: components, open incidents and maintenance, those
+    /// updated since `since`, and status history since `since`.
+    async fn load_status(&self, since: Timestamp) -> Result<StoredStatus>;
+    /// Applies a planned change atomically if the page is still at `version`. With a
+    /// `request` (key, result), a key seen before returns what it produced instead.
+    async fn apply_status_write(
+        &self,
+        version: i64,
+        write: &StatusWrite,
+        request: Option<(&str, &str)>,
+        now: Timestamp,
+    ) -> Result<StatusApplied>;
+    /// What an earlier admin request with this key produced, if there was one.
+    async fn status_request(&self, key: &str) -> Result<Option<String>>;
+    /// Raises a status-page alert for the seller once per `dedupe_key` (the alerts trigger
+    /// owes the seller its message). True when it was new.
+    async fn raise_status_alert(
+        &self,
+        reminder: &herald_core::status::PromiseReminder,
+        now: Timestamp,
+    ) -> Result<bool>;
 }
 
 /// Storage tuning that is not part of the URL.

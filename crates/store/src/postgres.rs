@@ -3,6 +3,7 @@
 //! sweeps claim rows with `FOR UPDATE SKIP LOCKED` so two nodes never process the same row.
 
 use crate::seller;
+use crate::status;
 use crate::{Result, StoreError, StoreOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -1331,6 +1332,199 @@ impl crate::Store for PgStore {
             .bind(token)
             .fetch_optional(self.write_pool())
             .await?)
+    }
+
+    async fn status_version(&self) -> crate::Result<i64> {
+        Ok(sqlx::query_scalar(status::VERSION_SQL)
+            .fetch_one(self.read_pool())
+            .await?)
+    }
+
+    async fn load_status(&self, since: jiff::Timestamp) -> crate::Result<crate::StoredStatus> {
+        let since = herald_core::time::to_micros(since);
+        // One snapshot of the page: REPEATABLE READ, so a change committing meanwhile is either
+        // wholly in the read or wholly out of it.
+        let mut tx = self.read_pool().begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let version: i64 = sqlx::query_scalar(status::VERSION_SQL)
+            .fetch_one(&mut *tx)
+            .await?;
+        let components: Vec<status::ComponentRow> = sqlx::query_as(status::COMPONENTS_SQL)
+            .fetch_all(&mut *tx)
+            .await?;
+        let incidents: Vec<status::IncidentRow> = sqlx::query_as(status::INCIDENTS_SQL)
+            .bind(since)
+            .fetch_all(&mut *tx)
+            .await?;
+        let updates: Vec<status::UpdateRow> = sqlx::query_as(status::UPDATES_SQL)
+            .bind(since)
+            .fetch_all(&mut *tx)
+            .await?;
+        let changes: Vec<(i64, String, String, i64)> = sqlx::query_as(status::CHANGES_SQL)
+            .bind(since)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(status::assemble(
+            version,
+            components
+                .into_iter()
+                .map(status::component_from)
+                .collect::<crate::Result<_>>()?,
+            incidents
+                .into_iter()
+                .map(status::incident_from)
+                .collect::<crate::Result<_>>()?,
+            updates
+                .into_iter()
+                .map(status::update_from)
+                .collect::<crate::Result<_>>()?,
+            changes
+                .into_iter()
+                .map(status::change_from)
+                .collect::<crate::Result<_>>()?,
+        ))
+    }
+
+    async fn apply_status_write(
+        &self,
+        version: i64,
+        w: &crate::StatusWrite,
+        request: Option<(&str, &str)>,
+        now: jiff::Timestamp,
+    ) -> crate::Result<crate::StatusApplied> {
+        let mut tx = self.begin_write().await?;
+        if let Some((key, _)) = request {
+            // Two nodes taking the same key at once: the second waits here for the first.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(result) = sqlx::query_scalar::<_, String>(status::REQUEST_SQL)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?
+            {
+                return Ok(crate::StatusApplied::Duplicate(result));
+            }
+        }
+        if sqlx::query(status::BUMP_SQL)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 0
+        {
+            return Ok(crate::StatusApplied::Stale);
+        }
+        for c in &w.components {
+            let r = status::component_row(c);
+            sqlx::query(status::UPSERT_COMPONENT_SQL)
+                .bind(r.0)
+                .bind(r.1)
+                .bind(r.2)
+                .bind(r.3)
+                .bind(r.4)
+                .bind(r.5)
+                .bind(r.6)
+                .bind(r.7)
+                .bind(r.8)
+                .bind(r.9)
+                .bind(r.10)
+                .bind(r.11)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let now_us = herald_core::time::to_micros(now);
+        for id in &w.removed {
+            sqlx::query(status::REMOVE_COMPONENT_SQL)
+                .bind(id)
+                .bind(now_us)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (id, ch) in &w.changes {
+            sqlx::query(status::INSERT_CHANGE_SQL)
+                .bind(id)
+                .bind(ch.status.as_str())
+                .bind(herald_core::time::to_micros(ch.at))
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(i) = &w.incident {
+            let r = status::incident_row(i);
+            sqlx::query(status::UPSERT_INCIDENT_SQL)
+                .bind(r.0)
+                .bind(r.1)
+                .bind(r.2)
+                .bind(r.3)
+                .bind(r.4)
+                .bind(r.5)
+                .bind(r.6)
+                .bind(r.7)
+                .bind(r.8)
+                .bind(r.9)
+                .bind(r.10)
+                .bind(r.11)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(u) = &w.update {
+                let r = status::update_row(&i.id, u);
+                sqlx::query(status::INSERT_UPDATE_SQL)
+                    .bind(r.0)
+                    .bind(r.1)
+                    .bind(r.2)
+                    .bind(r.3)
+                    .bind(r.4)
+                    .bind(r.5)
+                    .bind(r.6)
+                    .bind(r.7)
+                    .bind(r.8)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if let Some((key, result)) = request {
+            sqlx::query(status::INSERT_REQUEST_SQL)
+                .bind(key)
+                .bind(result)
+                .bind(now_us)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Other nodes listening re-read the page as soon as this commits.
+        sqlx::query("SELECT pg_notify('herald_status', $1)")
+            .bind((version + 1).to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(crate::StatusApplied::Applied(version + 1))
+    }
+
+    async fn status_request(&self, key: &str) -> crate::Result<Option<String>> {
+        Ok(sqlx::query_scalar(status::REQUEST_SQL)
+            .bind(key)
+            .fetch_optional(self.read_pool())
+            .await?)
+    }
+
+    async fn raise_status_alert(
+        &self,
+        r: &herald_core::status::PromiseReminder,
+        now: jiff::Timestamp,
+    ) -> crate::Result<bool> {
+        Ok(sqlx::query(status::RAISE_ALERT_SQL)
+            .bind(&r.dedupe_key)
+            .bind(r.kind)
+            .bind(&r.message)
+            .bind(herald_core::time::to_micros(r.due_at))
+            .bind(herald_core::time::to_micros(now))
+            .execute(self.write_pool())
+            .await?
+            .rows_affected()
+            > 0)
     }
 }
 

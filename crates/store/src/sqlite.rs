@@ -12,6 +12,7 @@
 
 use crate::seller;
 use crate::sql::{Bind, FoldedBatch, Stored, UpsertPlan, fold_batch, plan_upsert};
+use crate::status;
 use crate::{
     Alert, OrderEvent, OrderFilter, Page, Result, ShippingWindow, StoreError, StoreOptions,
     TokenInfo, Upserted,
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_store_templates.sql"),
     ),
+    (7, include_str!("../migrations/sqlite/0007_status_page.sql")),
 ];
 
 struct Inner {
@@ -1528,6 +1530,189 @@ impl crate::Store for SqliteStore {
             Ok(c.prepare_cached(&q(seller::LEAVE_LIST_SQL))?
                 .query_row(params![now_us, token], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?)
+        })
+        .await
+    }
+
+    async fn status_version(&self) -> Result<i64> {
+        self.read(|c| {
+            Ok(c.prepare_cached(status::VERSION_SQL)?
+                .query_row([], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    async fn load_status(&self, since: Timestamp) -> Result<crate::StoredStatus> {
+        let since = to_micros(since);
+        self.read(move |c| {
+            // A read transaction: one consistent snapshot of the page.
+            let tx = c.unchecked_transaction()?;
+            let version: i64 = tx
+                .prepare_cached(status::VERSION_SQL)?
+                .query_row([], |r| r.get(0))?;
+            let components = tx
+                .prepare_cached(status::COMPONENTS_SQL)?
+                .query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
+                        r.get(11)?,
+                    ))
+                })?
+                .map(|r| status::component_from(r?))
+                .collect::<Result<Vec<_>>>()?;
+            let incidents = tx
+                .prepare_cached(&q(status::INCIDENTS_SQL))?
+                .query_map([since], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
+                        r.get(11)?,
+                    ))
+                })?
+                .map(|r| status::incident_from(r?))
+                .collect::<Result<Vec<_>>>()?;
+            let updates = tx
+                .prepare_cached(&q(status::UPDATES_SQL))?
+                .query_map([since], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                })?
+                .map(|r| status::update_from(r?))
+                .collect::<Result<Vec<_>>>()?;
+            let changes = tx
+                .prepare_cached(&q(status::CHANGES_SQL))?
+                .query_map([since], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .map(|r| status::change_from(r?))
+                .collect::<Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(status::assemble(
+                version, components, incidents, updates, changes,
+            ))
+        })
+        .await
+    }
+
+    async fn apply_status_write(
+        &self,
+        version: i64,
+        w: &crate::StatusWrite,
+        request: Option<(&str, &str)>,
+        now: Timestamp,
+    ) -> Result<crate::StatusApplied> {
+        let w = w.clone();
+        let request = request.map(|(k, r)| (k.to_string(), r.to_string()));
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some((key, _)) = &request
+                && let Some(result) = tx
+                    .prepare_cached(&q(status::REQUEST_SQL))?
+                    .query_row([key], |r| r.get::<_, String>(0))
+                    .optional()?
+            {
+                return Ok(crate::StatusApplied::Duplicate(result));
+            }
+            if tx
+                .prepare_cached(&q(status::BUMP_SQL))?
+                .execute([version])?
+                == 0
+            {
+                return Ok(crate::StatusApplied::Stale);
+            }
+            for comp in &w.components {
+                let r = status::component_row(comp);
+                tx.prepare_cached(&q(status::UPSERT_COMPONENT_SQL))?
+                    .execute(params![
+                        r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11
+                    ])?;
+            }
+            for id in &w.removed {
+                tx.prepare_cached(&q(status::REMOVE_COMPONENT_SQL))?
+                    .execute(params![id, now_us])?;
+            }
+            for (id, ch) in &w.changes {
+                tx.prepare_cached(&q(status::INSERT_CHANGE_SQL))?
+                    .execute(params![id, ch.status.as_str(), to_micros(ch.at)])?;
+            }
+            if let Some(i) = &w.incident {
+                let r = status::incident_row(i);
+                tx.prepare_cached(&q(status::UPSERT_INCIDENT_SQL))?
+                    .execute(params![
+                        r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11
+                    ])?;
+                if let Some(u) = &w.update {
+                    let r = status::update_row(&i.id, u);
+                    tx.prepare_cached(&q(status::INSERT_UPDATE_SQL))?
+                        .execute(params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8])?;
+                }
+            }
+            if let Some((key, result)) = &request {
+                tx.prepare_cached(&q(status::INSERT_REQUEST_SQL))?
+                    .execute(params![key, result, now_us])?;
+            }
+            tx.commit()?;
+            Ok(crate::StatusApplied::Applied(version + 1))
+        })
+        .await
+    }
+
+    async fn status_request(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| {
+            Ok(c.prepare_cached(&q(status::REQUEST_SQL))?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn raise_status_alert(
+        &self,
+        r: &herald_core::status::PromiseReminder,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let r = r.clone();
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            Ok(c.prepare_cached(&q(status::RAISE_ALERT_SQL))?
+                .execute(params![
+                    r.dedupe_key,
+                    r.kind,
+                    r.message,
+                    to_micros(r.due_at),
+                    now_us
+                ])?
+                > 0)
         })
         .await
     }

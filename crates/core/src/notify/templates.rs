@@ -188,6 +188,9 @@ pub fn alert_title(kind: &str) -> String {
         "case_opened" => "A parcel needs attention".into(),
         "case_first_action_overdue" => "A parcel case is still waiting for its first action".into(),
         "customer_unreachable" => "A customer's e-mail address bounced".into(),
+        "incident_update_due" => "The status page owes customers an update soon".into(),
+        "incident_update_missed" => "The status page missed its promised update".into(),
+        "status_reports_burst" => "Customers are reporting a problem on the status page".into(),
         other => format!("herald needs you: {}", other.replace('_', " ")),
     }
 }

@@ -25,7 +25,7 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> AppError {
 
 /// Parses with plain serde first (the fast path) and, only if that fails, again with path
 /// tracking to name the field at fault.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     if let Ok(v) = serde_json::from_slice(body) {
         return Ok(v);
     }

@@ -1,0 +1,368 @@
+//! The status page service: keeps the current [`Board`] and its rendered [`Snapshot`] in
+//! memory, serves the public surfaces from it, and runs the status clock (re-reading the page
+//! when any node changed it, starting and ending maintenance, reminding the seller of
+//! promised updates).
+//!
+//! Each node polls the page's change counter every second, so a change made on one node is
+//! served by all within about a second; while the database cannot be read the last snapshot
+//! keeps serving and says since when it has not been refreshed.
+
+pub mod admin;
+pub mod snapshot;
+
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use herald_core::status::plan::{PlanError, Planner, StatusWrite};
+use herald_core::status::{Board, PageInfo, PromisePolicy};
+use herald_store::{StatusApplied, StoredStatus};
+use jiff::{SignedDuration, Timestamp};
+use snapshot::Snapshot;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Status page settings (the `[status]` configuration section).
+#[derive(Debug, Clone)]
+pub struct StatusSettings {
+    pub page: PageInfo,
+    pub promises: PromisePolicy,
+}
+
+impl Default for StatusSettings {
+    fn default() -> Self {
+        Self {
+            page: PageInfo {
+                id: page_id("http://localhost:8080"),
+                name: "herald".into(),
+                url: "http://localhost:8080".into(),
+                time_zone: "UTC".into(),
+            },
+            promises: PromisePolicy::default(),
+        }
+    }
+}
+
+/// A stable 12-character page id from the page's address (Statuspage ids look alike).
+pub fn page_id(url: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(url.as_bytes());
+    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    d.iter()
+        .take(12)
+        .map(|b| ALPHABET[(*b as usize) % 32] as char)
+        .collect()
+}
+
+/// A new id for a component, incident or update: 12 random characters.
+pub fn new_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    (0..12)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+struct Current {
+    board: Option<Arc<Board>>,
+    version: Option<i64>,
+    snapshot: Arc<Snapshot>,
+    /// Set while reads fail: the last successful read.
+    stale_since: Option<Timestamp>,
+    rendered_at: Option<Timestamp>,
+}
+
+/// The status page's in-memory state, shared by handlers and the clock.
+pub struct StatusService {
+    pub settings: StatusSettings,
+    current: RwLock<Current>,
+    /// Serialises refreshes so two never render at once.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+/// How far back the page reaches (uptime bars, history).
+pub fn window_start(now: Timestamp) -> Timestamp {
+    now - SignedDuration::from_hours(24 * (herald_core::status::page::HISTORY_DAYS as i64 + 1))
+}
+
+impl StatusService {
+    pub fn new(settings: StatusSettings) -> Self {
+        Self {
+            settings,
+            current: RwLock::new(Current {
+                board: None,
+                version: None,
+                snapshot: Arc::new(Snapshot::default()),
+                stale_since: None,
+                rendered_at: None,
+            }),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .snapshot
+            .clone()
+    }
+
+    pub fn board(&self) -> Option<Arc<Board>> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .board
+            .clone()
+    }
+
+    /// A board from what the store read.
+    pub fn board_from(&self, s: StoredStatus, now: Timestamp) -> Board {
+        Board {
+            page: self.settings.page.clone(),
+            components: s.components,
+            incidents: s.incidents,
+            history: s.history,
+            read_at: now,
+        }
+    }
+
+    /// Re-reads the page if it changed (or `force`), and re-renders when it changed, when
+    /// the minute turned (relative times on the page) or when reads start or stop failing.
+    pub async fn refresh(&self, state: &AppState, force: bool) {
+        let _one = self.refreshing.lock().await;
+        let now = Timestamp::now();
+        let (known, had_board, stale_before, rendered_at) = {
+            let c = self.current.read().unwrap_or_else(|p| p.into_inner());
+            (c.version, c.board.is_some(), c.stale_since, c.rendered_at)
+        };
+        let read = async {
+            let v = state.store.status_version().await?;
+            if !force && had_board && Some(v) == known {
+                return Ok(None);
+            }
+            state.store.load_status(window_start(now)).await.map(Some)
+        };
+        let read = tokio::time::timeout(Duration::from_secs(5), read).await;
+        let (board, version, stale_since) = match read {
+            Ok(Ok(Some(s))) => {
+                let v = s.version;
+                (Some(Arc::new(self.board_from(s, now))), Some(v), None)
+            }
+            Ok(Ok(None)) => (None, known, None),
+            Ok(Err(e)) => {
+                if stale_before.is_none() {
+                    tracing::warn!(error = %e, "the status page could not be read; serving the last snapshot");
+                }
+                (None, known, Some(stale_before.unwrap_or(now)))
+            }
+            Err(_) => {
+                if stale_before.is_none() {
+                    tracing::warn!("the status page read timed out; serving the last snapshot");
+                }
+                (None, known, Some(stale_before.unwrap_or(now)))
+            }
+        };
+        let minute_turned = rendered_at.is_none_or(|r| now.duration_since(r).as_secs() >= 60);
+        let changed = board.is_some() || stale_since.is_some() != stale_before.is_some();
+        if !changed && !minute_turned {
+            return;
+        }
+        let board = board.or_else(|| self.board());
+        let Some(board) = board else {
+            return;
+        };
+        let b = board.clone();
+        let stale_at = stale_since.map(|_| b.read_at);
+        let snap = tokio::task::spawn_blocking(move || Snapshot::build(&b, now, stale_at))
+            .await
+            .unwrap_or_default();
+        let mut c = self.current.write().unwrap_or_else(|p| p.into_inner());
+        c.board = Some(board);
+        c.version = version;
+        c.snapshot = Arc::new(snap);
+        c.stale_since = stale_since;
+        c.rendered_at = Some(now);
+    }
+}
+
+/// The status clock: every second, re-read the page if any node changed it; start and end
+/// maintenance on time; remind the seller of promised updates.
+pub async fn clock(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let status = state.status.clone();
+    loop {
+        status.refresh(&state, false).await;
+        if let Some(board) = status.board() {
+            tick(&state, &board).await;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn tick(state: &AppState, board: &Board) {
+    let now = Timestamp::now();
+    let promises = state.status.settings.promises;
+    for i in board.open_incidents() {
+        if let Some(r) = promises.reminder(i, now) {
+            match state.store.raise_status_alert(&r, now).await {
+                Ok(true) => {
+                    tracing::info!(incident = %i.id, kind = r.kind, "status page reminder raised");
+                    state.send_now.notify_one();
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "a status page reminder could not be raised"),
+            }
+        }
+    }
+    let due: Vec<String> = board
+        .incidents
+        .iter()
+        .filter(|m| herald_core::status::maintenance_step(m, now).is_some())
+        .map(|m| m.id.clone())
+        .collect();
+    for id in due {
+        let r = change(state, None, |p| {
+            p.maintenance_tick(&id).ok_or_else(|| PlanError {
+                field: "id".into(),
+                message: "nothing due".into(),
+                missing: false,
+            })
+        })
+        .await;
+        match r {
+            Ok(_) => tracing::info!(maintenance = %id, "scheduled maintenance moved on"),
+            // Another node moved it first, or the database is away: the next tick sees.
+            Err(e) => {
+                tracing::debug!(maintenance = %id, detail = %e.detail, "maintenance not moved")
+            }
+        }
+    }
+}
+
+/// What a change produced.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    /// The incident's or component's id.
+    pub id: String,
+    /// The request key was seen before: nothing new was written.
+    pub replayed: bool,
+}
+
+/// Plans a change against a fresh read of the page and applies it, again if another node
+/// changed the page meanwhile. With a request key, a repeated request returns what the
+/// first produced. Returns the id of what was created or changed (`StatusWrite`'s incident,
+/// else its first component), and refreshes this node's snapshot before answering.
+pub async fn change(
+    state: &AppState,
+    request_key: Option<&str>,
+    plan: impl Fn(&mut Planner<'_>) -> Result<StatusWrite, PlanError> + Send + Sync,
+) -> Result<Changed, crate::error::AppError> {
+    if let Some(key) = request_key
+        && let Some(id) = state.store.status_request(key).await?
+    {
+        return Ok(Changed { id, replayed: true });
+    }
+    for _ in 0..8 {
+        let now = Timestamp::now();
+        let stored = state.store.load_status(window_start(now)).await?;
+        let version = stored.version;
+        let board = state.status.board_from(stored, now);
+        let w = {
+            let mut ids = new_id;
+            let mut planner = Planner {
+                board: &board,
+                now,
+                promises: state.status.settings.promises,
+                ids: &mut ids,
+            };
+            plan(&mut planner).map_err(plan_error)?
+        };
+        let result = w
+            .incident
+            .as_ref()
+            .map(|i| i.id.clone())
+            .or_else(|| {
+                w.components
+                    .iter()
+                    .rev()
+                    .find(|c| !c.is_group)
+                    .map(|c| c.id.clone())
+            })
+            .or_else(|| w.components.first().map(|c| c.id.clone()))
+            .or_else(|| w.removed.first().cloned())
+            .unwrap_or_default();
+        match state
+            .store
+            .apply_status_write(version, &w, request_key.map(|k| (k, result.as_str())), now)
+            .await?
+        {
+            StatusApplied::Applied(_) => {
+                state.status.refresh(state, true).await;
+                return Ok(Changed {
+                    id: result,
+                    replayed: false,
+                });
+            }
+            StatusApplied::Duplicate(id) => return Ok(Changed { id, replayed: true }),
+            StatusApplied::Stale => continue,
+        }
+    }
+    Err(crate::error::AppError::new(
+        StatusCode::CONFLICT,
+        "Busy",
+        "the status page kept changing while this change was applied; send it again",
+    ))
+}
+
+fn plan_error(e: PlanError) -> crate::error::AppError {
+    if e.missing {
+        crate::error::AppError::not_found(e.to_string())
+    } else {
+        crate::error::AppError::invalid(vec![herald_core::order::FieldError::new(
+            e.field, e.message,
+        )])
+    }
+}
+
+/// Serves a public surface from the snapshot.
+pub async fn public(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let snap = state.status.snapshot();
+    let head = method == Method::HEAD;
+    match snap.assets.get(uri.path()) {
+        Some(a) => snapshot::respond(a, StatusCode::OK, &headers, head),
+        None if snap.read_at.is_none() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", "5")],
+            "The status page is starting; try again in a few seconds.\n",
+        )
+            .into_response(),
+        None => not_on_page(&snap, &headers, uri.path(), head),
+    }
+}
+
+fn not_on_page(snap: &Snapshot, headers: &HeaderMap, path: &str, head: bool) -> Response {
+    if path.starts_with("/incidents/")
+        && let Some(a) = &snap.missing_incident
+    {
+        return snapshot::respond(a, StatusCode::NOT_FOUND, headers, head);
+    }
+    crate::error::AppError::not_found(format!("nothing is published at {path}")).into_response()
+}
+
+/// `/incidents/{id}`.
+pub async fn incident(
+    state: State<AppState>,
+    Path(_id): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    public(state, method, uri, headers).await
+}

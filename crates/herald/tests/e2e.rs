@@ -247,6 +247,8 @@ on_both!(
     kill_9_during_a_large_import_then_rerun_gives_each_order_once,
     customer_messages_go_out_once_through_a_real_smtp_server,
     sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer,
+    the_status_page_end_to_end,
+    a_status_change_on_one_node_is_served_by_all,
 );
 
 async fn the_api_end_to_end(db: Db) {
@@ -1934,4 +1936,433 @@ fn bounces_import_reads_an_mbox() {
     let out = herald(&db, &["bounces", "import", dir.path().to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a Maildir"));
+}
+
+impl Server {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+        key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut r = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+            .json(body);
+        if let Some(k) = key {
+            r = r.header("idempotency-key", k);
+        }
+        let r = r.send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A public surface, as a browser or a widget fetches it (no token).
+    async fn public(&self, path: &str) -> (u16, String) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.text().await.unwrap())
+    }
+
+    /// Polls a public JSON document until `done` holds, for up to 10 s.
+    async fn wait_public(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (_, body) = self.public(path).await;
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if done(&v) {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path}: gave up waiting; last {v}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn the_status_page_end_to_end(db: Db) {
+    use reqwest::Method;
+    let t = token(&db, "status");
+    let env = [
+        ("HERALD_STORE__NAME", "Sandstone Pottery"),
+        (
+            "HERALD_STATUS__URL",
+            "https://status.sandstonepottery.shop/",
+        ),
+        // Remind five minutes ahead: a one-minute promise is due for a reminder at once.
+        ("HERALD_STATUS__REMIND_BEFORE_MINUTES", "5"),
+    ];
+    let s = Server::start_with(&db, &t, &env);
+
+    // An empty page is green.
+    let v = s
+        .wait_public("/api/v2/status.json", |v| v["status"].is_object())
+        .await;
+    assert_eq!(v["status"]["indicator"], "none");
+    assert_eq!(v["status"]["description"], "All Systems Operational");
+    assert_eq!(v["page"]["name"], "Sandstone Pottery");
+    assert_eq!(v["page"]["url"], "https://status.sandstonepottery.shop");
+    assert_eq!(v["page"]["time_zone"], "America/New_York");
+
+    // Components, one in a group; the admin API needs the token.
+    let r = s
+        .http
+        .post(s.url("/api/v1/status/components"))
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (st, checkout) = s
+        .post_json(
+            "/api/v1/status/components",
+            &json!({"name": "Checkout", "group": "Store front", "description": "Cart and payment"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{checkout}");
+    let checkout_id = checkout["id"].as_str().unwrap().to_string();
+    assert_eq!(checkout["group_name"], "Store front");
+    let (st, tracking) = s
+        .post_json(
+            "/api/v1/status/components",
+            &json!({"name": "Order tracking"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{tracking}");
+    let (st, dup) = s
+        .post_json(
+            "/api/v1/status/components",
+            &json!({"name": "checkout", "group": "Store front"}),
+        )
+        .await;
+    assert_eq!(st, 422, "{dup}");
+    assert_eq!(dup["errors"][0]["field"], "name");
+    let (st, bad) = s
+        .post_json(
+            "/api/v1/status/components",
+            &json!({"name": "Search", "status": "down"}),
+        )
+        .await;
+    assert_eq!(st, 422, "{bad}");
+    assert_eq!(bad["errors"][0]["field"], "status", "{bad}");
+    let (st, bad) = s
+        .post_json(
+            "/api/v1/status/components",
+            &json!({"name": "Search", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(st, 422, "{bad}");
+    assert!(bad["detail"].as_str().unwrap().contains("colour"), "{bad}");
+
+    // An incident that puts checkout in a partial outage, promising the next update in a
+    // minute. Sent twice with one Idempotency-Key: one incident.
+    let body = json!({
+        "name": "Card payments fail",
+        "body": "Some card payments fail at checkout. PayPal still works.",
+        "components": {checkout_id.clone(): "partial_outage"},
+        "next_update_in_minutes": 1,
+        "estimated_restore_at": "2099-01-01T17:00:00Z"
+    });
+    let (st, inc) = s
+        .send(
+            Method::POST,
+            "/api/v1/status/incidents",
+            &body,
+            Some("incident-1"),
+        )
+        .await;
+    assert_eq!(st, 201, "{inc}");
+    let (st, again) = s
+        .send(
+            Method::POST,
+            "/api/v1/status/incidents",
+            &body,
+            Some("incident-1"),
+        )
+        .await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(again["id"], inc["id"]);
+    let inc_id = inc["id"].as_str().unwrap().to_string();
+    assert_eq!(inc["impact"], "major");
+    assert!(inc["next_update_by"].is_string(), "{inc}");
+    let (st, bad) = s
+        .post_json(
+            "/api/v1/status/incidents",
+            &json!({"name": "x", "body": "y", "components": {"nope": "major_outage"}}),
+        )
+        .await;
+    assert_eq!(st, 404, "{bad}");
+    assert!(
+        bad["detail"].as_str().unwrap().contains("components.nope"),
+        "{bad}"
+    );
+
+    // The change is served at once by this node, from the snapshot.
+    let (_, summary) = s.public("/api/v2/summary.json").await;
+    let v: Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(v["status"]["indicator"], "major");
+    assert_eq!(v["status"]["description"], "Partial System Outage");
+    assert_eq!(v["incidents"][0]["id"], inc_id.as_str());
+    assert_eq!(
+        v["incidents"][0]["incident_updates"][0]["affected_components"][0]["new_status"],
+        "partial_outage"
+    );
+    let group = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["group"] == true)
+        .unwrap();
+    assert_eq!(group["status"], "partial_outage");
+    let v = s
+        .wait_public("/api/v2/incidents/unresolved.json", |v| {
+            v["incidents"].is_array()
+        })
+        .await;
+    assert_eq!(v["incidents"].as_array().unwrap().len(), 1);
+
+    // The page: the promise, the age of the last update, the restore estimate.
+    let (st, html) = s.public("/").await;
+    assert_eq!(st, 200);
+    assert!(html.contains("Card payments fail"));
+    assert!(html.contains("Next update by"), "{html}");
+    assert!(html.contains("Last update"));
+    assert!(html.contains("Estimated restore"));
+    assert!(!html.contains("jane@"), "no personal data");
+    let (st, one) = s.public(&format!("/incidents/{inc_id}")).await;
+    assert_eq!(st, 200);
+    assert!(one.contains("PayPal still works"));
+    assert_eq!(s.public("/incidents/nosuchthing0").await.0, 404);
+    let (st, atom) = s.public("/history.atom").await;
+    assert_eq!(st, 200);
+    assert!(atom.contains("<title>Card payments fail</title>"));
+    assert!(
+        s.public("/history.rss")
+            .await
+            .1
+            .contains("<rss version=\"2.0\"")
+    );
+    assert!(
+        s.public("/badge.svg")
+            .await
+            .1
+            .contains("Partial System Outage")
+    );
+    assert_eq!(s.public("/api/v2/nothing.json").await.0, 404);
+
+    // Surge-proof serving: compressed, cacheable, 304 for a current copy, CORS for widgets.
+    let r = s
+        .http
+        .get(s.url("/api/v2/summary.json"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "br");
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("stale-while-revalidate")
+    );
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let r = s
+        .http
+        .get(s.url("/api/v2/summary.json"))
+        .header("accept-encoding", "br")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+
+    // The one-minute promise is within the five-minute warning: the seller is reminded once.
+    let alerts = s
+        .wait_for("/api/v1/alerts", |v| {
+            v["alerts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["kind"] == "incident_update_due"))
+        })
+        .await;
+    assert!(alerts.to_string().contains("Card payments fail"));
+
+    // Resolving brings the page back to green; the impact stays what the outage was.
+    let (st, upd) = s
+        .post_json(
+            &format!("/api/v1/status/incidents/{inc_id}/updates"),
+            &json!({"status": "resolved", "body": "Card payments work again.", "components": {checkout_id.clone(): "operational"}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{upd}");
+    assert_eq!(upd["status"], "resolved");
+    assert_eq!(upd["impact"], "major");
+    let (st, bad) = s
+        .post_json(
+            &format!("/api/v1/status/incidents/{inc_id}/updates"),
+            &json!({"status": "scheduled", "body": "x"}),
+        )
+        .await;
+    assert_eq!(st, 422, "{bad}");
+    let v: Value = serde_json::from_str(&s.public("/api/v2/status.json").await.1).unwrap();
+    assert_eq!(v["status"]["description"], "All Systems Operational");
+
+    // Scheduled maintenance starts and completes by itself, taking its component along.
+    let now = jiff::Timestamp::now();
+    let (st, m) = s
+        .post_json(
+            "/api/v1/status/maintenances",
+            &json!({"name": "Tracking upgrade", "body": "Tracking pages pause briefly.",
+                    "scheduled_for": (now + jiff::SignedDuration::from_secs(2)).to_string(),
+                    "scheduled_until": (now + jiff::SignedDuration::from_secs(5)).to_string(),
+                    "components": [tracking["id"]]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{m}");
+    let up: Value = serde_json::from_str(
+        &s.public("/api/v2/scheduled-maintenances/upcoming.json")
+            .await
+            .1,
+    )
+    .unwrap();
+    assert_eq!(up["scheduled_maintenances"][0]["name"], "Tracking upgrade");
+    let v = s
+        .wait_public("/api/v2/summary.json", |v| {
+            v["status"]["indicator"] == "maintenance"
+        })
+        .await;
+    assert_eq!(v["scheduled_maintenances"][0]["status"], "in_progress");
+    let v = s
+        .wait_public("/api/v2/scheduled-maintenances.json", |v| {
+            v["scheduled_maintenances"][0]["status"] == "completed"
+        })
+        .await;
+    assert_eq!(
+        v["scheduled_maintenances"][0]["incident_updates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let v: Value = serde_json::from_str(&s.public("/api/v2/components.json").await.1).unwrap();
+    assert!(
+        v["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "operational"),
+        "{v}"
+    );
+
+    // Components can be edited and removed (a group only when empty).
+    let group_id = group["id"].as_str().unwrap();
+    let (st, _) = s
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/status/components/{group_id}"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(st, 422);
+    let (st, c) = s
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/status/components/{checkout_id}"),
+            &json!({"status": "degraded_performance", "group": null}),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{c}");
+    assert_eq!(c["group_id"], Value::Null);
+    let (st, _) = s
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/status/components/{group_id}"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    let v: Value = serde_json::from_str(&s.public("/api/v2/status.json").await.1).unwrap();
+    assert_eq!(v["status"]["description"], "Partially Degraded Service");
+}
+
+async fn a_status_change_on_one_node_is_served_by_all(db: Db) {
+    let t = token(&db, "status");
+    let a = Server::start(&db, &t);
+    let b = Server::start(&db, &t);
+    b.wait_public("/api/v2/status.json", |v| {
+        v["status"]["indicator"] == "none"
+    })
+    .await;
+    let (st, c) = a
+        .post_json(
+            "/api/v1/status/components",
+            &json!({"name": "Checkout", "status": "major_outage"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    let started = std::time::Instant::now();
+    b.wait_public("/api/v2/status.json", |v| {
+        v["status"]["indicator"] == "critical"
+    })
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The database goes away: both nodes keep serving the last page and say since when.
+    let Some((admin, name)) = db.pg.clone() else {
+        return;
+    };
+    let psql = |sql: &str| {
+        let o = Command::new("psql")
+            .args([admin.as_str(), "-qc", sql])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    psql(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
+    psql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (st, html) = b.public("/").await;
+        assert_eq!(st, 200, "the page serves while the database is away");
+        if html.contains("could not be refreshed since") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no stale notice: {html}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let v: Value = serde_json::from_str(&b.public("/api/v2/summary.json").await.1).unwrap();
+    assert_eq!(
+        v["status"]["indicator"], "critical",
+        "the last snapshot still serves"
+    );
+    psql(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while b
+        .public("/")
+        .await
+        .1
+        .contains("could not be refreshed since")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page never recovered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

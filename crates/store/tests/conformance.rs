@@ -133,6 +133,8 @@ conformance!(
     hard_bounces_make_an_address_undeliverable_once,
     alerts_and_messages_reach_the_seller_and_subscribed_endpoints,
     offer_codes_are_handed_out_once_each,
+    the_status_page_is_written_whole_and_read_back,
+    two_nodes_changing_the_status_page_at_once_never_interleave,
     mail_lists_are_left_with_their_token,
 );
 
@@ -1868,4 +1870,271 @@ async fn mail_lists_are_left_with_their_token(db: &Db) {
         "joining again does not undo leaving"
     );
     assert_eq!(s.leave_mail_list(&"0".repeat(32), now).await.unwrap(), None);
+}
+
+fn status_board(s: herald_store::StoredStatus, now: Timestamp) -> herald_core::status::Board {
+    herald_core::status::Board {
+        page: herald_core::status::PageInfo {
+            id: "page00000001".into(),
+            name: "Shop".into(),
+            url: "https://status.shop.example".into(),
+            time_zone: "America/New_York".into(),
+        },
+        components: s.components,
+        incidents: s.incidents,
+        history: s.history,
+        read_at: now,
+    }
+}
+
+/// Plans with the core planner against what the store holds and applies the result.
+async fn status_change(
+    s: &Arc<dyn Store>,
+    now: Timestamp,
+    key: Option<(&str, &str)>,
+    plan: impl FnOnce(
+        &mut herald_core::status::plan::Planner<'_>,
+    ) -> herald_core::status::plan::StatusWrite,
+) -> (
+    herald_store::StatusApplied,
+    herald_core::status::plan::StatusWrite,
+) {
+    let stored = s
+        .load_status(now - jiff::SignedDuration::from_hours(24 * 91))
+        .await
+        .unwrap();
+    let version = stored.version;
+    let board = status_board(stored, now);
+    let mut n = 0;
+    let mut ids = move || {
+        n += 1;
+        format!("id{n:010}{}", now.as_millisecond() % 100)
+    };
+    let w = plan(&mut herald_core::status::plan::Planner {
+        board: &board,
+        now,
+        promises: Default::default(),
+        ids: &mut ids,
+    });
+    (
+        s.apply_status_write(version, &w, key, now).await.unwrap(),
+        w,
+    )
+}
+
+async fn the_status_page_is_written_whole_and_read_back(db: &Db) {
+    use herald_core::status::plan::{NewComponent, NewIncident, NewUpdate};
+    use herald_core::status::{ComponentStatus as C, Impact, IncidentStatus};
+    use herald_store::StatusApplied;
+    let s = &db.store;
+    let t0 = ts("2026-11-23T15:00:00Z");
+    assert_eq!(s.status_version().await.unwrap(), 0);
+    let (r, w) = status_change(s, t0, None, |p| {
+        p.add_component(&NewComponent {
+            name: "Checkout".into(),
+            group: Some("Store front".into()),
+            ..Default::default()
+        })
+        .unwrap()
+    })
+    .await;
+    assert_eq!(r, StatusApplied::Applied(1));
+    let checkout = w
+        .components
+        .iter()
+        .find(|c| !c.is_group)
+        .unwrap()
+        .id
+        .clone();
+    let t1 = ts("2026-11-23T15:10:00Z");
+    let (r, w) = status_change(s, t1, Some(("incident:k1", "set below")), |p| {
+        p.open_incident(&NewIncident {
+            name: "Card payments fail".into(),
+            status: IncidentStatus::Investigating,
+            impact: None,
+            body: "Some card payments fail; PayPal works.".into(),
+            components: vec![(checkout.clone(), C::PartialOutage)],
+            next_update_by: None,
+            estimated_restore_at: Some(ts("2026-11-23T17:00:00Z")),
+            started_at: None,
+        })
+        .unwrap()
+    })
+    .await;
+    assert_eq!(r, StatusApplied::Applied(2));
+    let incident_id = w.incident.unwrap().id;
+
+    // The same request key again is recognised, and nothing is written.
+    let (r, _) = status_change(s, t1, Some(("incident:k1", "other")), |p| {
+        p.add_component(&NewComponent {
+            name: "Search".into(),
+            ..Default::default()
+        })
+        .unwrap()
+    })
+    .await;
+    assert_eq!(r, StatusApplied::Duplicate("set below".into()));
+    assert_eq!(
+        s.status_request("incident:k1").await.unwrap().as_deref(),
+        Some("set below")
+    );
+    assert_eq!(s.status_version().await.unwrap(), 2);
+
+    // A write planned against an old version is refused whole.
+    let stored = s
+        .load_status(t0 - jiff::SignedDuration::from_hours(1))
+        .await
+        .unwrap();
+    let mut stale = herald_core::status::plan::StatusWrite::default();
+    stale.removed.push(checkout.clone());
+    assert_eq!(
+        s.apply_status_write(stored.version - 1, &stale, None, t1)
+            .await
+            .unwrap(),
+        StatusApplied::Stale
+    );
+
+    let t2 = ts("2026-11-23T15:40:00Z");
+    let (r, _) = status_change(s, t2, None, |p| {
+        p.update_incident(
+            &incident_id,
+            &NewUpdate {
+                status: Some(IncidentStatus::Resolved),
+                body: "Payments work again.".into(),
+                components: vec![(checkout.clone(), C::Operational)],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    })
+    .await;
+    assert_eq!(r, StatusApplied::Applied(3));
+
+    let page = s
+        .load_status(t0 - jiff::SignedDuration::from_hours(1))
+        .await
+        .unwrap();
+    assert_eq!(page.version, 3);
+    assert_eq!(page.components.len(), 2, "the group and its member");
+    let c = page.components.iter().find(|c| c.id == checkout).unwrap();
+    assert_eq!(c.status, C::Operational);
+    assert!(c.group_id.is_some());
+    let i = &page.incidents[0];
+    assert_eq!(i.id, incident_id);
+    assert_eq!(i.status, IncidentStatus::Resolved);
+    assert_eq!(i.impact, Impact::Major, "impact stays what the outage was");
+    assert_eq!(i.resolved_at, Some(t2));
+    assert_eq!(i.updates.len(), 2);
+    assert_eq!(
+        i.updates[0].status,
+        IncidentStatus::Resolved,
+        "newest first"
+    );
+    assert_eq!(
+        i.updates[1].next_update_by,
+        Some(ts("2026-11-23T15:40:00Z"))
+    );
+    assert_eq!(
+        i.updates[1].estimated_restore_at,
+        Some(ts("2026-11-23T17:00:00Z"))
+    );
+    assert_eq!(
+        i.updates[1].affected_components[0].old_status,
+        C::Operational
+    );
+    assert_eq!(
+        i.updates[1].affected_components[0].new_status,
+        C::PartialOutage
+    );
+    let h = &page.history[&checkout];
+    assert_eq!(
+        h.iter().map(|c| (c.at, c.status)).collect::<Vec<_>>(),
+        vec![
+            (t0, C::Operational),
+            (t1, C::PartialOutage),
+            (t2, C::Operational)
+        ]
+    );
+    // A window starting later still knows the state at its start.
+    let later = s.load_status(ts("2026-11-23T15:20:00Z")).await.unwrap();
+    assert_eq!(later.history[&checkout][0].status, C::PartialOutage);
+    // Resolved long ago: out of the window.
+    let future = s.load_status(ts("2027-01-01T00:00:00Z")).await.unwrap();
+    assert!(future.incidents.is_empty());
+
+    // Promise reminders are alerts, raised once per key, and owe the seller a message.
+    let r = herald_core::status::PromiseReminder {
+        dedupe_key: format!("status:{incident_id}:u:soon"),
+        kind: "incident_update_due",
+        due_at: t2,
+        message: "post an update".into(),
+    };
+    assert!(s.raise_status_alert(&r, t2).await.unwrap());
+    assert!(!s.raise_status_alert(&r, t2).await.unwrap());
+    let alerts = s.list_alerts(None, 100).await.unwrap();
+    assert_eq!(
+        alerts
+            .iter()
+            .filter(|a| a.kind == "incident_update_due")
+            .count(),
+        1
+    );
+    let msgs = s
+        .list_messages(&herald_store::MessageFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(msgs.items.iter().any(|m| m.kind.as_str() == "seller_alert"));
+}
+
+async fn two_nodes_changing_the_status_page_at_once_never_interleave(db: &Db) {
+    use herald_core::status::plan::NewComponent;
+    use herald_store::StatusApplied;
+    let s = db.store.clone();
+    let now = ts("2026-11-23T15:00:00Z");
+    let stored = s.load_status(now).await.unwrap();
+    let version = stored.version;
+    let board = status_board(stored, now);
+    let mut writes = Vec::new();
+    for n in 0..6 {
+        let mut ids = move || format!("node{n}comp0001");
+        writes.push(
+            herald_core::status::plan::Planner {
+                board: &board,
+                now,
+                promises: Default::default(),
+                ids: &mut ids,
+            }
+            .add_component(&NewComponent {
+                name: format!("Component {n}"),
+                ..Default::default()
+            })
+            .unwrap(),
+        );
+    }
+    let tasks: Vec<_> = writes
+        .into_iter()
+        .map(|w| {
+            let s = s.clone();
+            tokio::spawn(async move { s.apply_status_write(version, &w, None, now).await.unwrap() })
+        })
+        .collect();
+    let mut applied = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusApplied::Applied(v) => {
+                applied += 1;
+                assert_eq!(v, version + 1);
+            }
+            StatusApplied::Stale => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        applied, 1,
+        "one plan per version wins; the others must plan again"
+    );
+    assert_eq!(s.load_status(now).await.unwrap().components.len(), 1);
 }

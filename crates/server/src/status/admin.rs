@@ -21,6 +21,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// A body field that is wrong: 422 naming it.
+fn bad_field(field: &str, message: impl Into<String>) -> AppError {
+    AppError::invalid(vec![herald_core::order::FieldError::new(field, message)])
+}
+
 fn request_key(headers: &HeaderMap, route: &str) -> Result<Option<String>, AppError> {
     match headers.get("idempotency-key") {
         None => Ok(None),
@@ -216,16 +221,16 @@ fn promise(
     now: Timestamp,
 ) -> Result<Option<Timestamp>, AppError> {
     match (by, in_minutes) {
-        (Some(_), Some(_)) => Err(AppError::field(
+        (Some(_), Some(_)) => Err(bad_field(
             "next_update_in_minutes",
             "give next_update_by or next_update_in_minutes, not both",
         )),
-        (_, Some(m)) if !(1..=7 * 24 * 60).contains(&m) => Err(AppError::field(
+        (_, Some(m)) if !(1..=7 * 24 * 60).contains(&m) => Err(bad_field(
             "next_update_in_minutes",
             "must be between 1 and 10080 (a week)",
         )),
         (_, Some(m)) => Ok(Some(now + SignedDuration::from_mins(m))),
-        (Some(t), None) if t <= now => Err(AppError::field(
+        (Some(t), None) if t <= now => Err(bad_field(
             "next_update_by",
             "is in the past; promise a time still ahead",
         )),
@@ -237,7 +242,7 @@ fn incident_status(
     s: Option<String>,
     maintenance: bool,
 ) -> Result<Option<IncidentStatus>, AppError> {
-    s.map(|s| IncidentStatus::parse(&s, maintenance).map_err(|e| AppError::field("status", e)))
+    s.map(|s| IncidentStatus::parse(&s, maintenance).map_err(|e| bad_field("status", e)))
         .transpose()
 }
 

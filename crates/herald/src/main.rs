@@ -93,6 +93,19 @@ enum Command {
         #[command(subcommand)]
         command: BouncesCommand,
     },
+    /// The public status page.
+    Status {
+        #[command(subcommand)]
+        command: StatusCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StatusCommand {
+    /// Write the whole public status surface (page, incident pages, history, v2 JSON, feeds,
+    /// badge) as static files under DIR, each with .gz and .br copies, to host on a CDN or an
+    /// object store apart from herald. Pages are written as NAME/index.html.
+    Export { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -504,6 +517,14 @@ async fn run(cli: Cli) -> Result<u8> {
             }
         }
         Command::Notify { command } => return notify_command(&cli, command).await,
+        Command::Status {
+            command: StatusCommand::Export { dir },
+        } => {
+            let cfg = load_config(&cli, None, None)?;
+            let store = open_store(&cfg).await?;
+            let n = export_status(&cfg, store, dir).await?;
+            println!("{n} files written under {}", dir.display());
+        }
         Command::Bounces {
             command: BouncesCommand::Import { path },
         } => {
@@ -579,6 +600,48 @@ fn read_mailbox(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
             .map(|(i, m)| (format!("{} message {}", path.display(), i + 1), m))
             .collect())
     }
+}
+
+/// Writes every public status surface under `dir`; returns the number of files written.
+async fn export_status(cfg: &Config, store: Arc<dyn Store>, dir: &Path) -> Result<usize> {
+    use herald_server::status::{StatusService, snapshot};
+    let now = jiff::Timestamp::now();
+    let stored = store
+        .load_status(herald_server::status::window_start(now))
+        .await?;
+    let board = StatusService::new(cfg.status.clone()).board_from(stored, now);
+    let mut n = 0;
+    for (path, content_type, body) in snapshot::surfaces(&board, now, None) {
+        let rel = path.trim_start_matches('/');
+        // Pages become NAME/index.html so that /history and /incidents/ID resolve on any
+        // static host; documents, feeds and the badge keep their names.
+        let file = if content_type.starts_with("text/html") {
+            dir.join(rel).join("index.html")
+        } else {
+            dir.join(rel)
+        };
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let asset = snapshot::Asset::new(content_type, body, false);
+        for (name, bytes) in [
+            (file.clone(), &asset.plain),
+            (with_suffix(&file, ".gz"), &asset.gzip),
+            (with_suffix(&file, ".br"), &asset.brotli),
+        ] {
+            std::fs::write(&name, bytes)
+                .with_context(|| format!("cannot write {}", name.display()))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
 }
 
 async fn notify_command(cli: &Cli, command: &NotifyCommand) -> Result<u8> {

@@ -2290,6 +2290,39 @@ async fn the_status_page_end_to_end(db: Db) {
     assert_eq!(st, 204);
     let v: Value = serde_json::from_str(&s.public("/api/v2/status.json").await.1).unwrap();
     assert_eq!(v["status"]["description"], "Partially Degraded Service");
+
+    // The whole public surface as static files, for a CDN.
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = herald(&db, &["status", "export", out_dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = out_dir.path();
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(d.join("api/v2/summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["status"]["description"],
+        "Partially Degraded Service"
+    );
+    let page = std::fs::read_to_string(d.join(format!("incidents/{inc_id}/index.html"))).unwrap();
+    assert!(page.contains("Card payments work again."));
+    assert!(
+        std::fs::read_to_string(d.join("index.html"))
+            .unwrap()
+            .contains("<!DOCTYPE html>")
+    );
+    for f in [
+        "history/index.html",
+        "history.atom",
+        "history.rss",
+        "badge.svg",
+        "index.html.gz",
+        "api/v2/status.json.br",
+    ] {
+        assert!(d.join(f).is_file(), "{f} missing");
+    }
 }
 
 async fn a_status_change_on_one_node_is_served_by_all(db: Db) {

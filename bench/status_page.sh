@@ -73,7 +73,10 @@ http {
   }
 }
 NGINX
+chmod -R a+rX "$work"   # nginx's workers run as www-data
 nginx -c "$work/nginx.conf" -p "$work"
+# Both must answer 200 with the same bytes, or the comparison means nothing.
+cmp <(curl -sf http://127.0.0.1:18182/summary.json) <(curl -sf http://127.0.0.1:18181/api/v2/summary.json)
 sleep 0.5
 
 # wrk's requests/s and p99 latency in ms.

@@ -2399,3 +2399,100 @@ async fn a_status_change_on_one_node_is_served_by_all(db: Db) {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Debian's Chromium, if installed (`.ci/run` installs it; CI requires it).
+fn chromium() -> Option<&'static str> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    if found.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("Chromium is required in CI (apt-get install chromium); .ci/run installs it");
+        }
+        eprintln!("skipping the browser test: no Chromium (apt-get install chromium)");
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_renders_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let db = sqlite_db();
+    let t = token(&db, "status");
+    let s = Server::start_with(&db, &t, &[("HERALD_STORE__NAME", "Sandstone Pottery")]);
+    s.wait_public("/api/v2/status.json", |v| v["status"].is_object())
+        .await;
+    let (_, c) = s
+        .post_json(
+            "/api/v1/status/components",
+            &json!({"name": "Checkout", "group": "Store front"}),
+        )
+        .await;
+    s.post_json(
+        "/api/v1/status/components",
+        &json!({"name": "Order tracking"}),
+    )
+    .await;
+    let (st, _) = s
+        .post_json(
+            "/api/v1/status/incidents",
+            &json!({"name": "Card payments fail", "body": "Some card payments fail at checkout. PayPal still works.",
+                    "components": {c["id"].as_str().unwrap(): "partial_outage"}, "next_update_in_minutes": 30,
+                    "estimated_restore_at": "2099-01-01T17:00:00Z"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let artifacts =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(s.url("/"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "chromium failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    // The DOM as the browser built it: the status, the incident, its promise.
+    let dom = String::from_utf8(run(&["--dump-dom"])).unwrap();
+    assert!(dom.contains("Partial System Outage"), "{dom}");
+    assert!(dom.contains("Card payments fail"));
+    assert!(dom.contains("Next update by"));
+    // A phone-sized screenshot, light and dark, kept for people to look at.
+    let light = artifacts.join("status-page-phone-light.png");
+    let dark = artifacts.join("status-page-phone-dark.png");
+    run(&[
+        "--window-size=390,1400",
+        &format!("--screenshot={}", light.display()),
+    ]);
+    run(&[
+        "--window-size=390,1400",
+        "--force-dark-mode",
+        "--blink-settings=preferredColorScheme=0",
+        &format!("--screenshot={}", dark.display()),
+    ]);
+    let (l, d) = (
+        std::fs::read(&light).unwrap(),
+        std::fs::read(&dark).unwrap(),
+    );
+    assert!(l.starts_with(b"\x89PNG") && d.starts_with(b"\x89PNG"));
+    assert!(l.len() > 10_000, "a blank screenshot ({} bytes)", l.len());
+    assert_ne!(l, d, "dark mode changes the page");
+    eprintln!("screenshots: {} and {}", light.display(), dark.display());
+}

@@ -202,13 +202,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/webhooks/{provider}", post(api::webhooks::receive))
         .route("/t/{token}", get(page::show))
-        .route("/", get(status::public))
-        .route("/history", get(status::public))
-        .route("/history.atom", get(status::public))
-        .route("/history.rss", get(status::public))
-        .route("/badge.svg", get(status::public))
-        .route("/incidents/{id}", get(status::incident))
-        .route("/api/v2/{*doc}", get(status::public))
+
         .route(
             "/unsubscribe/{token}",
             get(unsubscribe::confirm).post(unsubscribe::leave),
@@ -234,6 +228,19 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // The public status surfaces are served from memory and face the surge of an outage:
+        // they skip the per-request span, request id and timeout (nothing there can hang).
+        .merge(
+            Router::new()
+                .route("/", get(status::public))
+                .route("/history", get(status::public))
+                .route("/history.atom", get(status::public))
+                .route("/history.rss", get(status::public))
+                .route("/badge.svg", get(status::public))
+                .route("/incidents/{id}", get(status::incident))
+                .route("/api/v2/{*doc}", get(status::public))
+                .layer(CatchPanicLayer::new()),
+        )
         .with_state(state)
 }
 

@@ -599,11 +599,13 @@ impl PromisePolicy {
     }
 }
 
-/// "45 minutes", "2 hours 5 minutes", "3 days".
+/// "less than a minute", "45 minutes", "2 hours 5 minutes", "3 days".
 pub fn human_duration(d: SignedDuration) -> String {
     let mins = d.as_secs().max(0) / 60;
     let plural = |n: i64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    if mins < 60 {
+    if mins == 0 {
+        "less than a minute".into()
+    } else if mins < 60 {
         plural(mins, "minute")
     } else if mins < 48 * 60 {
         let (h, m) = (mins / 60, mins % 60);

@@ -248,14 +248,21 @@ fn groups(b: &Board, now: Timestamp, tz: &TimeZone) -> Vec<GroupView> {
     out
 }
 
-fn frame(b: &Board, now: Timestamp, stale_since: Option<Timestamp>, tz: &TimeZone) -> Frame {
+fn frame(b: &Board, stale_since: Option<Timestamp>, tz: &TimeZone) -> Frame {
     let s = b.status();
     Frame {
         name: b.page.name.clone(),
         url: b.page.url.clone(),
         indicator: s.indicator.as_str(),
         description: s.description,
-        generated: moment(now, tz),
+        // The page's last change, not the render time: an unchanged page keeps its bytes
+        // (and its ETag) from one re-render to the next.
+        generated: moment(
+            Some(b.updated_at())
+                .filter(|t| *t > Timestamp::UNIX_EPOCH)
+                .unwrap_or(b.read_at),
+            tz,
+        ),
         stale_since: stale_since.map(|t| moment(t, tz)),
     }
 }
@@ -330,7 +337,7 @@ impl<'a> Pages<'a> {
         render(
             "home.html",
             minijinja::context! {
-                frame => frame(b, now, self.stale_since, tz),
+                frame => frame(b, self.stale_since, tz),
                 open => open,
                 maintenance => maintenance,
                 groups => groups(b, now, tz),
@@ -346,7 +353,7 @@ impl<'a> Pages<'a> {
         Some(render(
             "incident.html",
             minijinja::context! {
-                frame => frame(self.board, self.now, self.stale_since, &self.tz),
+                frame => frame(self.board, self.stale_since, &self.tz),
                 incident => incident_view(self.board, i, self.now, &self.tz),
             },
         ))
@@ -370,7 +377,7 @@ impl<'a> Pages<'a> {
         render(
             "history.html",
             minijinja::context! {
-                frame => frame(self.board, self.now, self.stale_since, &self.tz),
+                frame => frame(self.board, self.stale_since, &self.tz),
                 months => months,
                 days => HISTORY_DAYS,
             },
@@ -379,12 +386,12 @@ impl<'a> Pages<'a> {
 }
 
 /// The page served for an incident id that is not on the page.
-pub fn not_found(board: &Board, now: Timestamp) -> String {
+pub fn not_found(board: &Board) -> String {
     let tz = TimeZone::get(&board.page.time_zone).unwrap_or(TimeZone::UTC);
     render(
         "incident.html",
         minijinja::context! {
-            frame => frame(board, now, None, &tz),
+            frame => frame(board, None, &tz),
             incident => minijinja::Value::from(()),
         },
     )

@@ -139,7 +139,7 @@ impl Snapshot {
             .collect();
         Self {
             assets,
-            missing_incident: Some(Asset::new(HTML, page::not_found(board, now), false)),
+            missing_incident: Some(Asset::new(HTML, page::not_found(board), false)),
             read_at: Some(board.read_at),
         }
     }

@@ -26,7 +26,7 @@ db="herald_bench_status_$$"
 psql "$PG_ADMIN" -qc "CREATE DATABASE $db"
 url="${PG_ADMIN%/*}/$db"
 cleanup() {
-  kill "${herald_pid:-}" "${lock_pid:-}" 2>/dev/null || true
+  kill "${herald_pid:-}" "${node2_pid:-}" "${lock_pid:-}" 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   psql "$PG_ADMIN" -qc "ALTER DATABASE $db ALLOW_CONNECTIONS true" >/dev/null 2>&1 || true
   psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
@@ -102,6 +102,24 @@ for pair in "/api/v2/summary.json:summary.json" "/:index.html"; do
   row "herald $path" "$h_rps" "$h_p99" "$h_err" "$(python3 -c "print(f'{$h_rps/$n_rps:.2f}')")"
   eval "nginx_${file%%.*}=$n_rps"
 done
+
+# A second node on the same database: how long until a change made through the first is
+# served by it (five changes, each timed until the second node's JSON shows it).
+$BIN serve --listen 127.0.0.1:18183 >"$work/herald2.log" 2>&1 &
+node2_pid=$!
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18183/healthz >/dev/null && break; sleep 0.1; done
+sleep 1.5
+for s in major_outage operational degraded_performance operational partial_outage; do
+  start=$(date +%s%N)
+  api -X PATCH "http://127.0.0.1:18181/api/v1/status/components/${ids[7]}" -d "{\"status\":\"$s\"}" >/dev/null
+  until curl -sf http://127.0.0.1:18183/api/v2/components.json | grep -q "\"id\":\"${ids[7]}\",\"name\":\"E-mail\",\"status\":\"$s\""; do
+    sleep 0.02
+    (( $(date +%s%N) - start < 10000000000 )) || { echo "the second node never served the change"; exit 1; }
+  done
+  echo "second node serves the change after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+done
+kill "$node2_pid"
+api -X PATCH "http://127.0.0.1:18181/api/v1/status/components/${ids[7]}" -d '{"status":"operational"}' >/dev/null
 
 # The database locked: a session holds an exclusive lock on the status counter.
 psql "$url" -qc "BEGIN; LOCK TABLE status_meta IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($((DURATION * 2 + 10))); COMMIT;" >/dev/null 2>&1 &

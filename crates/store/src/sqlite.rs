@@ -1552,66 +1552,22 @@ impl crate::Store for SqliteStore {
                 .query_row([], |r| r.get(0))?;
             let components = tx
                 .prepare_cached(status::COMPONENTS_SQL)?
-                .query_map([], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                        r.get(11)?,
-                    ))
-                })?
+                .query_map([], |r| r.try_into())?
                 .map(|r| status::component_from(r?))
                 .collect::<Result<Vec<_>>>()?;
             let incidents = tx
                 .prepare_cached(&q(status::INCIDENTS_SQL))?
-                .query_map([since], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                        r.get(11)?,
-                    ))
-                })?
+                .query_map([since], |r| r.try_into())?
                 .map(|r| status::incident_from(r?))
                 .collect::<Result<Vec<_>>>()?;
             let updates = tx
                 .prepare_cached(&q(status::UPDATES_SQL))?
-                .query_map([since], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                    ))
-                })?
+                .query_map([since], |r| r.try_into())?
                 .map(|r| status::update_from(r?))
                 .collect::<Result<Vec<_>>>()?;
             let changes = tx
                 .prepare_cached(&q(status::CHANGES_SQL))?
-                .query_map([since], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
+                .query_map([since], |r| r.try_into())?
                 .map(|r| status::change_from(r?))
                 .collect::<Result<Vec<_>>>()?;
             tx.commit()?;

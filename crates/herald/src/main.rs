@@ -624,7 +624,7 @@ async fn export_status(cfg: &Config, store: Arc<dyn Store>, dir: &Path) -> Resul
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        let asset = snapshot::Asset::new(content_type, body, false);
+        let asset = snapshot::Asset::new(content_type, body);
         for (name, bytes) in [
             (file.clone(), &asset.plain),
             (with_suffix(&file, ".gz"), &asset.gzip),

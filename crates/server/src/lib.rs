@@ -237,7 +237,7 @@ pub fn router(state: AppState) -> Router {
                 .route("/history.atom", get(status::public))
                 .route("/history.rss", get(status::public))
                 .route("/badge.svg", get(status::public))
-                .route("/incidents/{id}", get(status::incident))
+                .route("/incidents/{id}", get(status::public))
                 .route("/api/v2/{*doc}", get(status::public))
                 .layer(CatchPanicLayer::new()),
         )

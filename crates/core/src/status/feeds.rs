@@ -36,10 +36,7 @@ fn entry_html(i: &Incident) -> String {
             "<p><strong>{}</strong> ({}) - {}</p>",
             u.status.label(),
             crate::time::rfc3339(u.display_at),
-            u.body
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
+            xml_escape(&u.body)
         ));
     }
     html

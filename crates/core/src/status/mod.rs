@@ -73,6 +73,15 @@ impl ComponentStatus {
         self as u8
     }
 
+    /// The worse of two statuses.
+    pub fn max_rank(self, other: Self) -> Self {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+
     /// The impact an incident has when it leaves a component in this state.
     pub fn impact(self) -> Impact {
         match self {

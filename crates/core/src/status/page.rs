@@ -118,7 +118,7 @@ fn incident_view(b: &Board, i: &Incident, now: Timestamp, tz: &TimeZone) -> Inci
             )
         }
     });
-    let active_maintenance = i.is_maintenance() && i.status == IncidentStatus::Scheduled;
+    let not_started = i.is_maintenance() && i.status == IncidentStatus::Scheduled;
     IncidentView {
         id: i.id.clone(),
         name: i.name.clone(),
@@ -141,7 +141,7 @@ fn incident_view(b: &Board, i: &Incident, now: Timestamp, tz: &TimeZone) -> Inci
             .iter()
             .filter_map(|id| b.component_name(id).map(str::to_string))
             .collect(),
-        age: (open && !active_maintenance).then(|| {
+        age: (open && !not_started).then(|| {
             format!(
                 "Last update {} ago.",
                 human_duration(now.duration_since(i.last_update_at()))

@@ -452,11 +452,8 @@ impl Planner<'_> {
                 )
             })?;
         let status = n.status.unwrap_or(inc.status);
-        if IncidentStatus::parse(status.as_str(), inc.is_maintenance()).is_err() {
-            return Err(invalid(
-                "status",
-                IncidentStatus::parse(status.as_str(), inc.is_maintenance()).unwrap_err(),
-            ));
+        if let Err(why) = IncidentStatus::parse(status.as_str(), inc.is_maintenance()) {
+            return Err(invalid("status", why));
         }
         let body = check_text("body", &n.body, MAX_BODY)?;
         let restore = self.check_restore(n.estimated_restore_at)?;

@@ -95,17 +95,6 @@ fn day_start(d: Date, tz: &TimeZone) -> Timestamp {
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-impl ComponentStatus {
-    /// The worse of two statuses.
-    pub fn max_rank(self, other: Self) -> Self {
-        if other.rank() > self.rank() {
-            other
-        } else {
-            self
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

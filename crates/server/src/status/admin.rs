@@ -306,18 +306,14 @@ pub async fn add_update(
     require_json(&headers)?;
     let key = request_key(&headers, &format!("update:{id}"))?;
     let u: UpdateInput = parse(&body?)?;
-    let maintenance = state
-        .status
-        .board()
-        .and_then(|b| {
-            b.incidents
-                .iter()
-                .find(|i| i.id == id)
-                .map(|i| i.is_maintenance())
-        })
-        .unwrap_or(false);
+    // Either kind's status parses here; the planner, against the fresh page, refuses one that
+    // does not fit this incident or maintenance.
+    let status = match incident_status(u.status.clone(), false) {
+        Ok(s) => s,
+        Err(e) => incident_status(u.status, true).map_err(|_| e)?,
+    };
     let n = NewUpdate {
-        status: incident_status(u.status, maintenance)?,
+        status,
         body: u.body,
         components: component_set(u.components),
         impact: u.impact,

@@ -11,7 +11,7 @@ pub mod admin;
 pub mod snapshot;
 
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use herald_core::status::plan::{PlanError, Planner, StatusWrite};
@@ -29,36 +29,23 @@ pub struct StatusSettings {
     pub promises: PromisePolicy,
 }
 
-impl Default for StatusSettings {
-    fn default() -> Self {
-        Self {
-            page: PageInfo {
-                id: page_id("http://localhost:8080"),
-                name: "herald".into(),
-                url: "http://localhost:8080".into(),
-                time_zone: "UTC".into(),
-            },
-            promises: PromisePolicy::default(),
-        }
-    }
-}
+/// The characters of page, component, incident and update ids (Statuspage's look alike).
+const ID_ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
-/// A stable 12-character page id from the page's address (Statuspage ids look alike).
+/// A stable 12-character page id from the page's address.
 pub fn page_id(url: &str) -> String {
     use sha2::Digest;
     let d = sha2::Sha256::digest(url.as_bytes());
-    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
     d.iter()
         .take(12)
-        .map(|b| ALPHABET[(*b as usize) % 32] as char)
+        .map(|b| ID_ALPHABET[(*b as usize) % ID_ALPHABET.len()] as char)
         .collect()
 }
 
 /// A new id for a component, incident or update: 12 random characters.
 pub fn new_id() -> String {
-    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
     (0..12)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .map(|_| ID_ALPHABET[rand::random_range(0..ID_ALPHABET.len())] as char)
         .collect()
 }
 
@@ -77,6 +64,9 @@ pub struct StatusService {
     current: RwLock<Current>,
     /// Serialises refreshes so two never render at once.
     refreshing: tokio::sync::Mutex<()>,
+    /// Per incident, the last reminder this node raised: the clock asks the database again
+    /// only when the reminder due changes, not every second.
+    reminded: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// How far back the page reaches (uptime bars, history).
@@ -96,6 +86,7 @@ impl StatusService {
                 rendered_at: None,
             }),
             refreshing: tokio::sync::Mutex::new(()),
+            reminded: Default::default(),
         }
     }
 
@@ -205,15 +196,35 @@ async fn tick(state: &AppState, board: &Board) {
     let now = Timestamp::now();
     let promises = state.status.settings.promises;
     for i in board.open_incidents() {
-        if let Some(r) = promises.reminder(i, now) {
-            match state.store.raise_status_alert(&r, now).await {
-                Ok(true) => {
+        let Some(r) = promises.reminder(i, now) else {
+            continue;
+        };
+        let seen =
+            |m: &std::collections::HashMap<String, String>| m.get(&i.id) == Some(&r.dedupe_key);
+        if seen(
+            &state
+                .status
+                .reminded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        ) {
+            continue;
+        }
+        match state.store.raise_status_alert(&r, now).await {
+            Ok(new) => {
+                if new {
                     tracing::info!(incident = %i.id, kind = r.kind, "status page reminder raised");
                     state.send_now.notify_one();
                 }
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "a status page reminder could not be raised"),
+                // Raised here or by another node: either way it is in the database.
+                state
+                    .status
+                    .reminded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(i.id.clone(), r.dedupe_key);
             }
+            Err(e) => tracing::warn!(error = %e, "a status page reminder could not be raised"),
         }
     }
     let due: Vec<String> = board
@@ -354,15 +365,4 @@ fn not_on_page(snap: &Snapshot, headers: &HeaderMap, path: &str, head: bool) -> 
         return snapshot::respond(a, StatusCode::NOT_FOUND, headers, head);
     }
     crate::error::AppError::not_found(format!("nothing is published at {path}")).into_response()
-}
-
-/// `/incidents/{id}`.
-pub async fn incident(
-    state: State<AppState>,
-    Path(_id): Path<String>,
-    method: Method,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-) -> Response {
-    public(state, method, uri, headers).await
 }

@@ -22,12 +22,10 @@ pub struct Asset {
     pub brotli: Bytes,
     /// Hex digest of `plain`: the ETag's base.
     pub digest: String,
-    /// JSON documents are read by storefront widgets on other sites.
-    pub cors: bool,
 }
 
 impl Asset {
-    pub fn new(content_type: &'static str, body: String, cors: bool) -> Self {
+    pub fn new(content_type: &'static str, body: String) -> Self {
         let plain = Bytes::from(body);
         let digest = hex_digest(&plain);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -46,7 +44,6 @@ impl Asset {
             gzip,
             brotli: Bytes::from(br),
             digest,
-            cors,
         }
     }
 }
@@ -132,14 +129,11 @@ impl Snapshot {
     pub fn build(board: &Board, now: Timestamp, stale_since: Option<Timestamp>) -> Self {
         let assets = surfaces(board, now, stale_since)
             .into_iter()
-            .map(|(path, ct, body)| {
-                let cors = ct == JSON;
-                (path, Asset::new(ct, body, cors))
-            })
+            .map(|(path, ct, body)| (path, Asset::new(ct, body)))
             .collect();
         Self {
             assets,
-            missing_incident: Some(Asset::new(HTML, page::not_found(board), false)),
+            missing_incident: Some(Asset::new(HTML, page::not_found(board))),
             read_at: Some(board.read_at),
         }
     }
@@ -228,7 +222,8 @@ pub fn respond(asset: &Asset, status: StatusCode, headers: &HeaderMap, head: boo
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(ce));
         }
     }
-    if asset.cors {
+    // The JSON documents are read by storefront widgets on other sites.
+    if asset.content_type == JSON {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
@@ -254,7 +249,7 @@ mod tests {
     use super::*;
 
     fn asset() -> Asset {
-        Asset::new(JSON, "{\"status\":\"ok\"}".repeat(50), true)
+        Asset::new(JSON, "{\"status\":\"ok\"}".repeat(50))
     }
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {

@@ -249,6 +249,7 @@ on_both!(
     sellers_hear_by_mail_and_webhook_and_delays_carry_an_offer,
     the_status_page_end_to_end,
     a_status_change_on_one_node_is_served_by_all,
+    the_store_advisory_reaches_storefronts,
 );
 
 async fn the_api_end_to_end(db: Db) {
@@ -2495,4 +2496,159 @@ async fn the_status_page_renders_in_headless_chromium() {
     assert!(l.len() > 10_000, "a blank screenshot ({} bytes)", l.len());
     assert_ne!(l, d, "dark mode changes the page");
     eprintln!("screenshots: {} and {}", light.display(), dark.display());
+}
+
+async fn the_store_advisory_reaches_storefronts(db: Db) {
+    use reqwest::Method;
+    let t = token(&db, "status");
+    let s = Server::start_with(
+        &db,
+        &t,
+        &[("HERALD_STATUS__URL", "https://status.shop.test")],
+    );
+    let v = s.wait_public("/api/v1/advisory", |v| v.is_object()).await;
+    assert_eq!(v["active"], false);
+    assert!(v["message"].is_null());
+
+    // Only the seller declares one.
+    let r = s
+        .http
+        .put(s.url("/api/v1/status/advisory"))
+        .json(&json!({"message": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (st, e) = s
+        .send(
+            Method::PUT,
+            "/api/v1/status/advisory",
+            &json!({"message": "Ordering is paused", "level": "loud"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, 422, "{e}");
+    assert!(e.to_string().contains("level"), "{e}");
+    let until = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)).to_string();
+    let (st, a) = s
+        .send(
+            Method::PUT,
+            "/api/v1/status/advisory",
+            &json!({"message": "Browsing works; ordering is paused", "until": until}),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{a}");
+    assert_eq!(a["advisory"]["level"], "warning");
+
+    // Any storefront reads it, from another origin, without the database.
+    let r = s
+        .http
+        .get(s.url("/api/v1/advisory"))
+        .header("origin", "https://shop.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["active"], true);
+    assert_eq!(v["message"], "Browsing works; ordering is paused");
+    assert!(
+        v["until_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("until about ")
+    );
+    assert_eq!(v["page"]["url"], "https://status.shop.test");
+    let (st, js) = s.public("/advisory.js").await;
+    assert_eq!(st, 200);
+    assert!(js.contains("/api/v1/advisory"));
+    let (_, home) = s.public("/").await;
+    assert!(
+        home.contains("Browsing works; ordering is paused"),
+        "{home}"
+    );
+
+    // Cleared: gone everywhere; clearing again says there is nothing to clear.
+    let (st, _) = s
+        .send(Method::DELETE, "/api/v1/status/advisory", &json!({}), None)
+        .await;
+    assert_eq!(st, 204);
+    let v = s
+        .wait_public("/api/v1/advisory", |v| v["active"] == false)
+        .await;
+    assert!(v["message"].is_null());
+    let (st, _) = s
+        .send(Method::DELETE, "/api/v1/status/advisory", &json!({}), None)
+        .await;
+    assert_eq!(st, 404);
+    let (_, home) = s.public("/").await;
+    assert!(!home.contains("Store notice"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_advisory_banner_shows_on_a_storefront_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let db = sqlite_db();
+    let t = token(&db, "status");
+    let s = Server::start(&db, &t);
+    s.wait_public("/api/v1/advisory", |v| v.is_object()).await;
+    let (st, _) = s
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/status/advisory",
+            &json!({"message": "Ordering is paused <b>now</b>", "level": "critical"}),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    // A storefront on another origin (a local file) embedding the documented snippet.
+    let dir = tempfile::tempdir().unwrap();
+    let shop = dir.path().join("shop.html");
+    std::fs::write(
+        &shop,
+        format!(
+            "<!DOCTYPE html><html><head><title>Shop</title></head><body><h1>Sandstone Pottery</h1>\
+             <script src=\"{}\" async></script></body></html>",
+            s.url("/advisory.js")
+        ),
+    )
+    .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        // Lets the script's fetch finish before the DOM is dumped.
+        .arg("--virtual-time-budget=5000")
+        .arg("--dump-dom")
+        .arg(format!("file://{}", shop.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8(out.stdout).unwrap();
+    assert!(dom.contains("herald-advisory-critical"), "{dom}");
+    // What the seller typed is text, never markup.
+    assert!(
+        dom.contains("Ordering is paused &lt;b&gt;now&lt;/b&gt;"),
+        "{dom}"
+    );
+    assert!(dom.contains("Service status"), "{dom}");
 }

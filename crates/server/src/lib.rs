@@ -190,6 +190,12 @@ pub fn router(state: AppState) -> Router {
             "/status/maintenances",
             post(status::admin::schedule_maintenance),
         )
+        .route(
+            "/status/advisory",
+            get(status::admin::get_advisory)
+                .put(status::admin::set_advisory)
+                .delete(status::admin::clear_advisory),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -239,6 +245,8 @@ pub fn router(state: AppState) -> Router {
                 .route("/badge.svg", get(status::public))
                 .route("/incidents/{id}", get(status::public))
                 .route("/api/v2/{*doc}", get(status::public))
+                .route("/api/v1/advisory", get(status::public))
+                .route("/advisory.js", get(status::public))
                 .layer(CatchPanicLayer::new()),
         )
         .with_state(state)

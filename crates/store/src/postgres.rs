@@ -1366,6 +1366,9 @@ impl crate::Store for PgStore {
             .bind(since)
             .fetch_all(&mut *tx)
             .await?;
+        let advisory: Option<status::AdvisoryRow> = sqlx::query_as(status::ADVISORY_SQL)
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(status::assemble(
             version,
@@ -1385,6 +1388,7 @@ impl crate::Store for PgStore {
                 .into_iter()
                 .map(status::change_from)
                 .collect::<crate::Result<_>>()?,
+            advisory.map(status::advisory_from).transpose()?,
         ))
     }
 
@@ -1485,6 +1489,25 @@ impl crate::Store for PgStore {
                     .execute(&mut *tx)
                     .await?;
             }
+        }
+        match &w.advisory {
+            Some(Some(a)) => {
+                let r = status::advisory_row(a);
+                sqlx::query(status::SET_ADVISORY_SQL)
+                    .bind(r.0)
+                    .bind(r.1)
+                    .bind(r.2)
+                    .bind(r.3)
+                    .bind(r.4)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(None) => {
+                sqlx::query(status::CLEAR_ADVISORY_SQL)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {}
         }
         if let Some((key, result)) = request {
             sqlx::query(status::INSERT_REQUEST_SQL)

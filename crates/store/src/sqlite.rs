@@ -40,6 +40,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0006_store_templates.sql"),
     ),
     (7, include_str!("../migrations/sqlite/0007_status_page.sql")),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_status_advisory_reports.sql"),
+    ),
 ];
 
 struct Inner {
@@ -1570,9 +1574,15 @@ impl crate::Store for SqliteStore {
                 .query_map([since], |r| r.try_into())?
                 .map(|r| status::change_from(r?))
                 .collect::<Result<Vec<_>>>()?;
+            let advisory = tx
+                .prepare_cached(status::ADVISORY_SQL)?
+                .query_row([], |r| r.try_into())
+                .optional()?
+                .map(status::advisory_from)
+                .transpose()?;
             tx.commit()?;
             Ok(status::assemble(
-                version, components, incidents, updates, changes,
+                version, components, incidents, updates, changes, advisory,
             ))
         })
         .await
@@ -1631,6 +1641,17 @@ impl crate::Store for SqliteStore {
                     tx.prepare_cached(&q(status::INSERT_UPDATE_SQL))?
                         .execute(params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8])?;
                 }
+            }
+            match &w.advisory {
+                Some(Some(a)) => {
+                    let r = status::advisory_row(a);
+                    tx.prepare_cached(&q(status::SET_ADVISORY_SQL))?
+                        .execute(params![r.0, r.1, r.2, r.3, r.4])?;
+                }
+                Some(None) => {
+                    tx.prepare_cached(status::CLEAR_ADVISORY_SQL)?.execute([])?;
+                }
+                None => {}
             }
             if let Some((key, result)) = &request {
                 tx.prepare_cached(&q(status::INSERT_REQUEST_SQL))?

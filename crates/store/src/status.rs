@@ -3,6 +3,7 @@
 //! [`StatusWrite`] atomically, refusing it when the page changed since it was planned (the
 //! `status_meta.version` counter), so two nodes never interleave half-planned changes.
 
+use herald_core::status::advisory::{Advisory, AdvisoryLevel};
 use herald_core::status::{
     AffectedComponent, Component, ComponentStatus, Impact, Incident, IncidentStatus,
     IncidentUpdate, StatusChange,
@@ -21,6 +22,7 @@ pub struct StoredStatus {
     /// Open ones and those updated since the window's start, newest first, with updates.
     pub incidents: Vec<Incident>,
     pub history: BTreeMap<String, Vec<StatusChange>>,
+    pub advisory: Option<Advisory>,
 }
 
 /// The outcome of applying a write.
@@ -54,6 +56,34 @@ pub(crate) const INCIDENTS_SQL: &str = "SELECT id, name, status, impact, created
 pub(crate) const UPSERT_INCIDENT_SQL: &str = "INSERT INTO status_incidents (id, name, status, impact, created_at, updated_at, started_at, monitoring_at, resolved_at, scheduled_for, scheduled_until, component_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, impact = excluded.impact, updated_at = excluded.updated_at, started_at = excluded.started_at, monitoring_at = excluded.monitoring_at, resolved_at = excluded.resolved_at, scheduled_for = excluded.scheduled_for, scheduled_until = excluded.scheduled_until, component_ids = excluded.component_ids";
 pub(crate) const UPDATES_SQL: &str = "SELECT u.id, u.incident_id, u.status, u.body, u.created_at, u.display_at, u.affected, u.next_update_by, u.estimated_restore_at FROM status_updates u JOIN status_incidents i ON i.id = u.incident_id WHERE i.resolved_at IS NULL OR i.updated_at >= $1 ORDER BY u.created_at DESC, u.id DESC";
 pub(crate) const INSERT_UPDATE_SQL: &str = "INSERT INTO status_updates (id, incident_id, status, body, created_at, display_at, affected, next_update_by, estimated_restore_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+pub(crate) const ADVISORY_SQL: &str =
+    "SELECT message, level, until_at, expires_at, updated_at FROM status_advisory WHERE id = 1";
+pub(crate) const SET_ADVISORY_SQL: &str = "INSERT INTO status_advisory (id, message, level, until_at, expires_at, updated_at) VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET message = excluded.message, level = excluded.level, until_at = excluded.until_at, expires_at = excluded.expires_at, updated_at = excluded.updated_at";
+pub(crate) const CLEAR_ADVISORY_SQL: &str = "DELETE FROM status_advisory WHERE id = 1";
+
+pub(crate) type AdvisoryRow = (String, String, Option<i64>, Option<i64>, i64);
+
+pub(crate) fn advisory_from(r: AdvisoryRow) -> crate::Result<Advisory> {
+    let (message, level, until, expires, updated) = r;
+    Ok(Advisory {
+        message,
+        level: AdvisoryLevel::parse(&level).map_err(|e| corrupt("store advisory", e))?,
+        until: until.map(from_micros),
+        expires_at: expires.map(from_micros),
+        updated_at: from_micros(updated),
+    })
+}
+
+pub(crate) fn advisory_row(a: &Advisory) -> AdvisoryRow {
+    (
+        a.message.clone(),
+        a.level.as_str().to_string(),
+        a.until.map(|t| t.as_microsecond()),
+        a.expires_at.map(|t| t.as_microsecond()),
+        a.updated_at.as_microsecond(),
+    )
+}
 
 pub(crate) const RAISE_ALERT_SQL: &str = "INSERT INTO alerts (dedupe_key, kind, order_id, message, due_at, raised_at) VALUES ($1, $2, NULL, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING";
 
@@ -224,6 +254,7 @@ pub(crate) fn assemble(
     mut incidents: Vec<Incident>,
     updates: Vec<(String, IncidentUpdate)>,
     changes: Vec<(String, StatusChange)>,
+    advisory: Option<Advisory>,
 ) -> StoredStatus {
     let mut by_incident: BTreeMap<String, Vec<IncidentUpdate>> = BTreeMap::new();
     for (iid, u) in updates {
@@ -241,6 +272,7 @@ pub(crate) fn assemble(
         components,
         incidents,
         history,
+        advisory,
     }
 }
 

@@ -135,6 +135,7 @@ conformance!(
     offer_codes_are_handed_out_once_each,
     the_status_page_is_written_whole_and_read_back,
     two_nodes_changing_the_status_page_at_once_never_interleave,
+    the_store_advisory_is_declared_replaced_and_cleared,
     mail_lists_are_left_with_their_token,
 );
 
@@ -1883,6 +1884,7 @@ fn status_board(s: herald_store::StoredStatus, now: Timestamp) -> herald_core::s
         components: s.components,
         incidents: s.incidents,
         history: s.history,
+        advisory: s.advisory,
         read_at: now,
     }
 }
@@ -2137,4 +2139,58 @@ async fn two_nodes_changing_the_status_page_at_once_never_interleave(db: &Db) {
         "one plan per version wins; the others must plan again"
     );
     assert_eq!(s.load_status(now).await.unwrap().components.len(), 1);
+}
+
+async fn the_store_advisory_is_declared_replaced_and_cleared(db: &Db) {
+    use herald_core::status::advisory::AdvisoryLevel;
+    use herald_core::status::plan::NewAdvisory;
+    use herald_store::StatusApplied;
+    let s = &db.store;
+    let t0 = ts("2026-11-23T15:00:00Z");
+    let since = t0 - jiff::SignedDuration::from_hours(24);
+    assert_eq!(s.load_status(since).await.unwrap().advisory, None);
+    let (r, _) = status_change(s, t0, None, |p| {
+        p.set_advisory(&NewAdvisory {
+            message: "Browsing works; ordering is paused".into(),
+            level: Some(AdvisoryLevel::Critical),
+            until: Some(ts("2026-11-23T20:00:00Z")),
+            expires_at: None,
+        })
+        .unwrap()
+    })
+    .await;
+    assert_eq!(r, StatusApplied::Applied(1));
+    let a = s.load_status(since).await.unwrap().advisory.unwrap();
+    assert_eq!(a.message, "Browsing works; ordering is paused");
+    assert_eq!(a.level, AdvisoryLevel::Critical);
+    assert_eq!(a.until, Some(ts("2026-11-23T20:00:00Z")));
+    assert_eq!(a.expires_at, None);
+    assert_eq!(a.updated_at, t0);
+    // A new one replaces it whole.
+    let t1 = ts("2026-11-23T16:00:00Z");
+    status_change(s, t1, None, |p| {
+        p.set_advisory(&NewAdvisory {
+            message: "Orders ship a day later this week".into(),
+            level: Some(AdvisoryLevel::Info),
+            until: None,
+            expires_at: Some(ts("2026-11-28T00:00:00Z")),
+        })
+        .unwrap()
+    })
+    .await;
+    let stored = s.load_status(since).await.unwrap();
+    let a = stored.advisory.unwrap();
+    assert_eq!(
+        (a.message.as_str(), a.level, a.until, a.expires_at),
+        (
+            "Orders ship a day later this week",
+            AdvisoryLevel::Info,
+            None,
+            Some(ts("2026-11-28T00:00:00Z"))
+        )
+    );
+    assert_eq!(stored.version, 2, "every node re-reads the page");
+    let (r, _) = status_change(s, t1, None, |p| p.clear_advisory().unwrap()).await;
+    assert_eq!(r, StatusApplied::Applied(3));
+    assert_eq!(s.load_status(since).await.unwrap().advisory, None);
 }

@@ -6,6 +6,7 @@
 //! The enum values and the roll-up follow Atlassian Statuspage's public v2 API and its published
 //! "top-level status" rules, so existing clients and widgets read herald's page unchanged.
 
+pub mod advisory;
 pub mod feeds;
 pub mod page;
 pub mod plan;
@@ -465,6 +466,8 @@ pub struct Board {
     /// Per component id, its status changes in time order (the history window and the last
     /// change before it).
     pub history: std::collections::BTreeMap<String, Vec<StatusChange>>,
+    /// The store advisory, when the seller declared one (it may have expired since).
+    pub advisory: Option<advisory::Advisory>,
     /// When the board was read from the database.
     pub read_at: Timestamp,
 }

@@ -338,6 +338,11 @@ impl<'a> Pages<'a> {
             "home.html",
             minijinja::context! {
                 frame => frame(b, self.stale_since, tz),
+                advisory => b.advisory_at(now).map(|a| minijinja::context! {
+                    level => a.level.as_str(),
+                    message => a.message.clone(),
+                    until => a.until_text(tz),
+                }),
                 open => open,
                 maintenance => maintenance,
                 groups => groups(b, now, tz),

@@ -4,6 +4,7 @@
 //! Every rule (impact, promises, group membership, component history) lives here once, for
 //! both databases.
 
+use super::advisory::{Advisory, AdvisoryLevel};
 use super::{
     AffectedComponent, Board, Component, ComponentStatus, Impact, Incident, IncidentStatus,
     IncidentUpdate, PromisePolicy, StatusChange, incident_impact,
@@ -49,6 +50,8 @@ pub struct StatusWrite {
     pub incident: Option<Incident>,
     /// The update to add to `incident`.
     pub update: Option<IncidentUpdate>,
+    /// The store advisory to declare (`Some(Some)`) or clear (`Some(None)`).
+    pub advisory: Option<Option<Advisory>>,
 }
 
 /// A component to add.
@@ -101,6 +104,15 @@ pub struct NewUpdate {
     pub impact: Option<Impact>,
     pub next_update_by: Option<Timestamp>,
     pub estimated_restore_at: Option<Timestamp>,
+}
+
+/// A store advisory to declare.
+#[derive(Debug, Clone, Default)]
+pub struct NewAdvisory {
+    pub message: String,
+    pub level: Option<AdvisoryLevel>,
+    pub until: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A maintenance to schedule.
@@ -585,5 +597,51 @@ impl Planner<'_> {
             },
         )
         .ok()
+    }
+
+    /// Declares the store advisory, replacing the one in force.
+    pub fn set_advisory(&mut self, n: &NewAdvisory) -> Result<StatusWrite, PlanError> {
+        // A banner is one sentence or two; longer belongs in an incident.
+        let message = check_text("message", &n.message, 300)?;
+        if message.contains(['\n', '\r']) {
+            return Err(invalid(
+                "message",
+                "must be one line (it is shown as a banner)",
+            ));
+        }
+        if let Some(e) = n.expires_at
+            && e <= self.now
+        {
+            return Err(invalid("expires_at", "is in the past"));
+        }
+        if let Some(u) = n.until
+            && u <= self.now
+        {
+            return Err(invalid(
+                "until",
+                "is in the past; give the time you now expect full service back",
+            ));
+        }
+        Ok(StatusWrite {
+            advisory: Some(Some(Advisory {
+                message,
+                level: n.level.unwrap_or_default(),
+                until: n.until,
+                expires_at: n.expires_at,
+                updated_at: self.now,
+            })),
+            ..Default::default()
+        })
+    }
+
+    /// Clears the store advisory; an error when none is in force.
+    pub fn clear_advisory(&mut self) -> Result<StatusWrite, PlanError> {
+        if self.board.advisory_at(self.now).is_none() {
+            return Err(missing("advisory", "no store advisory is in force"));
+        }
+        Ok(StatusWrite {
+            advisory: Some(None),
+            ..Default::default()
+        })
     }
 }

@@ -348,6 +348,7 @@ pub(crate) fn sample_board() -> Board {
         ],
         incidents: vec![open, maint, done],
         history,
+        advisory: None,
         read_at: at("2026-11-23T15:25:00Z"),
     }
 }
@@ -552,4 +553,120 @@ fn feeds_and_badge_escape_what_the_seller_typed() {
         feeds::xml_escape("a\u{1}<b>&\"'"),
         "a&lt;b&gt;&amp;&quot;&apos;"
     );
+}
+
+#[test]
+fn the_advisory_is_one_honest_line_and_clears_once() {
+    let mut b = sample_board();
+    let now = at("2026-11-23T15:40:00Z");
+    let mut n = 0;
+    let mut ids = move || {
+        n += 1;
+        format!("id{n:010}")
+    };
+    let mut p = plan::Planner {
+        board: &b,
+        now,
+        promises: PromisePolicy::default(),
+        ids: &mut ids,
+    };
+    let field = |r: Result<plan::StatusWrite, plan::PlanError>| r.unwrap_err().field;
+    let ask = |message: &str, until: Option<&str>, expires: Option<&str>| plan::NewAdvisory {
+        message: message.into(),
+        level: None,
+        until: until.map(at),
+        expires_at: expires.map(at),
+    };
+    assert_eq!(field(p.set_advisory(&ask("  ", None, None))), "message");
+    assert_eq!(
+        field(p.set_advisory(&ask("two\nlines", None, None))),
+        "message"
+    );
+    assert_eq!(
+        field(p.set_advisory(&ask(&"x".repeat(301), None, None))),
+        "message"
+    );
+    assert_eq!(
+        field(p.set_advisory(&ask(
+            "Ordering is paused",
+            Some("2026-11-23T15:00:00Z"),
+            None
+        ))),
+        "until"
+    );
+    assert_eq!(
+        field(p.set_advisory(&ask(
+            "Ordering is paused",
+            None,
+            Some("2026-11-23T15:39:00Z")
+        ))),
+        "expires_at"
+    );
+    let e = p.clear_advisory().unwrap_err();
+    assert!(e.missing, "nothing to clear is a 404");
+    let w = p
+        .set_advisory(&ask(
+            "Browsing works; ordering is paused",
+            Some("2026-11-23T20:00:00Z"),
+            Some("2026-11-23T21:00:00Z"),
+        ))
+        .unwrap();
+    let a = w.advisory.clone().unwrap().unwrap();
+    assert_eq!(
+        a.level,
+        advisory::AdvisoryLevel::Warning,
+        "the default level"
+    );
+    assert_eq!(a.updated_at, now);
+    assert!(w.incident.is_none() && w.components.is_empty());
+    b.advisory = Some(a);
+
+    // Shown on the page and in the JSON, in the page's time zone.
+    let html = page::Pages::new(&b, now, None).home();
+    assert!(
+        html.contains(
+            "Store notice:</strong> Browsing works; ordering is paused (until about 3:00 PM EST)"
+        ),
+        "{html}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&advisory::json(&b, now)).unwrap();
+    assert_eq!(doc["active"], true);
+    assert_eq!(doc["level"], "warning");
+    assert_eq!(doc["until"], "2026-11-23T15:00:00.000-05:00");
+    assert_eq!(doc["until_text"], "until about 3:00 PM EST");
+    assert_eq!(doc["status"]["description"], "Partial System Outage");
+    assert_eq!(doc["page"]["url"], b.page.url.as_str());
+
+    // Past its expiry it is gone from both, without anyone clearing it.
+    let later = at("2026-11-23T21:00:00Z");
+    assert!(
+        !page::Pages::new(&b, later, None)
+            .home()
+            .contains("Store notice")
+    );
+    let doc: serde_json::Value = serde_json::from_str(&advisory::json(&b, later)).unwrap();
+    assert_eq!(doc["active"], false);
+    assert!(doc["message"].is_null());
+
+    let mut ids = || "x".to_string();
+    let mut p = plan::Planner {
+        board: &b,
+        now,
+        promises: PromisePolicy::default(),
+        ids: &mut ids,
+    };
+    assert_eq!(p.clear_advisory().unwrap().advisory, Some(None));
+}
+
+#[test]
+fn the_advisory_script_never_writes_html() {
+    let js = advisory::SCRIPT;
+    assert!(js.contains("textContent"));
+    assert!(
+        !js.contains("innerHTML")
+            && !js.contains("insertAdjacentHTML")
+            && !js.contains("document.write")
+    );
+    assert!(js.contains("/api/v1/advisory"));
+    assert!(js.contains("credentials: \"omit\""));
 }

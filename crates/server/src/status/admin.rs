@@ -12,8 +12,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
+use herald_core::status::advisory::AdvisoryLevel;
 use herald_core::status::plan::{
-    ComponentEdit, NewComponent, NewIncident, NewMaintenance, NewUpdate,
+    ComponentEdit, NewAdvisory, NewComponent, NewIncident, NewMaintenance, NewUpdate,
 };
 use herald_core::status::{Board, ComponentStatus, Impact, IncidentStatus};
 use jiff::{SignedDuration, Timestamp};
@@ -355,4 +356,51 @@ pub async fn schedule_maintenance(
     let c = change(&state, key.as_deref(), |p| p.schedule_maintenance(&n)).await?;
     let b = fresh_board(&state).await?;
     Ok(created(&c, incident_json(&b, &c.id)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvisoryInput {
+    message: String,
+    level: Option<String>,
+    until: Option<Timestamp>,
+    expires_at: Option<Timestamp>,
+}
+
+fn advisory_json(b: &Board) -> Value {
+    json!({ "advisory": b.advisory_at(Timestamp::now()) })
+}
+
+/// `GET /api/v1/status/advisory`: the advisory in force (`null` when none).
+pub async fn get_advisory(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    let b = fresh_board(&state).await?;
+    Ok(Json(advisory_json(&b)))
+}
+
+/// `PUT /api/v1/status/advisory`: declares the store advisory (replacing the one in force).
+pub async fn set_advisory(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, AppError> {
+    require_json(&headers)?;
+    let a: AdvisoryInput = parse(&body?)?;
+    let n = NewAdvisory {
+        message: a.message,
+        level: a
+            .level
+            .map(|l| AdvisoryLevel::parse(&l).map_err(|e| bad_field("level", e)))
+            .transpose()?,
+        until: a.until,
+        expires_at: a.expires_at,
+    };
+    change(&state, None, |p| p.set_advisory(&n)).await?;
+    let b = fresh_board(&state).await?;
+    Ok(Json(advisory_json(&b)))
+}
+
+/// `DELETE /api/v1/status/advisory`: full service is back.
+pub async fn clear_advisory(State(state): State<AppState>) -> Result<StatusCode, AppError> {
+    change(&state, None, |p| p.clear_advisory()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

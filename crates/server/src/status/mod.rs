@@ -113,6 +113,7 @@ impl StatusService {
             components: s.components,
             incidents: s.incidents,
             history: s.history,
+            advisory: s.advisory,
             read_at: now,
         }
     }

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use herald_core::status::{Board, feeds, page, v2};
+use herald_core::status::{Board, advisory, feeds, page, v2};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -122,6 +122,16 @@ pub fn surfaces(
     for (path, body) in v2_documents(board) {
         out.push((path.to_string(), JSON, body));
     }
+    out.push((
+        "/api/v1/advisory".to_string(),
+        JSON,
+        advisory::json(board, now),
+    ));
+    out.push((
+        "/advisory.js".to_string(),
+        "text/javascript; charset=utf-8",
+        advisory::SCRIPT.to_string(),
+    ));
     out
 }
 

@@ -1,10 +1,12 @@
 //! Any text a seller types into the status page's admin API (component and group names,
 //! incident names and update bodies) is either refused naming the field, or planned and then
-//! rendered into every public surface: the page, the incident page, the history, the v2 JSON,
+//! rendered into every public surface (and the store advisory's text likewise): the page, the incident page, the history, the v2 JSON,
 //! the feeds and the badge, never a panic, always escaped, the JSON always valid.
 #![no_main]
-use herald_core::status::plan::{NewComponent, NewIncident, Planner};
-use herald_core::status::{Board, ComponentStatus, IncidentStatus, PageInfo, feeds, page, v2};
+use herald_core::status::plan::{NewAdvisory, NewComponent, NewIncident, Planner};
+use herald_core::status::{
+    Board, ComponentStatus, IncidentStatus, PageInfo, advisory, feeds, page, v2,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         components: vec![],
         incidents: vec![],
         history: Default::default(),
+        advisory: None,
         read_at: now,
     };
     let mut n = 0;
@@ -65,6 +68,17 @@ fuzz_target!(|data: &[u8]| {
     incident.updates.push(w.update.unwrap());
     let id = incident.id.clone();
     board.incidents.push(incident);
+    // The same text as the store advisory: refused naming the field, or shown escaped.
+    let w = {
+        let mut p = Planner { board: &board, now, promises: Default::default(), ids: &mut ids };
+        p.set_advisory(&NewAdvisory { message: c.into(), ..Default::default() })
+    };
+    if let Ok(w) = w {
+        board.advisory = w.advisory.flatten();
+        let doc: serde_json::Value =
+            serde_json::from_str(&advisory::json(&board, now)).expect("valid JSON");
+        assert_eq!(doc["active"], true);
+    }
     let pages = page::Pages::new(&board, now, None);
     for html in [pages.home(), pages.incident(&id).unwrap(), pages.history()] {
         assert!(!html.contains("<script"), "seller text is escaped");

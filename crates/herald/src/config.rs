@@ -140,6 +140,16 @@ pub struct RawStatus {
     pub remind_before_minutes: Option<i64>,
     /// Minutes between reminders while a promise stays missed (default 30).
     pub remind_every_minutes: Option<i64>,
+    /// This many problem reports within `report_burst_minutes` alert the seller (default 5;
+    /// 0 never alerts).
+    pub report_burst: Option<i64>,
+    /// The burst window, in minutes (default 10).
+    pub report_burst_minutes: Option<i64>,
+    /// Reports one address may send within `report_burst_minutes` (default 3).
+    pub reports_per_address: Option<i64>,
+    /// The request header a proxy in front of herald puts the customer's address in (for
+    /// example "X-Forwarded-For" or "CF-Connecting-IP"); without it, the connecting address.
+    pub client_address_header: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -444,7 +454,64 @@ fn status_settings(
                 problems,
             ),
         },
+        reports: herald_core::status::report::ReportRules {
+            burst: positive(
+                fig,
+                "status.report_burst",
+                st.report_burst,
+                5,
+                10_000,
+                problems,
+            ) as u32,
+            burst_window: mins(
+                "status.report_burst_minutes",
+                st.report_burst_minutes,
+                10,
+                problems,
+            ),
+            per_address: {
+                let n = positive(
+                    fig,
+                    "status.reports_per_address",
+                    st.reports_per_address,
+                    3,
+                    1_000,
+                    problems,
+                );
+                if n == 0 {
+                    problems.push(format!(
+                        "{}: must be at least 1 (a customer must be able to report)",
+                        source(fig, "status.reports_per_address")
+                    ));
+                }
+                n.max(1) as u32
+            },
+            address_window: mins(
+                "status.report_burst_minutes",
+                st.report_burst_minutes,
+                10,
+                &mut Vec::new(),
+            ),
+        },
+        client_address_header: match st.client_address_header.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(h) if header_name_ok(h) => Some(h.to_ascii_lowercase()),
+            Some(h) => {
+                problems.push(format!(
+                    "{}: {h:?} is not a header name such as X-Forwarded-For",
+                    source(fig, "status.client_address_header")
+                ));
+                None
+            }
+        },
     }
+}
+
+/// A valid HTTP header name.
+fn header_name_ok(h: &str) -> bool {
+    !h.is_empty()
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Reads and checks everything, returning every problem found.

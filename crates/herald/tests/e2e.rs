@@ -250,6 +250,7 @@ on_both!(
     the_status_page_end_to_end,
     a_status_change_on_one_node_is_served_by_all,
     the_store_advisory_reaches_storefronts,
+    customers_report_problems_and_a_burst_alerts_the_seller,
 );
 
 async fn the_api_end_to_end(db: Db) {
@@ -2651,4 +2652,213 @@ async fn the_advisory_banner_shows_on_a_storefront_in_headless_chromium() {
         "{dom}"
     );
     assert!(dom.contains("Service status"), "{dom}");
+}
+
+/// The token of a served report form.
+fn form_token(html: &str) -> String {
+    let at = html
+        .find("name=\"token\" value=\"")
+        .expect("the form has a token")
+        + 20;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+async fn customers_report_problems_and_a_burst_alerts_the_seller(db: Db) {
+    let t = token(&db, "status");
+    let s = Server::start_with(
+        &db,
+        &t,
+        &[("HERALD_STATUS__CLIENT_ADDRESS_HEADER", "X-Forwarded-For")],
+    );
+    s.wait_public("/api/v2/status.json", |v| v["status"].is_object())
+        .await;
+    let (_, c) = s
+        .post_json("/api/v1/status/components", &json!({"name": "Checkout"}))
+        .await;
+    let checkout = c["id"].as_str().unwrap().to_string();
+    s.wait_public("/api/v2/components.json", |v| {
+        v["components"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = browser.get(s.url("/report")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    assert!(html.contains(">Checkout</option>"), "{html}");
+    let token = form_token(&html);
+    let post = |from: &str, fields: Vec<(&str, String)>| {
+        browser
+            .post(s.url("/report"))
+            .header("x-forwarded-for", format!("203.0.113.9, {from}"))
+            .form(&fields)
+            .send()
+    };
+    let report = |component: &str, what: &str| {
+        vec![
+            ("token", token.clone()),
+            ("component", component.to_string()),
+            ("what", what.to_string()),
+            ("website", String::new()),
+        ]
+    };
+
+    // A script that posts as soon as it has the form is refused, and told why.
+    let r = post("10.0.0.1", report(&checkout, "quick")).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("That was quick"));
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+
+    // A bot filling the hidden field is thanked and forgotten; a made-up token is refused.
+    let mut bot = report(&checkout, "buy pills");
+    bot[3].1 = "https://spam.example".into();
+    let r = post("10.0.0.9", bot).await.unwrap();
+    assert_eq!(r.status(), 303);
+    let mut forged = report(&checkout, "x");
+    forged[0].1 = "1763912400.00112233445566778899aabbccddeeff".into();
+    assert_eq!(post("10.0.0.9", forged).await.unwrap().status(), 400);
+    // A component not on the page names the field.
+    let r = post("10.0.0.9", report("nope", "x")).await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Please pick one of the listed services")
+    );
+
+    // Three from one address, then it must wait.
+    for what in ["Card declined", "Card declined again", "Still declined"] {
+        let r = post("10.0.0.1", report(&checkout, what)).await.unwrap();
+        assert_eq!(r.status(), 303, "{what}");
+        assert_eq!(r.headers()["location"], "/report?sent=1");
+    }
+    let r = post("10.0.0.1", report(&checkout, "and again"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    assert!(r.text().await.unwrap().contains("You can send another in"));
+    let (_, a) = s.get("/api/v1/alerts").await;
+    let bursts = |a: &Value| {
+        a["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["kind"] == "status_reports_burst")
+            .count()
+    };
+    assert_eq!(bursts(&a), 0, "three reports are not a burst: {a}");
+
+    // Two more customers make five in ten minutes: the seller is alerted, once.
+    assert_eq!(
+        post("10.0.0.2", report("other", "Site is slow"))
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    assert_eq!(
+        post("10.0.0.3", report(&checkout, ""))
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    assert_eq!(
+        post("10.0.0.4", report(&checkout, ""))
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    let (_, a) = s.get("/api/v1/alerts").await;
+    assert_eq!(bursts(&a), 1, "{a}");
+    let alert = a["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["kind"] == "status_reports_burst")
+        .unwrap();
+    assert!(
+        alert["message"]
+            .as_str()
+            .unwrap()
+            .contains("Checkout (4), something else (1)"),
+        "{alert}"
+    );
+
+    // The seller reads them; the bot's and the refused ones were never kept.
+    let (st, list) = s.get("/api/v1/status/reports").await;
+    assert_eq!(st, 200);
+    let list = list["reports"].as_array().unwrap();
+    assert_eq!(list.len(), 6);
+    assert_eq!(list[5]["what"], "Card declined");
+    assert_eq!(list[5]["component_name"], "Checkout");
+    assert!(
+        list.iter()
+            .all(|r| r["what"] != "buy pills" && r["what"] != "quick")
+    );
+    let r = browser
+        .get(s.url("/api/v1/status/reports"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "reports are the seller's");
+    let thanks = browser
+        .get(s.url("/report?sent=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(thanks.contains("Thank you"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_proxy_header_the_connecting_address_is_limited() {
+    let db = sqlite_db();
+    let t = token(&db, "status");
+    let s = Server::start_with(&db, &t, &[("HERALD_STATUS__REPORTS_PER_ADDRESS", "1")]);
+    s.wait_public("/api/v2/status.json", |v| v["status"].is_object())
+        .await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = browser
+        .get(s.url("/report"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = form_token(&html);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let send = |forwarded: &str| {
+        browser
+            .post(s.url("/report"))
+            // Ignored: herald was not told a proxy sets it.
+            .header("x-forwarded-for", forwarded.to_string())
+            .form(&[
+                ("token", token.as_str()),
+                ("component", "other"),
+                ("what", "hi"),
+            ])
+            .send()
+    };
+    assert_eq!(send("10.0.0.1").await.unwrap().status(), 303);
+    assert_eq!(send("10.0.0.2").await.unwrap().status(), 429);
 }

@@ -190,6 +190,7 @@ pub fn router(state: AppState) -> Router {
             "/status/maintenances",
             post(status::admin::schedule_maintenance),
         )
+        .route("/status/reports", get(status::report::list))
         .route(
             "/status/advisory",
             get(status::admin::get_advisory)
@@ -208,6 +209,13 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/webhooks/{provider}", post(api::webhooks::receive))
         .route("/t/{token}", get(page::show))
+        .route(
+            "/report",
+            get(status::report::form)
+                .post(status::report::submit)
+                // A report is a few lines of text.
+                .layer(DefaultBodyLimit::max(16 * 1024)),
+        )
 
         .route(
             "/unsubscribe/{token}",
@@ -267,9 +275,13 @@ pub async fn launch(
     let sender = tokio::spawn(notify::sender(state.clone(), stop_rx.clone()));
     let clock = tokio::spawn(status::clock(state.clone(), stop_rx));
     let app = router(state);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = axum::serve(
+        listener,
+        // The peer's address, for the report form's per-address limit.
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = sender.await;

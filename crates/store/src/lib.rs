@@ -409,6 +409,22 @@ pub trait Store: Send + Sync + 'static {
         reminder: &herald_core::status::PromiseReminder,
         now: Timestamp,
     ) -> Result<bool>;
+    /// Keeps a customer's problem report; its id.
+    async fn add_status_report(
+        &self,
+        component_id: Option<&str>,
+        what: &str,
+        now: Timestamp,
+    ) -> Result<i64>;
+    /// Reports made at or after `since`, newest first, at most `limit`.
+    async fn status_reports_since(
+        &self,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<herald_core::status::report::Report>>;
+    /// The secret named `name`, shared by every node: `fresh` is stored when there is none
+    /// yet, and whichever was stored first is returned.
+    async fn shared_secret(&self, name: &str, fresh: &str, now: Timestamp) -> Result<String>;
 }
 
 /// Storage tuning that is not part of the URL.

@@ -1549,6 +1549,51 @@ impl crate::Store for PgStore {
             .rows_affected()
             > 0)
     }
+
+    async fn add_status_report(
+        &self,
+        component_id: Option<&str>,
+        what: &str,
+        now: jiff::Timestamp,
+    ) -> crate::Result<i64> {
+        Ok(sqlx::query_scalar(status::ADD_REPORT_SQL)
+            .bind(component_id)
+            .bind(what)
+            .bind(herald_core::time::to_micros(now))
+            .fetch_one(self.write_pool())
+            .await?)
+    }
+
+    async fn status_reports_since(
+        &self,
+        since: jiff::Timestamp,
+        limit: u32,
+    ) -> crate::Result<Vec<herald_core::status::report::Report>> {
+        let rows: Vec<status::ReportRow> = sqlx::query_as(status::REPORTS_SQL)
+            .bind(herald_core::time::to_micros(since))
+            .bind(i64::from(limit))
+            .fetch_all(self.read_pool())
+            .await?;
+        Ok(rows.into_iter().map(status::report_from).collect())
+    }
+
+    async fn shared_secret(
+        &self,
+        name: &str,
+        fresh: &str,
+        now: jiff::Timestamp,
+    ) -> crate::Result<String> {
+        sqlx::query(status::KEEP_SECRET_SQL)
+            .bind(name)
+            .bind(fresh)
+            .bind(herald_core::time::to_micros(now))
+            .execute(self.write_pool())
+            .await?;
+        Ok(sqlx::query_scalar(status::SECRET_SQL)
+            .bind(name)
+            .fetch_one(self.write_pool())
+            .await?)
+    }
 }
 
 type EndpointRow = (

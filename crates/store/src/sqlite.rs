@@ -1693,6 +1693,49 @@ impl crate::Store for SqliteStore {
         })
         .await
     }
+
+    async fn add_status_report(
+        &self,
+        component_id: Option<&str>,
+        what: &str,
+        now: Timestamp,
+    ) -> Result<i64> {
+        let (c, w) = (component_id.map(str::to_string), what.to_string());
+        let now_us = to_micros(now);
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached(&q(status::ADD_REPORT_SQL))?
+                .query_row(params![c, w, now_us], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    async fn status_reports_since(
+        &self,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<herald_core::status::report::Report>> {
+        let since = to_micros(since);
+        self.read(move |c| {
+            Ok(c.prepare_cached(&q(status::REPORTS_SQL))?
+                .query_map(params![since, limit], |r| r.try_into())?
+                .map(|r| r.map(status::report_from))
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn shared_secret(&self, name: &str, fresh: &str, now: Timestamp) -> Result<String> {
+        let (name, fresh) = (name.to_string(), fresh.to_string());
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            c.prepare_cached(&q(status::KEEP_SECRET_SQL))?
+                .execute(params![name, fresh, now_us])?;
+            Ok(c.prepare_cached(&q(status::SECRET_SQL))?
+                .query_row([name], |r| r.get(0))?)
+        })
+        .await
+    }
 }
 
 fn endpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::WebhookEndpoint> {

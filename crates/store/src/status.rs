@@ -85,6 +85,24 @@ pub(crate) fn advisory_row(a: &Advisory) -> AdvisoryRow {
     )
 }
 
+pub(crate) const ADD_REPORT_SQL: &str =
+    "INSERT INTO status_reports (component_id, body, reported_at) VALUES ($1, $2, $3) RETURNING id";
+pub(crate) const REPORTS_SQL: &str = "SELECT id, component_id, body, reported_at FROM status_reports WHERE reported_at >= $1 ORDER BY reported_at DESC, id DESC LIMIT $2";
+pub(crate) const KEEP_SECRET_SQL: &str = "INSERT INTO shared_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING";
+pub(crate) const SECRET_SQL: &str = "SELECT value FROM shared_secrets WHERE name = $1";
+
+pub(crate) type ReportRow = (i64, Option<String>, String, i64);
+
+pub(crate) fn report_from(r: ReportRow) -> herald_core::status::report::Report {
+    let (id, component_id, what, at) = r;
+    herald_core::status::report::Report {
+        id,
+        component_id,
+        what,
+        reported_at: from_micros(at),
+    }
+}
+
 pub(crate) const RAISE_ALERT_SQL: &str = "INSERT INTO alerts (dedupe_key, kind, order_id, message, due_at, raised_at) VALUES ($1, $2, NULL, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING";
 
 pub(crate) type ComponentRow = (

@@ -136,6 +136,7 @@ conformance!(
     the_status_page_is_written_whole_and_read_back,
     two_nodes_changing_the_status_page_at_once_never_interleave,
     the_store_advisory_is_declared_replaced_and_cleared,
+    problem_reports_are_kept_and_the_form_key_is_shared,
     mail_lists_are_left_with_their_token,
 );
 
@@ -2193,4 +2194,36 @@ async fn the_store_advisory_is_declared_replaced_and_cleared(db: &Db) {
     let (r, _) = status_change(s, t1, None, |p| p.clear_advisory().unwrap()).await;
     assert_eq!(r, StatusApplied::Applied(3));
     assert_eq!(s.load_status(since).await.unwrap().advisory, None);
+}
+
+async fn problem_reports_are_kept_and_the_form_key_is_shared(db: &Db) {
+    let s = &db.store;
+    let t0 = ts("2026-11-23T15:00:00Z");
+    let a = s
+        .add_status_report(Some("c0checkout01"), "Card declined", t0)
+        .await
+        .unwrap();
+    let b = s
+        .add_status_report(None, "", t0 + jiff::SignedDuration::from_mins(5))
+        .await
+        .unwrap();
+    assert!(b > a);
+    let all = s.status_reports_since(t0, 100).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].id, b, "newest first");
+    assert_eq!(all[0].component_id, None);
+    assert_eq!(all[1].component_id.as_deref(), Some("c0checkout01"));
+    assert_eq!(all[1].what, "Card declined");
+    assert_eq!(all[1].reported_at, t0);
+    let later = s
+        .status_reports_since(t0 + jiff::SignedDuration::from_mins(1), 100)
+        .await
+        .unwrap();
+    assert_eq!(later.iter().map(|r| r.id).collect::<Vec<_>>(), vec![b]);
+    assert_eq!(s.status_reports_since(t0, 1).await.unwrap().len(), 1);
+    // The first node to need the key makes it; every other node gets that one.
+    let k1 = s.shared_secret("report_form", "first", t0).await.unwrap();
+    let k2 = s.shared_secret("report_form", "second", t0).await.unwrap();
+    assert_eq!((k1.as_str(), k2.as_str()), ("first", "first"));
+    assert_eq!(s.shared_secret("other", "x", t0).await.unwrap(), "x");
 }

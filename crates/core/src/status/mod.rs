@@ -10,6 +10,7 @@ pub mod advisory;
 pub mod feeds;
 pub mod page;
 pub mod plan;
+pub mod report;
 pub mod uptime;
 pub mod v2;
 

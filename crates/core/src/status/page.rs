@@ -272,6 +272,7 @@ const HOME: &str = include_str!("templates/home.html");
 const INCIDENT: &str = include_str!("templates/incident.html");
 const HISTORY: &str = include_str!("templates/history.html");
 const CARD: &str = include_str!("templates/incident_card.html");
+const REPORT: &str = include_str!("templates/report.html");
 
 fn render(name: &str, ctx: minijinja::Value) -> String {
     let mut env = minijinja::Environment::new();
@@ -284,6 +285,7 @@ fn render(name: &str, ctx: minijinja::Value) -> String {
         ("incident.html", INCIDENT),
         ("history.html", HISTORY),
         ("incident_card.html", CARD),
+        ("report.html", REPORT),
     ] {
         env.add_template(n, src)
             .expect("the status templates compile");
@@ -385,6 +387,50 @@ impl<'a> Pages<'a> {
                 frame => frame(self.board, self.stale_since, &self.tz),
                 months => months,
                 days => HISTORY_DAYS,
+            },
+        )
+    }
+}
+
+/// What the "Having trouble?" form shows besides the components.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ReportForm {
+    /// The signed token of this serving of the form.
+    pub token: String,
+    /// The component picked before (kept when the form comes back with an error).
+    pub selected: Option<String>,
+    pub what: String,
+    /// The field that is wrong and what to do.
+    pub error: Option<(String, String)>,
+    /// The report was received.
+    pub sent: bool,
+}
+
+impl Pages<'_> {
+    /// `/report`: the form, or its thank-you.
+    pub fn report(&self, form: &ReportForm) -> String {
+        let components: Vec<_> = self
+            .board
+            .leaf_components()
+            .map(|c| {
+                minijinja::context! {
+                    id => c.id.clone(),
+                    name => match c.group_id.as_deref().and_then(|g| self.board.component_name(g)) {
+                        Some(g) => format!("{g}: {}", c.name),
+                        None => c.name.clone(),
+                    },
+                    selected => form.selected.as_deref() == Some(c.id.as_str()),
+                }
+            })
+            .collect();
+        render(
+            "report.html",
+            minijinja::context! {
+                frame => frame(self.board, self.stale_since, &self.tz),
+                components => components,
+                form => form,
+                honeypot => super::report::HONEYPOT,
+                max_text => super::report::MAX_TEXT,
             },
         )
     }

@@ -670,3 +670,37 @@ fn the_advisory_script_never_writes_html() {
     assert!(js.contains("/api/v1/advisory"));
     assert!(js.contains("credentials: \"omit\""));
 }
+
+#[test]
+fn the_report_form_asks_for_nothing_personal_and_keeps_what_was_typed() {
+    let b = sample_board();
+    let p = page::Pages::new(&b, at("2026-11-23T15:40:00Z"), None);
+    let html = p.report(&page::ReportForm {
+        token: "1763912400.00ff".into(),
+        selected: Some("c0checkout01".into()),
+        what: "Card <declined>".into(),
+        error: Some(("what".into(), "Please use plain text.".into())),
+        sent: false,
+    });
+    assert!(!html.to_ascii_lowercase().contains("<script"));
+    assert!(html.contains("name=\"token\" value=\"1763912400.00ff\""));
+    assert!(
+        html.contains("name=\"website\""),
+        "the hidden field bots fill in"
+    );
+    assert!(
+        html.contains("<option value=\"c0checkout01\" selected>"),
+        "{html}"
+    );
+    assert!(html.contains("Card &lt;declined&gt;</textarea>"));
+    assert!(html.contains("role=\"alert\""));
+    assert!(html.contains("aria-invalid=\"true\""));
+    assert!(!html.contains("type=\"email\"") && !html.contains("name=\"name\""));
+    let thanks = p.report(&page::ReportForm {
+        sent: true,
+        ..Default::default()
+    });
+    assert!(thanks.contains("Thank you"));
+    assert!(!thanks.contains("<form"));
+    assert!(p.home().contains("href=\"/report\""));
+}

@@ -8,6 +8,7 @@
 //! keeps serving and says since when it has not been refreshed.
 
 pub mod admin;
+pub mod report;
 pub mod snapshot;
 
 use crate::AppState;
@@ -27,6 +28,10 @@ use std::time::Duration;
 pub struct StatusSettings {
     pub page: PageInfo,
     pub promises: PromisePolicy,
+    /// The "Having trouble?" form's limits and burst alert.
+    pub reports: herald_core::status::report::ReportRules,
+    /// The header a proxy in front of herald puts the customer's address in.
+    pub client_address_header: Option<String>,
 }
 
 /// The characters of page, component, incident and update ids (Statuspage's look alike).
@@ -61,6 +66,8 @@ struct Current {
 /// The status page's in-memory state, shared by handlers and the clock.
 pub struct StatusService {
     pub settings: StatusSettings,
+    /// The report form's token key and per-address limit.
+    pub reports: report::Reports,
     current: RwLock<Current>,
     /// Serialises refreshes so two never render at once.
     refreshing: tokio::sync::Mutex<()>,
@@ -77,6 +84,7 @@ pub fn window_start(now: Timestamp) -> Timestamp {
 impl StatusService {
     pub fn new(settings: StatusSettings) -> Self {
         Self {
+            reports: report::Reports::new(settings.reports, settings.client_address_header.clone()),
             settings,
             current: RwLock::new(Current {
                 board: None,

@@ -16,3 +16,11 @@ CREATE TABLE status_reports (
     reported_at BIGINT NOT NULL
 );
 CREATE INDEX status_reports_recent ON status_reports (reported_at);
+
+-- Keys every node must share, made once by whichever node needs one first (the report form's
+-- token key).
+CREATE TABLE shared_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

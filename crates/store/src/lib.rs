@@ -8,6 +8,7 @@ mod seller;
 mod sql;
 mod sqlite;
 mod status;
+mod subscribers;
 mod watch;
 
 pub use outbox::{BounceRecorded, Message, MessageFilter, NewMessage, Settle, Undeliverable};
@@ -16,6 +17,7 @@ pub use seller::{ListMember, NewWebhookEndpoint, OfferCode, OfferRequest, Webhoo
 pub use sql::Cursor;
 pub use sqlite::SqliteStore;
 pub use status::{StatusApplied, StatusWrite, StoredStatus};
+pub use subscribers::{FAN_OUT_BATCH, StoredNotice};
 pub use watch::SweepReport;
 
 use async_trait::async_trait;
@@ -425,6 +427,43 @@ pub trait Store: Send + Sync + 'static {
     /// The secret named `name`, shared by every node: `fresh` is stored when there is none
     /// yet, and whichever was stored first is returned.
     async fn shared_secret(&self, name: &str, fresh: &str, now: Timestamp) -> Result<String>;
+    /// Adds a status page subscriber; when the address is already subscribed (on the same
+    /// channel), returns that one unchanged instead.
+    async fn add_status_subscriber(
+        &self,
+        s: &herald_core::status::notice::Subscriber,
+    ) -> Result<herald_core::status::notice::Subscriber>;
+    /// Writes a subscriber's components, pending components, confirmation and leaving.
+    async fn update_status_subscriber(
+        &self,
+        s: &herald_core::status::notice::Subscriber,
+    ) -> Result<bool>;
+    async fn status_subscriber_by_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<herald_core::status::notice::Subscriber>>;
+    async fn get_status_subscriber(
+        &self,
+        id: i64,
+    ) -> Result<Option<herald_core::status::notice::Subscriber>>;
+    /// Subscribers after `after_id` in id order (those who left too), at most `limit`.
+    async fn list_status_subscribers(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<herald_core::status::notice::Subscriber>>;
+    /// Stores a notice once per key (a maintenance reminder); true when it was new. Update
+    /// notices are written by [`Store::apply_status_write`] itself.
+    async fn add_status_notice(
+        &self,
+        n: &herald_core::status::notice::Notice,
+        now: Timestamp,
+    ) -> Result<bool>;
+    async fn get_status_notice(&self, id: i64) -> Result<Option<StoredNotice>>;
+    /// Fans the oldest unfinished notice out to one batch of subscribers, enqueuing their
+    /// messages in the same transaction. `None` when no notice is waiting; else how many
+    /// messages were enqueued.
+    async fn fan_out_status_notices(&self, now: Timestamp, batch: u32) -> Result<Option<u64>>;
 }
 
 /// Storage tuning that is not part of the URL.

@@ -162,7 +162,7 @@ pub(crate) fn echo_sql(contains: &str) -> String {
         "INSERT INTO messages (dedupe_key, order_id, kind, facts, about_at, status, channel, recipient, next_attempt_at, created_at, updated_at) \
          SELECT m.dedupe_key || ':hook:' || CAST(w.id AS TEXT), m.order_id, m.kind, m.facts, m.about_at, 'pending', 'webhook', CAST(w.id AS TEXT), $2, $2, $2 \
          FROM messages m JOIN webhook_endpoints w ON w.disabled_at IS NULL AND (w.events = '*' OR {contains}(w.events, ',' || m.kind || ',') > 0) \
-         WHERE m.id = $1 AND COALESCE(m.channel, '') <> 'webhook' AND m.kind NOT IN ('test', 'seller_digest') \
+         WHERE m.id = $1 AND COALESCE(m.channel, '') <> 'webhook' AND m.kind NOT IN ('test', 'seller_digest', 'status_notice', 'status_confirm') \
          ON CONFLICT (dedupe_key) DO NOTHING"
     )
 }

@@ -4,6 +4,7 @@
 
 use crate::seller;
 use crate::status;
+use crate::subscribers;
 use crate::{Result, StoreError, StoreOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -1489,6 +1490,18 @@ impl crate::Store for PgStore {
                     .execute(&mut *tx)
                     .await?;
             }
+            if let Some(n) = herald_core::status::notice::of_write(w) {
+                let v = subscribers::notice_values(&n, now);
+                sqlx::query(subscribers::ADD_NOTICE_SQL)
+                    .bind(v.0)
+                    .bind(v.1)
+                    .bind(v.2)
+                    .bind(v.3)
+                    .bind(v.4)
+                    .bind(v.5)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         match &w.advisory {
             Some(Some(a)) => {
@@ -1593,6 +1606,158 @@ impl crate::Store for PgStore {
             .bind(name)
             .fetch_one(self.write_pool())
             .await?)
+    }
+
+    async fn add_status_subscriber(
+        &self,
+        sub: &herald_core::status::notice::Subscriber,
+    ) -> crate::Result<herald_core::status::notice::Subscriber> {
+        let v = subscribers::add_values(sub);
+        sqlx::query(subscribers::ADD_SUBSCRIBER_SQL)
+            .bind(&v.0)
+            .bind(v.1)
+            .bind(&v.2)
+            .bind(&v.3)
+            .bind(&v.4)
+            .bind(&v.5)
+            .bind(v.6)
+            .bind(v.7)
+            .execute(self.write_pool())
+            .await?;
+        let row: subscribers::SubscriberRow = sqlx::query_as(sqlx::AssertSqlSafe(
+            subscribers::select_subscriber("channel = $1 AND address = $2"),
+        ))
+        .bind(v.1)
+        .bind(&v.2)
+        .fetch_one(self.write_pool())
+        .await?;
+        subscribers::subscriber_from(row)
+    }
+
+    async fn update_status_subscriber(
+        &self,
+        sub: &herald_core::status::notice::Subscriber,
+    ) -> crate::Result<bool> {
+        let v = subscribers::update_values(sub);
+        Ok(sqlx::query(subscribers::UPDATE_SUBSCRIBER_SQL)
+            .bind(v.0)
+            .bind(v.1)
+            .bind(v.2)
+            .bind(v.3)
+            .bind(v.4)
+            .execute(self.write_pool())
+            .await?
+            .rows_affected()
+            > 0)
+    }
+
+    async fn status_subscriber_by_token(
+        &self,
+        token: &str,
+    ) -> crate::Result<Option<herald_core::status::notice::Subscriber>> {
+        let row: Option<subscribers::SubscriberRow> = sqlx::query_as(sqlx::AssertSqlSafe(
+            subscribers::select_subscriber("token = $1"),
+        ))
+        .bind(token)
+        .fetch_optional(self.write_pool())
+        .await?;
+        row.map(subscribers::subscriber_from).transpose()
+    }
+
+    async fn get_status_subscriber(
+        &self,
+        id: i64,
+    ) -> crate::Result<Option<herald_core::status::notice::Subscriber>> {
+        let row: Option<subscribers::SubscriberRow> = sqlx::query_as(sqlx::AssertSqlSafe(
+            subscribers::select_subscriber("id = $1"),
+        ))
+        .bind(id)
+        .fetch_optional(self.write_pool())
+        .await?;
+        row.map(subscribers::subscriber_from).transpose()
+    }
+
+    async fn list_status_subscribers(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> crate::Result<Vec<herald_core::status::notice::Subscriber>> {
+        let rows: Vec<subscribers::SubscriberRow> = sqlx::query_as(sqlx::AssertSqlSafe(
+            subscribers::select_subscriber("id > $1 ORDER BY id LIMIT $2"),
+        ))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.read_pool())
+        .await?;
+        rows.into_iter().map(subscribers::subscriber_from).collect()
+    }
+
+    async fn add_status_notice(
+        &self,
+        n: &herald_core::status::notice::Notice,
+        now: jiff::Timestamp,
+    ) -> crate::Result<bool> {
+        let v = subscribers::notice_values(n, now);
+        Ok(sqlx::query(subscribers::ADD_NOTICE_SQL)
+            .bind(v.0)
+            .bind(v.1)
+            .bind(v.2)
+            .bind(v.3)
+            .bind(v.4)
+            .bind(v.5)
+            .execute(self.write_pool())
+            .await?
+            .rows_affected()
+            > 0)
+    }
+
+    async fn get_status_notice(&self, id: i64) -> crate::Result<Option<crate::StoredNotice>> {
+        let row: Option<subscribers::NoticeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM status_notices WHERE id = $1",
+            subscribers::NOTICE_COLUMNS
+        )))
+        .bind(id)
+        .fetch_optional(self.write_pool())
+        .await?;
+        row.map(subscribers::notice_from).transpose()
+    }
+
+    async fn fan_out_status_notices(
+        &self,
+        now: jiff::Timestamp,
+        batch: u32,
+    ) -> crate::Result<Option<u64>> {
+        let now_us = herald_core::time::to_micros(now);
+        let mut tx = self.begin_write().await?;
+        let row: Option<subscribers::NoticeRow> = sqlx::query_as(sqlx::AssertSqlSafe(
+            subscribers::next_notice_sql(Self::SKIP_LOCKED),
+        ))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let notice = subscribers::notice_from(row)?;
+        let rows: Vec<subscribers::SubscriberRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(subscribers::fan_out_subscribers_sql()))
+                .bind(notice.fanned_to)
+                .bind(i64::from(batch))
+                .fetch_all(&mut *tx)
+                .await?;
+        let subs = rows
+            .into_iter()
+            .map(subscribers::subscriber_from)
+            .collect::<crate::Result<Vec<_>>>()?;
+        let (messages, last, done) = subscribers::fan_out_step(&notice, &subs, batch);
+        let added = enqueue_all(&mut tx, &messages, now_us, self.window_us).await?;
+        sqlx::query(subscribers::ADVANCE_NOTICE_SQL)
+            .bind(notice.id)
+            .bind(last)
+            .bind(done.then_some(now_us))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(added))
     }
 }
 

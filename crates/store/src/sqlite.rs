@@ -15,7 +15,7 @@ use crate::sql::{Bind, FoldedBatch, Stored, UpsertPlan, fold_batch, plan_upsert}
 use crate::status;
 use crate::{
     Alert, OrderEvent, OrderFilter, Page, Result, ShippingWindow, StoreError, StoreOptions,
-    TokenInfo, Upserted,
+    TokenInfo, Upserted, subscribers,
 };
 use herald_core::deadline::ShipByPolicy;
 use herald_core::order::{NewOrder, Order};
@@ -43,6 +43,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         8,
         include_str!("../migrations/sqlite/0008_status_advisory_reports.sql"),
+    ),
+    (
+        9,
+        include_str!("../migrations/sqlite/0009_status_subscribers.sql"),
     ),
 ];
 
@@ -1641,6 +1645,11 @@ impl crate::Store for SqliteStore {
                     tx.prepare_cached(&q(status::INSERT_UPDATE_SQL))?
                         .execute(params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8])?;
                 }
+                if let Some(n) = herald_core::status::notice::of_write(&w) {
+                    let v = subscribers::notice_values(&n, now);
+                    tx.prepare_cached(&q(subscribers::ADD_NOTICE_SQL))?
+                        .execute(params![v.0, v.1, v.2, v.3, v.4, v.5])?;
+                }
             }
             match &w.advisory {
                 Some(Some(a)) => {
@@ -1733,6 +1742,143 @@ impl crate::Store for SqliteStore {
                 .execute(params![name, fresh, now_us])?;
             Ok(c.prepare_cached(&q(status::SECRET_SQL))?
                 .query_row([name], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    async fn add_status_subscriber(
+        &self,
+        sub: &herald_core::status::notice::Subscriber,
+    ) -> Result<herald_core::status::notice::Subscriber> {
+        let v = subscribers::add_values(sub);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(&q(subscribers::ADD_SUBSCRIBER_SQL))?
+                .execute(params![v.0, v.1, v.2, v.3, v.4, v.5, v.6, v.7])?;
+            let row: subscribers::SubscriberRow = tx
+                .prepare_cached(&q(&subscribers::select_subscriber(
+                    "channel = $1 AND address = $2",
+                )))?
+                .query_row(params![v.1, v.2], |r| r.try_into())?;
+            tx.commit()?;
+            subscribers::subscriber_from(row)
+        })
+        .await
+    }
+
+    async fn update_status_subscriber(
+        &self,
+        sub: &herald_core::status::notice::Subscriber,
+    ) -> Result<bool> {
+        let v = subscribers::update_values(sub);
+        self.write(move |c| {
+            Ok(c.prepare_cached(&q(subscribers::UPDATE_SUBSCRIBER_SQL))?
+                .execute(params![v.0, v.1, v.2, v.3, v.4])?
+                > 0)
+        })
+        .await
+    }
+
+    async fn status_subscriber_by_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<herald_core::status::notice::Subscriber>> {
+        let token = token.to_string();
+        self.read(move |c| {
+            c.prepare_cached(&q(&subscribers::select_subscriber("token = $1")))?
+                .query_row([token], |r| r.try_into())
+                .optional()?
+                .map(subscribers::subscriber_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn get_status_subscriber(
+        &self,
+        id: i64,
+    ) -> Result<Option<herald_core::status::notice::Subscriber>> {
+        self.read(move |c| {
+            c.prepare_cached(&q(&subscribers::select_subscriber("id = $1")))?
+                .query_row([id], |r| r.try_into())
+                .optional()?
+                .map(subscribers::subscriber_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_status_subscribers(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<herald_core::status::notice::Subscriber>> {
+        self.read(move |c| {
+            c.prepare_cached(&q(&subscribers::select_subscriber(
+                "id > $1 ORDER BY id LIMIT $2",
+            )))?
+            .query_map(params![after_id, limit], |r| r.try_into())?
+            .map(|r| subscribers::subscriber_from(r?))
+            .collect()
+        })
+        .await
+    }
+
+    async fn add_status_notice(
+        &self,
+        n: &herald_core::status::notice::Notice,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let v = subscribers::notice_values(n, now);
+        self.write(move |c| {
+            Ok(c.prepare_cached(&q(subscribers::ADD_NOTICE_SQL))?
+                .execute(params![v.0, v.1, v.2, v.3, v.4, v.5])?
+                > 0)
+        })
+        .await
+    }
+
+    async fn get_status_notice(&self, id: i64) -> Result<Option<crate::StoredNotice>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {} FROM status_notices WHERE id = ?1",
+                subscribers::NOTICE_COLUMNS
+            ))?
+            .query_row([id], |r| r.try_into())
+            .optional()?
+            .map(subscribers::notice_from)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn fan_out_status_notices(&self, now: Timestamp, batch: u32) -> Result<Option<u64>> {
+        let window = self.inner.window_us;
+        let now_us = to_micros(now);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some(row) = tx
+                .prepare_cached(&subscribers::next_notice_sql(""))?
+                .query_row([], |r| r.try_into())
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let notice = subscribers::notice_from(row)?;
+            let subs = tx
+                .prepare_cached(&q(&subscribers::fan_out_subscribers_sql()))?
+                .query_map(params![notice.fanned_to, batch], |r| r.try_into())?
+                .map(|r| subscribers::subscriber_from(r?))
+                .collect::<Result<Vec<_>>>()?;
+            let (messages, last, done) = subscribers::fan_out_step(&notice, &subs, batch);
+            let mut added = 0;
+            for m in &messages {
+                added += u64::from(enqueue(&tx, m, now_us, window)?);
+            }
+            tx.prepare_cached(&q(subscribers::ADVANCE_NOTICE_SQL))?
+                .execute(params![notice.id, last, done.then_some(now_us)])?;
+            tx.commit()?;
+            Ok(Some(added))
         })
         .await
     }

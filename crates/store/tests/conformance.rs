@@ -137,6 +137,7 @@ conformance!(
     two_nodes_changing_the_status_page_at_once_never_interleave,
     the_store_advisory_is_declared_replaced_and_cleared,
     problem_reports_are_kept_and_the_form_key_is_shared,
+    each_update_reaches_each_subscriber_who_wants_it_once,
     mail_lists_are_left_with_their_token,
 );
 
@@ -2226,4 +2227,178 @@ async fn problem_reports_are_kept_and_the_form_key_is_shared(db: &Db) {
     let k2 = s.shared_secret("report_form", "second", t0).await.unwrap();
     assert_eq!((k1.as_str(), k2.as_str()), ("first", "first"));
     assert_eq!(s.shared_secret("other", "x", t0).await.unwrap(), "x");
+}
+
+async fn each_update_reaches_each_subscriber_who_wants_it_once(db: &Db) {
+    use herald_core::notify::MessageKind;
+    use herald_core::status::notice::{Notice, NoticeEvent, Subscriber, SubscriberChannel};
+    use herald_core::status::plan::{NewComponent, NewIncident, NewUpdate};
+    use herald_core::status::{ComponentStatus as C, IncidentStatus};
+    let s = &db.store;
+    let t0 = ts("2026-11-23T15:00:00Z");
+    let (_, w) = status_change(s, t0, None, |p| {
+        p.add_component(&NewComponent {
+            name: "Checkout".into(),
+            ..Default::default()
+        })
+        .unwrap()
+    })
+    .await;
+    let checkout = w.components[0].id.clone();
+    let sub = |n: u32, picked: &[&str], confirmed: bool| Subscriber {
+        id: 0,
+        token: format!("{n:032}"),
+        channel: if n == 6 {
+            SubscriberChannel::Webhook
+        } else {
+            SubscriberChannel::Email
+        },
+        address: format!("reader{n}@shop.test"),
+        component_ids: picked.iter().map(|c| c.to_string()).collect(),
+        pending_component_ids: None,
+        secret: None,
+        created_at: t0,
+        confirmed_at: confirmed.then_some(t0),
+        left_at: None,
+    };
+    let all = s.add_status_subscriber(&sub(1, &[], true)).await.unwrap();
+    assert!(all.id > 0 && all.active());
+    let picked = s
+        .add_status_subscriber(&sub(2, &[&checkout], true))
+        .await
+        .unwrap();
+    let other = s
+        .add_status_subscriber(&sub(3, &["elsewhere"], true))
+        .await
+        .unwrap();
+    let unconfirmed = s.add_status_subscriber(&sub(4, &[], false)).await.unwrap();
+    let mut gone = s.add_status_subscriber(&sub(5, &[], true)).await.unwrap();
+    gone.left_at = Some(t0);
+    assert!(s.update_status_subscriber(&gone).await.unwrap());
+    let hook = s.add_status_subscriber(&sub(6, &[], true)).await.unwrap();
+    // The same address again: the one already there, unchanged.
+    let again = s
+        .add_status_subscriber(&sub(1, &["x"], false))
+        .await
+        .unwrap();
+    assert_eq!(again, all);
+    assert_eq!(
+        s.status_subscriber_by_token(&format!("{:032}", 2))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        picked.id
+    );
+    assert_eq!(
+        s.get_status_subscriber(other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .address,
+        "reader3@shop.test"
+    );
+    assert_eq!(s.list_status_subscribers(0, 100).await.unwrap().len(), 6);
+    assert_eq!(
+        s.list_status_subscribers(unconfirmed.id, 100)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Opening an incident on Checkout owes one notice; fanned out in batches of two.
+    let t1 = ts("2026-11-23T15:10:00Z");
+    let (_, w) = status_change(s, t1, None, |p| {
+        p.open_incident(&NewIncident {
+            name: "Card payments fail".into(),
+            status: IncidentStatus::Investigating,
+            impact: None,
+            body: "Looking into it".into(),
+            components: vec![(checkout.clone(), C::PartialOutage)],
+            next_update_by: None,
+            estimated_restore_at: None,
+            started_at: None,
+        })
+        .unwrap()
+    })
+    .await;
+    let incident = w.incident.unwrap().id;
+    let mut enqueued = 0;
+    let mut steps = 0;
+    while let Some(n) = s.fan_out_status_notices(t1, 2).await.unwrap() {
+        enqueued += n;
+        steps += 1;
+        assert!(steps < 10);
+    }
+    assert_eq!(
+        enqueued, 3,
+        "everything, Checkout, and the webhook; not the others"
+    );
+    assert_eq!(
+        steps, 3,
+        "six subscribers, two at a time (the last step finds fewer)"
+    );
+    assert_eq!(s.fan_out_status_notices(t1, 2).await.unwrap(), None, "done");
+    let listed = s
+        .list_messages(&herald_store::MessageFilter {
+            kind: Some(MessageKind::StatusNotice),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut to: Vec<i64> = listed
+        .items
+        .iter()
+        .map(|m| m.facts["subscriber_id"].as_i64().unwrap())
+        .collect();
+    to.sort();
+    assert_eq!(to, vec![all.id, picked.id, hook.id]);
+    let m = listed
+        .items
+        .iter()
+        .find(|m| m.facts["subscriber_id"] == hook.id)
+        .unwrap();
+    assert_eq!(m.facts["webhook"], true);
+    let notice = s
+        .get_status_notice(m.facts["notice_id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice.notice.event, NoticeEvent::IncidentCreated);
+    assert_eq!(notice.notice.incident_id, incident);
+    assert_eq!(notice.notice.component_ids, vec![checkout.clone()]);
+
+    // Resolving owes a second notice; it reaches the same people once more.
+    let t2 = ts("2026-11-23T15:40:00Z");
+    status_change(s, t2, None, |p| {
+        p.update_incident(
+            &incident,
+            &NewUpdate {
+                status: Some(IncidentStatus::Resolved),
+                body: "Fixed".into(),
+                components: vec![(checkout.clone(), C::Operational)],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    })
+    .await;
+    let mut more = 0;
+    while let Some(n) = s.fan_out_status_notices(t2, 500).await.unwrap() {
+        more += n;
+    }
+    assert_eq!(more, 3);
+
+    // A reminder is stored once per key.
+    let r = Notice {
+        key: "reminder:m1".into(),
+        incident_id: "m1".into(),
+        update_id: None,
+        event: NoticeEvent::MaintenanceReminder,
+        component_ids: vec![],
+    };
+    assert!(s.add_status_notice(&r, t2).await.unwrap());
+    assert!(!s.add_status_notice(&r, t2).await.unwrap());
 }

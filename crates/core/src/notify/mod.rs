@@ -35,10 +35,16 @@ pub enum MessageKind {
     SellerDigest,
     /// A test message sent by `herald notify test`.
     Test,
+    /// To a status page subscriber: an incident opened, updated or resolved, or maintenance
+    /// scheduled, starting, ending or about to start.
+    StatusNotice,
+    /// To someone who asked to subscribe to the status page: the link that confirms it
+    /// (double opt-in).
+    StatusConfirm,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 9] = [
+    pub const ALL: [MessageKind; 11] = [
         Self::OrderAcknowledged,
         Self::PaymentReceived,
         Self::Shipped,
@@ -48,6 +54,8 @@ impl MessageKind {
         Self::SellerAlert,
         Self::SellerDigest,
         Self::Test,
+        Self::StatusNotice,
+        Self::StatusConfirm,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +69,8 @@ impl MessageKind {
             Self::SellerAlert => "seller_alert",
             Self::SellerDigest => "seller_digest",
             Self::Test => "test",
+            Self::StatusNotice => "status_notice",
+            Self::StatusConfirm => "status_confirm",
         }
     }
 
@@ -80,7 +90,12 @@ impl MessageKind {
     /// alert) and carries no unsubscribe link. The digest is a convenience the seller can
     /// leave with one click (RFC 8058 List-Unsubscribe).
     pub fn transactional(self) -> bool {
-        self != Self::SellerDigest
+        !matches!(self, Self::SellerDigest | Self::StatusNotice)
+    }
+
+    /// Messages to status page subscribers, about no order.
+    pub fn for_subscriber(self) -> bool {
+        matches!(self, Self::StatusNotice | Self::StatusConfirm)
     }
 
     /// Messages for the seller rather than a customer.

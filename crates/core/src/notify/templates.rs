@@ -80,6 +80,55 @@ pub struct MessageFacts {
     /// For the seller: the day's alerts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<DigestFacts>,
+    /// For a status page subscriber: what changed on the page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusFacts>,
+    /// For someone who asked to subscribe: what they asked for and the link that confirms it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<SubscriptionFacts>,
+}
+
+/// An incident or maintenance notice to a status page subscriber.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct StatusFacts {
+    /// The status page's name and address.
+    pub page_name: String,
+    pub page_url: String,
+    /// incident_created, incident_updated, incident_resolved, maintenance_scheduled,
+    /// maintenance_started, maintenance_updated, maintenance_completed, maintenance_reminder.
+    pub event: String,
+    /// "New incident", "Resolved", "Maintenance starts soon", ...
+    pub headline: String,
+    pub name: String,
+    /// "Investigating", "Resolved", "In progress", ...
+    pub status: String,
+    /// What the seller wrote in this update.
+    pub body: String,
+    /// "Nov 23, 3:05 PM EST".
+    pub posted: String,
+    /// "Checkout: Partial outage", for the components it concerns.
+    pub components: Vec<String>,
+    /// "Next update by 3:35 PM EST."
+    pub next_update: Option<String>,
+    /// "Estimated restore: Nov 23, 5:00 PM EST."
+    pub restore: Option<String>,
+    /// Maintenance: "Nov 24, 2:00 AM EST to 4:00 AM EST".
+    pub window: Option<String>,
+    /// The incident's page.
+    pub link: String,
+    /// Where the subscriber changes or stops their subscription (also the one-click link).
+    pub manage: String,
+}
+
+/// A subscription waiting for its confirmation.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct SubscriptionFacts {
+    pub page_name: String,
+    pub page_url: String,
+    /// The components asked for, by name; empty for everything.
+    pub components: Vec<String>,
+    /// The link that confirms it.
+    pub confirm: String,
 }
 
 #[derive(Debug, Clone, Serialize, Default, PartialEq)]
@@ -272,6 +321,8 @@ pub fn default_set(kind: MessageKind) -> TemplateSet {
         MessageKind::SellerAlert => set!("seller_alert"),
         MessageKind::SellerDigest => set!("seller_digest"),
         MessageKind::Test => set!("test"),
+        MessageKind::StatusNotice => set!("status_notice"),
+        MessageKind::StatusConfirm => set!("status_confirm"),
     }
 }
 
@@ -346,6 +397,15 @@ pub fn sample_facts(kind: MessageKind) -> MessageFacts {
             f.offer = Some(sample_offer());
         }
         MessageKind::SellerAlert => f.alert = Some(sample_alert()),
+        MessageKind::StatusNotice => f.status = Some(sample_status()),
+        MessageKind::StatusConfirm => {
+            f.subscription = Some(SubscriptionFacts {
+                page_name: "Sandstone Pottery".into(),
+                page_url: "https://status.sandstonepottery.shop".into(),
+                components: vec!["Checkout".into()],
+                confirm: "https://status.sandstonepottery.shop/subscriptions/8f2k4q9x7m3v5w1z".into(),
+            })
+        }
         MessageKind::SellerDigest => {
             f.digest = Some(DigestFacts {
                 since: "Sunday, November 22 at 7:00".into(),
@@ -367,6 +427,25 @@ pub fn sample_facts(kind: MessageKind) -> MessageFacts {
         _ => {}
     }
     f
+}
+
+fn sample_status() -> StatusFacts {
+    StatusFacts {
+        page_name: "Sandstone Pottery".into(),
+        page_url: "https://status.sandstonepottery.shop".into(),
+        event: "incident_updated".into(),
+        headline: "Update".into(),
+        name: "Card payments fail at checkout".into(),
+        status: "Identified".into(),
+        body: "Our card processor is failing some payments. PayPal still works.".into(),
+        posted: "Nov 23, 3:05 PM EST".into(),
+        components: vec!["Checkout: Partial outage".into()],
+        next_update: Some("Next update by 3:35 PM EST.".into()),
+        restore: Some("Estimated restore: Nov 23, 5:00 PM EST.".into()),
+        window: None,
+        link: "https://status.sandstonepottery.shop/incidents/k3m9q2x7p1ab".into(),
+        manage: "https://status.sandstonepottery.shop/subscriptions/8f2k4q9x7m3v5w1z".into(),
+    }
 }
 
 fn sample_offer() -> OfferFacts {
@@ -535,12 +614,26 @@ mod tests {
             let r = validate(kind, &default_set(kind)).unwrap();
             assert!(!r.subject.contains('\n'));
             assert!(
-                r.text.contains("Maya") || kind == MessageKind::Test || kind.for_seller(),
+                r.text.contains("Maya")
+                    || kind == MessageKind::Test
+                    || kind.for_seller()
+                    || kind.for_subscriber(),
                 "{kind}: {}",
                 r.text
             );
             assert!(r.html.contains("<html"), "{kind}");
-            if kind != MessageKind::Test && kind != MessageKind::SellerDigest {
+            if kind.for_subscriber() {
+                // Subscribers are not customers: no order, no name, only the page.
+                assert!(
+                    !r.text.contains("#1042") && !r.text.contains("Maya"),
+                    "{kind}"
+                );
+                assert!(
+                    r.text
+                        .contains("https://status.sandstonepottery.shop/subscriptions/"),
+                    "{kind} carries its link"
+                );
+            } else if kind != MessageKind::Test && kind != MessageKind::SellerDigest {
                 assert!(r.text.contains("#1042"), "{kind} names the order");
                 assert!(r.html.contains("#1042"), "{kind} names the order");
             }

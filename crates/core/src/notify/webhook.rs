@@ -25,6 +25,8 @@ pub fn event_type(kind: MessageKind) -> &'static str {
         MessageKind::SellerAlert => "alert.raised",
         MessageKind::SellerDigest => "digest.sent",
         MessageKind::Test => "webhook.test",
+        MessageKind::StatusNotice => "status.notice",
+        MessageKind::StatusConfirm => "status.confirm",
     }
 }
 
@@ -32,7 +34,7 @@ pub fn event_type(kind: MessageKind) -> &'static str {
 pub fn event_types() -> Vec<&'static str> {
     MessageKind::ALL
         .into_iter()
-        .filter(|k| *k != MessageKind::SellerDigest)
+        .filter(|k| *k != MessageKind::SellerDigest && !k.for_subscriber())
         .map(event_type)
         .collect()
 }
@@ -41,7 +43,7 @@ pub fn event_types() -> Vec<&'static str> {
 pub fn kind_of_event(event: &str) -> Result<MessageKind, String> {
     MessageKind::ALL
         .into_iter()
-        .find(|k| event_type(*k) == event && *k != MessageKind::SellerDigest)
+        .find(|k| event_type(*k) == event && *k != MessageKind::SellerDigest && !k.for_subscriber())
         .ok_or_else(|| {
             format!(
                 "{event:?} is not an event herald sends; use one of {} (or \"*\" for all)",

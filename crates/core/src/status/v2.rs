@@ -219,6 +219,12 @@ impl<'a> Documents<'a> {
         }
     }
 
+    /// One incident or maintenance as the v2 documents show it (for webhook payloads).
+    pub fn incident_value(&self, id: &str) -> Option<serde_json::Value> {
+        let i = self.board.incidents.iter().find(|i| i.id == id)?;
+        Some(serde_json::to_value(self.incident(i)).expect("plain data"))
+    }
+
     fn incidents_where(&self, keep: impl Fn(&Incident) -> bool) -> Vec<IncidentJson<'a>> {
         self.board
             .incidents

@@ -150,6 +150,8 @@ pub struct RawStatus {
     /// The request header a proxy in front of herald puts the customer's address in (for
     /// example "X-Forwarded-For" or "CF-Connecting-IP"); without it, the connecting address.
     pub client_address_header: Option<String>,
+    /// Minutes before a scheduled maintenance that subscribers are reminded (default 60).
+    pub maintenance_reminder_minutes: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -493,6 +495,12 @@ fn status_settings(
                 &mut Vec::new(),
             ),
         },
+        maintenance_reminder: mins(
+            "status.maintenance_reminder_minutes",
+            st.maintenance_reminder_minutes,
+            60,
+            problems,
+        ),
         client_address_header: match st.client_address_header.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(h) if header_name_ok(h) => Some(h.to_ascii_lowercase()),

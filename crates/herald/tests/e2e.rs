@@ -251,6 +251,7 @@ on_both!(
     a_status_change_on_one_node_is_served_by_all,
     the_store_advisory_reaches_storefronts,
     customers_report_problems_and_a_burst_alerts_the_seller,
+    subscribers_hear_of_incidents_by_mail_and_webhook,
 );
 
 async fn the_api_end_to_end(db: Db) {
@@ -2861,4 +2862,270 @@ async fn without_a_proxy_header_the_connecting_address_is_limited() {
     };
     assert_eq!(send("10.0.0.1").await.unwrap().status(), 303);
     assert_eq!(send("10.0.0.2").await.unwrap().status(), 429);
+}
+
+async fn subscribers_hear_of_incidents_by_mail_and_webhook(db: Db) {
+    use reqwest::Method;
+    let Some(sink) = support::SmtpSink::start() else {
+        return;
+    };
+    let (hooks, got) = webhook_receiver().await;
+    let t = token(&db, "status");
+    let smtp = sink.url();
+    const PAGE: &str = "https://status.sandstonepottery.shop";
+    let s = Server::start_with(
+        &db,
+        &t,
+        &[
+            ("HERALD_MAIL__SMTP_URL", smtp.as_str()),
+            ("HERALD_MAIL__FROM", SHOP_FROM),
+            ("HERALD_MAIL__REPLY_TO", SHOP_REPLY_TO),
+            ("HERALD_STORE__NAME", "Sandstone Pottery"),
+            ("HERALD_STATUS__URL", PAGE),
+            ("HERALD_STATUS__MAINTENANCE_REMINDER_MINUTES", "1"),
+        ],
+    );
+    s.wait_public("/api/v2/status.json", |v| v["status"].is_object())
+        .await;
+    let (_, c) = s
+        .post_json("/api/v1/status/components", &json!({"name": "Checkout"}))
+        .await;
+    let checkout = c["id"].as_str().unwrap().to_string();
+
+    // The seller adds a partner's webhook; its signing secret is shown once.
+    let (st, hook) = s
+        .post_json(
+            "/api/v1/status/subscribers",
+            &json!({"webhook": format!("{hooks}/hook")}),
+        )
+        .await;
+    assert_eq!(st, 201, "{hook}");
+    assert!(hook["secret"].as_str().unwrap().starts_with("whsec_"));
+    let (st, e) = s
+        .post_json("/api/v1/status/subscribers", &json!({"webhook": "ftp://x"}))
+        .await;
+    assert_eq!(st, 422, "{e}");
+
+    // A customer subscribes to Checkout from the page: nothing but a confirmation mail.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = browser
+        .get(s.url("/subscribe"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(">") && html.contains("Checkout"), "{html}");
+    let token = form_token(&html);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let ask = |email: &str| {
+        browser
+            .post(s.url("/subscribe"))
+            .form(&[
+                ("token", token.as_str()),
+                ("email", email),
+                ("component", checkout.as_str()),
+                ("website", ""),
+            ])
+            .send()
+    };
+    let r = ask("maya at shopper").await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Please enter an e-mail address")
+    );
+    let r = ask("Maya@Shopper.test").await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/subscribe?sent=1");
+    let mails = sink.wait_for(1);
+    assert_eq!(mails.len(), 1, "{}", s.get("/api/v1/messages").await.1);
+    let confirm = unfold(&mails[0]);
+    assert_eq!(
+        support::header(&confirm, "Subject").unwrap(),
+        "Confirm your Sandstone Pottery status updates"
+    );
+    assert!(
+        support::header(&confirm, "To")
+            .unwrap()
+            .contains("maya@shopper.test")
+    );
+    assert!(
+        support::header(&confirm, "List-Unsubscribe").is_none(),
+        "a confirmation is not a mailing"
+    );
+    let at = confirm
+        .find(&format!("{PAGE}/subscriptions/"))
+        .expect("the confirm link")
+        + PAGE.len();
+    let path: String = confirm[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '/')
+        .collect();
+    let sub_token = path.trim_start_matches("/subscriptions/").to_string();
+    assert_eq!(sub_token.len(), 32, "{path}");
+
+    // An incident opens before Maya confirms: the webhook hears of it, Maya does not.
+    let (st, inc) = s
+        .post_json(
+            "/api/v1/status/incidents",
+            &json!({"name": "Card payments fail", "body": "Some card payments fail.",
+                    "components": {checkout.as_str(): "partial_outage"}}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let id = inc["id"].as_str().unwrap().to_string();
+    let hook_events = |n: usize| {
+        let got = got.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let v: Vec<Value> = got
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|r| serde_json::from_str(&r.4).unwrap())
+                    .collect();
+                if v.len() >= n || std::time::Instant::now() > deadline {
+                    return v;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let ev = hook_events(1).await;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["event"], "incident_created");
+    assert_eq!(ev[0]["incident"]["id"], id.as_str());
+    assert_eq!(
+        ev[0]["incident"]["incident_updates"][0]["body"],
+        "Some card payments fail."
+    );
+    assert_eq!(ev[0]["page"]["status_indicator"], "major");
+    assert_eq!(ev[0]["page"]["status_description"], "Partial System Outage");
+    assert!(
+        ev[0]["meta"]["unsubscribe"]
+            .as_str()
+            .unwrap()
+            .starts_with(PAGE)
+    );
+    assert!(got.lock().unwrap()[0].3.starts_with("v1,"), "signed");
+
+    // Maya's link shows a button; only the POST confirms.
+    let page = browser
+        .get(s.url(&format!("/subscriptions/{sub_token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Confirm your subscription")
+    );
+    let r = browser
+        .post(s.url(&format!("/subscriptions/{sub_token}/confirm")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("You are subscribed"));
+
+    // The next update reaches both.
+    let (st, _) = s
+        .send(
+            Method::POST,
+            &format!("/api/v1/status/incidents/{id}/updates"),
+            &json!({"status": "identified", "body": "Our card processor is failing; PayPal works.",
+                    "next_update_in_minutes": 30}),
+            None,
+        )
+        .await;
+    assert_eq!(st, 201);
+    let mails = sink.wait_for(2);
+    assert_eq!(mails.len(), 2);
+    let notice = unfold(&mails[1]);
+    assert_eq!(
+        support::header(&notice, "Subject").unwrap(),
+        "[Sandstone Pottery] Update: Card payments fail"
+    );
+    assert!(notice.contains("Our card processor is failing; PayPal works."));
+    assert!(notice.contains("Next update by"));
+    assert!(notice.contains(&format!("{PAGE}/incidents/{id}")));
+    let unsub = support::header(&notice, "List-Unsubscribe").unwrap();
+    assert_eq!(
+        unsub,
+        format!("<{PAGE}/subscriptions/{sub_token}/unsubscribe>")
+    );
+    assert_eq!(
+        support::header(&notice, "List-Unsubscribe-Post").unwrap(),
+        "List-Unsubscribe=One-Click"
+    );
+    assert_eq!(hook_events(2).await[1]["event"], "incident_updated");
+
+    // One click from the mail client, and Maya hears no more; the webhook still does.
+    let r = browser
+        .post(s.url(&format!("/subscriptions/{sub_token}/unsubscribe")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("You are unsubscribed"));
+    s.send(
+        Method::POST,
+        &format!("/api/v1/status/incidents/{id}/updates"),
+        &json!({"status": "resolved", "body": "Payments work again.",
+                "components": {checkout.as_str(): "operational"}}),
+        None,
+    )
+    .await;
+    assert_eq!(hook_events(3).await[2]["event"], "incident_resolved");
+
+    // Maintenance: scheduled, then the reminder a minute before it starts.
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(64);
+    let (st, _) = s
+        .post_json(
+            "/api/v1/status/maintenances",
+            &json!({"name": "Database upgrade", "body": "Checkout pauses for a few minutes.",
+                    "scheduled_for": start.to_string(),
+                    "scheduled_until": (start + jiff::SignedDuration::from_hours(1)).to_string(),
+                    "components": [checkout]}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let ev = hook_events(5).await;
+    let kinds: Vec<&str> = ev.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "incident_created",
+            "incident_updated",
+            "incident_resolved",
+            "maintenance_scheduled",
+            "maintenance_reminder"
+        ]
+    );
+    assert_eq!(
+        sink.messages().len(),
+        2,
+        "nothing more reached Maya after she left"
+    );
+
+    let (_, list) = s.get("/api/v1/status/subscribers").await;
+    let list = list["subscribers"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 2);
+    let maya = list.iter().find(|x| x["channel"] == "email").unwrap();
+    assert_eq!(maya["address"], "maya@shopper.test");
+    assert_eq!(maya["active"], false);
+    assert!(maya.get("token").is_none() && maya.get("secret").is_none());
+    assert_eq!(maya["component_names"], json!(["Checkout"]));
 }

@@ -192,6 +192,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/status/reports", get(status::report::list))
         .route(
+            "/status/subscribers",
+            get(status::subscribers::list).post(status::subscribers::add),
+        )
+        .route(
+            "/status/subscribers/{id}",
+            axum::routing::delete(status::subscribers::remove),
+        )
+        .route(
             "/status/advisory",
             get(status::admin::get_advisory)
                 .put(status::admin::set_advisory)
@@ -215,6 +223,21 @@ pub fn router(state: AppState) -> Router {
                 .post(status::report::submit)
                 // A report is a few lines of text.
                 .layer(DefaultBodyLimit::max(16 * 1024)),
+        )
+        .route(
+            "/subscribe",
+            get(status::subscribers::form)
+                .post(status::subscribers::submit)
+                .layer(DefaultBodyLimit::max(16 * 1024)),
+        )
+        .route("/subscriptions/{token}", get(status::subscribers::show))
+        .route(
+            "/subscriptions/{token}/confirm",
+            post(status::subscribers::confirm),
+        )
+        .route(
+            "/subscriptions/{token}/unsubscribe",
+            get(status::subscribers::show).post(status::subscribers::unsubscribe),
         )
 
         .route(

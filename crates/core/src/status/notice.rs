@@ -219,6 +219,52 @@ pub fn check_email(s: &str) -> Result<String, String> {
     }
 }
 
+/// What the subscribe form sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SubscribeForm {
+    /// As typed; check it with [`check_email`].
+    pub email: String,
+    /// Component ids ticked (each once, in the order sent).
+    pub components: Vec<String>,
+    pub token: String,
+    /// The hidden field was filled in: a bot.
+    pub bot: bool,
+}
+
+/// Reads the subscribe form (`application/x-www-form-urlencoded`); unknown fields are
+/// ignored.
+pub fn parse_subscribe(body: &[u8]) -> Result<SubscribeForm, super::report::FormError> {
+    let mut f = SubscribeForm::default();
+    let (mut email, mut token) = (None, None);
+    for (k, v) in form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "email" => {
+                email.get_or_insert(v.into_owned());
+            }
+            "token" => {
+                token.get_or_insert(v.into_owned());
+            }
+            "component" => {
+                let c = v.trim().to_string();
+                if !c.is_empty() && !f.components.contains(&c) {
+                    f.components.push(c);
+                }
+            }
+            super::report::HONEYPOT => f.bot |= !v.trim().is_empty(),
+            _ => {}
+        }
+    }
+    if f.components.len() > 200 {
+        return Err(super::report::FormError {
+            field: "component",
+            message: "Please pick fewer services, or none for everything.".into(),
+        });
+    }
+    f.email = email.unwrap_or_default().chars().take(300).collect();
+    f.token = token.unwrap_or_default();
+    Ok(f)
+}
+
 /// The links a subscriber's messages carry.
 #[derive(Debug, Clone)]
 pub struct Links {

@@ -273,6 +273,8 @@ const INCIDENT: &str = include_str!("templates/incident.html");
 const HISTORY: &str = include_str!("templates/history.html");
 const CARD: &str = include_str!("templates/incident_card.html");
 const REPORT: &str = include_str!("templates/report.html");
+const SUBSCRIBE: &str = include_str!("templates/subscribe.html");
+const SUBSCRIPTION: &str = include_str!("templates/subscription.html");
 
 fn render(name: &str, ctx: minijinja::Value) -> String {
     let mut env = minijinja::Environment::new();
@@ -286,6 +288,8 @@ fn render(name: &str, ctx: minijinja::Value) -> String {
         ("history.html", HISTORY),
         ("incident_card.html", CARD),
         ("report.html", REPORT),
+        ("subscribe.html", SUBSCRIBE),
+        ("subscription.html", SUBSCRIPTION),
     ] {
         env.add_template(n, src)
             .expect("the status templates compile");
@@ -431,6 +435,75 @@ impl Pages<'_> {
                 form => form,
                 honeypot => super::report::HONEYPOT,
                 max_text => super::report::MAX_TEXT,
+            },
+        )
+    }
+}
+
+/// What the subscribe form shows besides the components.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SubscribeForm {
+    pub token: String,
+    pub email: String,
+    /// Component ids ticked.
+    pub picked: Vec<String>,
+    /// The field that is wrong and what to do.
+    pub error: Option<(String, String)>,
+    /// The request was taken: "check your inbox".
+    pub sent: bool,
+}
+
+/// A subscriber's own page (confirm, see, unsubscribe).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SubscriptionView {
+    pub heading: String,
+    pub text: String,
+    /// The components they hear about (names); empty with `everything`.
+    pub components: Vec<String>,
+    pub everything: bool,
+    /// A form posting to this path with this button, when there is something to do.
+    pub action: Option<String>,
+    pub button: Option<String>,
+    /// A second, quieter form (unsubscribe next to confirm).
+    pub other_action: Option<String>,
+    pub other_button: Option<String>,
+}
+
+impl Pages<'_> {
+    /// `/subscribe`: the form, or "check your inbox".
+    pub fn subscribe(&self, form: &SubscribeForm) -> String {
+        let components: Vec<_> = self
+            .board
+            .leaf_components()
+            .map(|c| {
+                minijinja::context! {
+                    id => c.id.clone(),
+                    name => match c.group_id.as_deref().and_then(|g| self.board.component_name(g)) {
+                        Some(g) => format!("{g}: {}", c.name),
+                        None => c.name.clone(),
+                    },
+                    picked => form.picked.contains(&c.id),
+                }
+            })
+            .collect();
+        render(
+            "subscribe.html",
+            minijinja::context! {
+                frame => frame(self.board, self.stale_since, &self.tz),
+                components => components,
+                form => form,
+                honeypot => super::report::HONEYPOT,
+            },
+        )
+    }
+
+    /// `/subscriptions/{token}`.
+    pub fn subscription(&self, view: &SubscriptionView) -> String {
+        render(
+            "subscription.html",
+            minijinja::context! {
+                frame => frame(self.board, self.stale_since, &self.tz),
+                view => view,
             },
         )
     }

@@ -213,6 +213,9 @@ async fn settle_one(state: &AppState, templates: &Templates, m: &Message) -> Set
     if m.channel.as_deref() == Some("webhook") {
         return webhooks::deliver(state, m).await;
     }
+    if m.kind == MessageKind::StatusNotice && m.facts["webhook"] == true {
+        return crate::status::subscribers::deliver_webhook(state, m).await;
+    }
     let now = Timestamp::now();
     let n = &state.notifier;
     let built = match facts_for(state, m).await {
@@ -353,6 +356,9 @@ async fn facts_for(state: &AppState, m: &Message) -> Result<Built, Problem> {
     }
     if m.kind.for_seller() {
         return seller_facts(state, m, facts).await;
+    }
+    if m.kind.for_subscriber() {
+        return subscriber_facts(state, m, facts).await;
     }
     let Some(order_id) = m.order_id else {
         return Err(Problem::Skip("the message names no order".into()));
@@ -584,6 +590,73 @@ async fn seller_facts(
     Ok(Built {
         facts,
         recipient: n.policy.seller_email.clone(),
+        order_channel: None,
+        unsubscribe,
+    })
+}
+
+/// A status page subscriber's notice or confirmation: from the page as it is now, to the
+/// subscriber's address, with their own page as the way to change or stop it.
+async fn subscriber_facts(
+    state: &AppState,
+    m: &Message,
+    mut facts: MessageFacts,
+) -> Result<Built, Problem> {
+    use crate::status::subscribers::{manage_link, unsubscribe_link};
+    use herald_core::status::notice;
+    let sid = m.facts["subscriber_id"].as_i64().unwrap_or_default();
+    let Some(sub) = state.store.get_status_subscriber(sid).await? else {
+        return Err(Problem::Skip(format!("subscriber {sid} no longer exists")));
+    };
+    if sub.left_at.is_some() {
+        return Err(Problem::Skip("the subscriber unsubscribed".into()));
+    }
+    let Some(board) = state.status.board() else {
+        return Err(Problem::Store(herald_store::StoreError::Conflict(
+            "the status page is not loaded yet".into(),
+        )));
+    };
+    let page_url = &state.status.settings.page.url;
+    // The page speaks for the store: its name, not the order's.
+    facts.store.name = board.page.name.clone();
+    let mut unsubscribe = None;
+    if m.kind == MessageKind::StatusConfirm {
+        let asked = match (&sub.confirmed_at, &sub.pending_component_ids) {
+            (None, _) => &sub.component_ids,
+            (Some(_), Some(p)) => p,
+            (Some(_), None) => {
+                return Err(Problem::Skip(
+                    "the subscription is already confirmed".into(),
+                ));
+            }
+        };
+        facts.subscription = Some(notice::confirm_facts(
+            &board,
+            asked,
+            manage_link(page_url, &sub.token),
+        ));
+    } else {
+        if sub.confirmed_at.is_none() {
+            return Err(Problem::Skip("the subscription was never confirmed".into()));
+        }
+        let nid = m.facts["notice_id"].as_i64().unwrap_or_default();
+        let Some(n) = state.store.get_status_notice(nid).await? else {
+            return Err(Problem::Skip(format!("notice {nid} no longer exists")));
+        };
+        let links = notice::Links {
+            manage: manage_link(page_url, &sub.token),
+        };
+        let Some(f) = notice::facts(&board, &n.notice, &links) else {
+            return Err(Problem::Skip(
+                "the incident is no longer on the status page".into(),
+            ));
+        };
+        facts.status = Some(f);
+        unsubscribe = Some(unsubscribe_link(page_url, &sub.token));
+    }
+    Ok(Built {
+        facts,
+        recipient: Some(sub.address),
         order_channel: None,
         unsubscribe,
     })

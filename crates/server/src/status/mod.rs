@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod report;
 pub mod snapshot;
+pub mod subscribers;
 
 use crate::AppState;
 use axum::extract::State;
@@ -32,6 +33,8 @@ pub struct StatusSettings {
     pub reports: herald_core::status::report::ReportRules,
     /// The header a proxy in front of herald puts the customer's address in.
     pub client_address_header: Option<String>,
+    /// How long before a scheduled maintenance subscribers are reminded of it.
+    pub maintenance_reminder: SignedDuration,
 }
 
 /// The characters of page, component, incident and update ids (Statuspage's look alike).
@@ -68,12 +71,16 @@ pub struct StatusService {
     pub settings: StatusSettings,
     /// The report form's token key and per-address limit.
     pub reports: report::Reports,
+    /// Subscribe requests per address (the report form's limit, counted apart).
+    pub subscribe_limit: report::AddressLimiter,
     current: RwLock<Current>,
     /// Serialises refreshes so two never render at once.
     refreshing: tokio::sync::Mutex<()>,
     /// Per incident, the last reminder this node raised: the clock asks the database again
     /// only when the reminder due changes, not every second.
     reminded: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Maintenance reminders this node knows are stored (so it asks the database once each).
+    maintenance_reminded: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// How far back the page reaches (uptime bars, history).
@@ -84,6 +91,11 @@ pub fn window_start(now: Timestamp) -> Timestamp {
 impl StatusService {
     pub fn new(settings: StatusSettings) -> Self {
         Self {
+            subscribe_limit: report::AddressLimiter::new(
+                settings.reports.per_address,
+                Duration::try_from(settings.reports.address_window)
+                    .unwrap_or(Duration::from_secs(600)),
+            ),
             reports: report::Reports::new(settings.reports, settings.client_address_header.clone()),
             settings,
             current: RwLock::new(Current {
@@ -95,6 +107,7 @@ impl StatusService {
             }),
             refreshing: tokio::sync::Mutex::new(()),
             reminded: Default::default(),
+            maintenance_reminded: Default::default(),
         }
     }
 
@@ -236,6 +249,37 @@ async fn tick(state: &AppState, board: &Board) {
             Err(e) => tracing::warn!(error = %e, "a status page reminder could not be raised"),
         }
     }
+    for m in board.incidents.iter().filter(|i| i.is_maintenance()) {
+        let Some(n) = herald_core::status::notice::reminder(
+            m,
+            state.status.settings.maintenance_reminder,
+            now,
+        ) else {
+            continue;
+        };
+        let known = |s: &std::collections::HashSet<String>| s.contains(&n.key);
+        if known(
+            &state
+                .status
+                .maintenance_reminded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        ) {
+            continue;
+        }
+        match state.store.add_status_notice(&n, now).await {
+            Ok(_) => {
+                state
+                    .status
+                    .maintenance_reminded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(n.key);
+            }
+            Err(e) => tracing::warn!(error = %e, "a maintenance reminder could not be stored"),
+        }
+    }
+    subscribers::fan_out(state, 20).await;
     let due: Vec<String> = board
         .incidents
         .iter()

@@ -91,7 +91,7 @@ impl Reports {
     }
 
     /// The token key every node shares, made by the first node that needs it.
-    async fn key(&self, state: &AppState) -> Result<&FormKey, herald_store::StoreError> {
+    pub(crate) async fn key(&self, state: &AppState) -> Result<&FormKey, herald_store::StoreError> {
         self.key
             .get_or_try_init(|| async {
                 let fresh: String = rand::random::<[u8; 32]>()
@@ -107,7 +107,7 @@ impl Reports {
             .await
     }
 
-    fn client(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+    pub(crate) fn client(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
         if let Some(h) = &self.client_header {
             return headers
                 .get_all(h.as_str())

@@ -1,17 +1,20 @@
 //! Whatever a browser, a bot or an attacker posts to the status page's "Having trouble?" form
-//! is read without a panic: refused naming a field, or a form whose token check, component
-//! check and re-rendered page (what was typed, kept and escaped) all hold.
+//! or its subscribe form is read without a panic: refused naming a field, or a form whose
+//! token check, component check and re-rendered page (what was typed, kept and escaped) all
+//! hold.
 #![no_main]
-use herald_core::status::page::{Pages, ReportForm as View};
+use herald_core::status::notice::{check_email, parse_subscribe};
+use herald_core::status::page::{Pages, ReportForm as View, SubscribeForm};
 use herald_core::status::report::{FormKey, parse_form};
 use herald_core::status::{Board, Component, ComponentStatus, PageInfo};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    let now: jiff::Timestamp = "2026-11-23T15:00:00Z".parse().unwrap();
+    let subscribe = parse_subscribe(data);
     let Ok(form) = parse_form(data) else {
         return;
     };
-    let now: jiff::Timestamp = "2026-11-23T15:00:00Z".parse().unwrap();
     let _ = FormKey::new(b"fuzz").check(&form.token, now);
     let board = Board {
         page: PageInfo {
@@ -49,4 +52,17 @@ fuzz_target!(|data: &[u8]| {
         sent: false,
     });
     assert!(!html.to_ascii_lowercase().contains("<script"), "what was typed is escaped");
+    if let Ok(sub) = subscribe {
+        if let Ok(e) = check_email(&sub.email) {
+            assert!(e.contains('@') && !e.contains(['<', '>', '"', ' ']));
+        }
+        let html = Pages::new(&board, now, None).subscribe(&SubscribeForm {
+            token: sub.token,
+            email: sub.email,
+            picked: sub.components,
+            error: None,
+            sent: false,
+        });
+        assert!(!html.to_ascii_lowercase().contains("<script"), "what was typed is escaped");
+    }
 });

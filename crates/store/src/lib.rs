@@ -211,6 +211,12 @@ pub struct WebhookPayload {
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn kind(&self) -> &'static str;
+    /// The status page's new version each time any node changes it, as the database tells
+    /// (PostgreSQL: `LISTEN herald_status`, reconnecting by itself). `None` where it cannot
+    /// tell (SQLite, one node): the caller polls [`Store::status_version`] instead.
+    fn status_changes(&self) -> Option<tokio::sync::mpsc::Receiver<i64>> {
+        None
+    }
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
     /// Writes orders (new or re-sent) in one transaction: merged with what is stored, never

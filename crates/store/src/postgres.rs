@@ -197,6 +197,43 @@ impl crate::Store for PgStore {
         "postgres"
     }
 
+    fn status_changes(&self) -> Option<tokio::sync::mpsc::Receiver<i64>> {
+        let pool = self.pool.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut warned = false;
+            while !tx.is_closed() {
+                let listening = async {
+                    let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    l.listen("herald_status").await?;
+                    Ok::<_, sqlx::Error>(l)
+                };
+                let mut l = match listening.await {
+                    Ok(l) => {
+                        warned = false;
+                        l
+                    }
+                    Err(e) => {
+                        if !warned {
+                            tracing::warn!(error = %e, "cannot LISTEN for status page changes; polling meanwhile");
+                            warned = true;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                        continue;
+                    }
+                };
+                // Until the connection drops: then listen again (the poll covers the gap).
+                while let Ok(n) = l.recv().await {
+                    if tx.send(n.payload().parse().unwrap_or(0)).await.is_err() {
+                        return;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+        Some(rx)
+    }
+
     async fn ping(&self) -> crate::Result<()> {
         sqlx::query("SELECT 1").execute(self.read_pool()).await?;
         Ok(())

@@ -138,6 +138,7 @@ conformance!(
     the_store_advisory_is_declared_replaced_and_cleared,
     problem_reports_are_kept_and_the_form_key_is_shared,
     each_update_reaches_each_subscriber_who_wants_it_once,
+    postgres_tells_listeners_of_each_status_change,
     mail_lists_are_left_with_their_token,
 );
 
@@ -2401,4 +2402,52 @@ async fn each_update_reaches_each_subscriber_who_wants_it_once(db: &Db) {
     };
     assert!(s.add_status_notice(&r, t2).await.unwrap());
     assert!(!s.add_status_notice(&r, t2).await.unwrap());
+}
+
+async fn postgres_tells_listeners_of_each_status_change(db: &Db) {
+    use herald_core::status::plan::NewComponent;
+    let s = &db.store;
+    let Some(mut rx) = s.status_changes() else {
+        assert_eq!(s.kind(), "sqlite", "only SQLite leaves nodes to poll");
+        return;
+    };
+    // The listener connects in the background; wait until it hears a change.
+    let t0 = ts("2026-11-23T15:00:00Z");
+    let mut heard = None;
+    for n in 0..50 {
+        status_change(s, t0, None, |p| {
+            p.add_component(&NewComponent {
+                name: format!("Component {n}"),
+                ..Default::default()
+            })
+            .unwrap()
+        })
+        .await;
+        if let Ok(Some(v)) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), rx.recv()).await
+        {
+            heard = Some(v);
+            break;
+        }
+    }
+    let first = heard.expect("a change was told within 10 seconds");
+    // From then on, each change is told with its version.
+    let v = s.status_version().await.unwrap();
+    assert!(first <= v);
+    while let Ok(Some(_)) =
+        tokio::time::timeout(std::time::Duration::from_millis(100), rx.recv()).await
+    {}
+    status_change(s, t0, None, |p| {
+        p.add_component(&NewComponent {
+            name: "One more".into(),
+            ..Default::default()
+        })
+        .unwrap()
+    })
+    .await;
+    let next = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .expect("told within 5 s")
+        .unwrap();
+    assert_eq!(next, v + 1);
 }

@@ -3,9 +3,11 @@
 //! when any node changed it, starting and ending maintenance, reminding the seller of
 //! promised updates).
 //!
-//! Each node polls the page's change counter every second, so a change made on one node is
-//! served by all within about a second; while the database cannot be read the last snapshot
-//! keeps serving and says since when it has not been refreshed.
+//! On PostgreSQL every change NOTIFYs `herald_status` and each node LISTENs, so a change made
+//! on one node is served by all at once; each node also polls the page's change counter every
+//! second (the only way on SQLite, and the fallback while the listener reconnects). While the
+//! database cannot be read the last snapshot keeps serving and says since when it has not
+//! been refreshed.
 
 pub mod admin;
 pub mod report;
@@ -141,7 +143,7 @@ impl StatusService {
 
     /// Re-reads the page if it changed (or `force`), and re-renders when it changed, when
     /// the minute turned (relative times on the page) or when reads start or stop failing.
-    pub async fn refresh(&self, state: &AppState, force: bool) {
+    pub async fn refresh(&self, state: &AppState, force: bool) -> bool {
         let _one = self.refreshing.lock().await;
         let now = Timestamp::now();
         let (known, had_board, stale_before, rendered_at) = {
@@ -176,13 +178,14 @@ impl StatusService {
             }
         };
         let minute_turned = rendered_at.is_none_or(|r| now.duration_since(r).as_secs() >= 60);
-        let changed = board.is_some() || stale_since.is_some() != stale_before.is_some();
+        let read_new = board.is_some();
+        let changed = read_new || stale_since.is_some() != stale_before.is_some();
         if !changed && !minute_turned {
-            return;
+            return false;
         }
         let board = board.or_else(|| self.board());
         let Some(board) = board else {
-            return;
+            return false;
         };
         let b = board.clone();
         let stale_at = stale_since.map(|_| b.read_at);
@@ -195,26 +198,42 @@ impl StatusService {
         c.snapshot = Arc::new(snap);
         c.stale_since = stale_since;
         c.rendered_at = Some(now);
+        read_new
     }
 }
 
-/// The status clock: every second, re-read the page if any node changed it; start and end
-/// maintenance on time; remind the seller of promised updates.
+/// The status clock: every second (or at once when PostgreSQL tells of a change), re-read the
+/// page if any node changed it; start and end maintenance on time; remind the seller of
+/// promised updates and subscribers of maintenance; fan notices out to subscribers.
 pub async fn clock(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     let status = state.status.clone();
+    // On PostgreSQL another node's change wakes this one at once; the one-second poll stays
+    // as the fallback (and the only way on SQLite).
+    let mut changes = state.store.status_changes();
+    let mut ticks: u64 = 0;
     loop {
-        status.refresh(&state, false).await;
+        let changed = status.refresh(&state, false).await;
         if let Some(board) = status.board() {
-            tick(&state, &board).await;
+            // Notices are written with changes: look for them when the page changed, and
+            // every ten seconds for ones a stopped node left half fanned out.
+            tick(&state, &board, changed || ticks.is_multiple_of(10)).await;
         }
+        ticks += 1;
+        let woken = async {
+            match changes.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            Some(_) = woken => {}
             _ = stop.changed() => return,
         }
     }
 }
 
-async fn tick(state: &AppState, board: &Board) {
+async fn tick(state: &AppState, board: &Board, fan_out: bool) {
     let now = Timestamp::now();
     let promises = state.status.settings.promises;
     for i in board.open_incidents() {
@@ -268,7 +287,10 @@ async fn tick(state: &AppState, board: &Board) {
             continue;
         }
         match state.store.add_status_notice(&n, now).await {
-            Ok(_) => {
+            Ok(new) => {
+                if new {
+                    subscribers::fan_out(state, 20).await;
+                }
                 state
                     .status
                     .maintenance_reminded
@@ -279,7 +301,9 @@ async fn tick(state: &AppState, board: &Board) {
             Err(e) => tracing::warn!(error = %e, "a maintenance reminder could not be stored"),
         }
     }
-    subscribers::fan_out(state, 20).await;
+    if fan_out {
+        subscribers::fan_out(state, 20).await;
+    }
     let due: Vec<String> = board
         .incidents
         .iter()
@@ -364,6 +388,11 @@ pub async fn change(
         {
             StatusApplied::Applied(_) => {
                 state.status.refresh(state, true).await;
+                // The change's notice, if it owes one, goes to subscribers now.
+                if w.update.is_some() {
+                    let state = state.clone();
+                    tokio::spawn(async move { subscribers::fan_out(&state, 20).await });
+                }
                 return Ok(Changed {
                     id: result,
                     replayed: false,

@@ -2193,6 +2193,23 @@ async fn the_status_page_end_to_end(db: Db) {
         })
         .await;
     assert!(alerts.to_string().contains("Card payments fail"));
+    // And it is owed to the seller as a message, like every alert (mail, digest or webhook).
+    let due_id = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "incident_update_due")
+        .unwrap()["id"]
+        .clone();
+    let (_, msgs) = s.get("/api/v1/messages?kind=seller_alert").await;
+    assert!(
+        msgs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["facts"]["alert_id"] == due_id),
+        "{msgs}"
+    );
 
     // Resolving brings the page back to green; the impact stays what the outage was.
     let (st, upd) = s

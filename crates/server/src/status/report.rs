@@ -121,7 +121,8 @@ impl Reports {
     }
 }
 
-fn starting() -> Response {
+/// Before the first read of the page: the public forms cannot be served yet.
+pub(crate) fn starting() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::RETRY_AFTER, "5")],
@@ -130,8 +131,9 @@ fn starting() -> Response {
         .into_response()
 }
 
-fn page(b: &Board, code: StatusCode, form: &FormView) -> Response {
-    let html = Pages::new(b, Timestamp::now(), None).report(form);
+/// A page of the public forms (report, subscribe, a subscriber's own page): never cached,
+/// since each serving carries its own token, and never passing its address on.
+pub(crate) fn html(code: StatusCode, body: String) -> Response {
     (
         code,
         [
@@ -139,12 +141,45 @@ fn page(b: &Board, code: StatusCode, form: &FormView) -> Response {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             ),
-            // Each serving carries its own token.
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
         ],
-        html,
+        body,
     )
         .into_response()
+}
+
+/// `Retry-After: SECS` on a refusal.
+pub(crate) fn retry_after(mut r: Response, wait: Duration) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// "5 minutes": how long until an address may send again, rounded up to the minute.
+pub(crate) fn wait_text(wait: Duration) -> String {
+    herald_core::status::human_duration(
+        SignedDuration::try_from(wait).unwrap_or_default() + SignedDuration::from_secs(59),
+    )
+}
+
+/// What a person is told when a form's token is refused.
+pub(crate) fn token_refusal(p: TokenProblem) -> &'static str {
+    match p {
+        TokenProblem::TooQuick => "That was quick: please check the form and send it again.",
+        TokenProblem::Expired => "This form was open a long time: please send it again.",
+        TokenProblem::Invalid => {
+            "This form was not served by this page: please send it again from here."
+        }
+    }
+}
+
+fn page(b: &Board, code: StatusCode, form: &FormView) -> Response {
+    html(code, Pages::new(b, Timestamp::now(), None).report(form))
 }
 
 #[derive(Deserialize)]
@@ -177,10 +212,10 @@ fn unavailable(b: &Board, mut view: FormView, e: herald_store::StoreError) -> Re
         "form".into(),
         "We could not take your report just now. Please try again in a few minutes.".into(),
     ));
-    let mut r = page(b, StatusCode::SERVICE_UNAVAILABLE, &view);
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-    r
+    retry_after(
+        page(b, StatusCode::SERVICE_UNAVAILABLE, &view),
+        Duration::from_secs(60),
+    )
 }
 
 /// `POST /report`
@@ -220,14 +255,12 @@ pub async fn submit(
     }
     if let Err(p) = key.check(&form.token, now) {
         metrics::counter!("herald_status_reports_total", "outcome" => "token").increment(1);
-        let message = match p {
-            TokenProblem::TooQuick => "That was quick: please check your report and send it again.",
-            TokenProblem::Expired => "This form was open a long time: please send it again.",
-            TokenProblem::Invalid => {
-                "This form was not served by this page: please send it again from here."
-            }
-        };
-        let view = again(form.component.clone(), form.what.clone(), "form", message);
+        let view = again(
+            form.component.clone(),
+            form.what.clone(),
+            "form",
+            token_refusal(p),
+        );
         return page(&b, StatusCode::BAD_REQUEST, &view);
     }
     if let Err(e) = form.check_component(&b) {
@@ -245,17 +278,10 @@ pub async fn submit(
             "form",
             &format!(
                 "You have sent several reports already; thank you. You can send another in {}.",
-                herald_core::status::human_duration(
-                    SignedDuration::try_from(wait).unwrap_or_default()
-                        + SignedDuration::from_secs(59)
-                )
+                wait_text(wait)
             ),
         );
-        let mut r = page(&b, StatusCode::TOO_MANY_REQUESTS, &view);
-        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return r;
+        return retry_after(page(&b, StatusCode::TOO_MANY_REQUESTS, &view), wait);
     }
     let kept = state
         .store

@@ -3,11 +3,12 @@
 //! admin API (`/api/v1/status/subscribers`), the fan-out of notices to the outbox and the
 //! delivery of webhook notices. E-mail notices go out through the sender like every message.
 
+use super::report::{html, retry_after, starting, token_refusal, wait_text};
 use crate::AppState;
 use crate::api::{batch::parse, require_json};
 use crate::error::AppError;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
@@ -17,7 +18,7 @@ use herald_core::status::Board;
 use herald_core::status::notice::{self, Subscriber, SubscriberChannel};
 use herald_core::status::page::{Pages, SubscribeForm as FormView, SubscriptionView};
 use herald_store::{Message, NewMessage, Settle};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -43,35 +44,6 @@ pub fn manage_link(page_url: &str, token: &str) -> String {
 /// The one-click unsubscribe address (RFC 8058 `List-Unsubscribe`).
 pub fn unsubscribe_link(page_url: &str, token: &str) -> String {
     format!("{page_url}/subscriptions/{token}/unsubscribe")
-}
-
-fn html(code: StatusCode, body: String) -> Response {
-    (
-        code,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            // The token is in the address: never pass it on to another site.
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-fn starting() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, "5")],
-        "The status page is starting; try again in a few seconds.\n",
-    )
-        .into_response()
 }
 
 fn form_page(b: &Board, code: StatusCode, view: &FormView) -> Response {
@@ -108,10 +80,10 @@ fn unavailable(b: &Board, mut view: FormView) -> Response {
         "form".into(),
         "We could not take your request just now. Please try again in a few minutes.".into(),
     ));
-    let mut r = form_page(b, StatusCode::SERVICE_UNAVAILABLE, &view);
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-    r
+    retry_after(
+        form_page(b, StatusCode::SERVICE_UNAVAILABLE, &view),
+        std::time::Duration::from_secs(60),
+    )
 }
 
 /// `POST /subscribe`: takes the request and mails the confirmation link. The answer is the
@@ -122,7 +94,6 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    use herald_core::status::report::TokenProblem;
     let Some(b) = state.status.board() else {
         return starting();
     };
@@ -153,16 +124,7 @@ pub async fn submit(
         return Redirect::to("/subscribe?sent=1").into_response();
     }
     if let Err(p) = key.check(&f.token, now) {
-        let message = match p {
-            TokenProblem::TooQuick => {
-                "That was quick: please check your address and send it again."
-            }
-            TokenProblem::Expired => "This form was open a long time: please send it again.",
-            TokenProblem::Invalid => {
-                "This form was not served by this page: please send it again from here."
-            }
-        };
-        let view = again(&f.email, &f.components, "form", message);
+        let view = again(&f.email, &f.components, "form", token_refusal(p));
         return form_page(&b, StatusCode::BAD_REQUEST, &view);
     }
     let email = match notice::check_email(&f.email) {
@@ -194,17 +156,10 @@ pub async fn submit(
             "form",
             &format!(
                 "Too many requests from your connection; please try again in {}.",
-                herald_core::status::human_duration(
-                    SignedDuration::try_from(wait).unwrap_or_default()
-                        + SignedDuration::from_secs(59)
-                )
+                wait_text(wait)
             ),
         );
-        let mut r = form_page(&b, StatusCode::TOO_MANY_REQUESTS, &view);
-        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return r;
+        return retry_after(form_page(&b, StatusCode::TOO_MANY_REQUESTS, &view), wait);
     }
     match request(&state, &email, &f.components, now).await {
         Ok(()) => {
@@ -308,16 +263,27 @@ async fn subscriber_page(
         Ok(_) => Err(unknown()),
         Err(e) => {
             tracing::warn!(error = %e, "a subscription page could not be read");
-            Err(html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Pages::new(&b, Timestamp::now(), None).subscription(&SubscriptionView {
-                    heading: "Please try again".into(),
-                    text: "We could not read your subscription just now. Please try again in a few minutes.".into(),
-                    ..SubscriptionView::default()
-                }),
+            Err(try_again(
+                &b,
+                "We could not read your subscription just now.",
             ))
         }
     }
+}
+
+/// The database did not answer: say so, and to come back.
+fn try_again(b: &Board, what: &str) -> Response {
+    retry_after(
+        html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Pages::new(b, Timestamp::now(), None).subscription(&SubscriptionView {
+                heading: "Please try again".into(),
+                text: format!("{what} Please try again in a few minutes."),
+                ..SubscriptionView::default()
+            }),
+        ),
+        std::time::Duration::from_secs(60),
+    )
 }
 
 fn names(b: &Board, ids: &[String]) -> Vec<String> {
@@ -400,15 +366,7 @@ pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -
         s.confirmed_at.get_or_insert(Timestamp::now());
         if let Err(e) = state.store.update_status_subscriber(&s).await {
             tracing::warn!(error = %e, "a subscription could not be confirmed");
-            return html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Pages::new(&b, Timestamp::now(), None).subscription(&SubscriptionView {
-                    heading: "Please try again".into(),
-                    text: "We could not record this just now. Please try again in a few minutes."
-                        .into(),
-                    ..SubscriptionView::default()
-                }),
-            );
+            return try_again(&b, "We could not record this just now.");
         }
         metrics::counter!("herald_status_subscriptions_total", "outcome" => "confirmed")
             .increment(1);
@@ -435,15 +393,7 @@ pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String
         s.pending_component_ids = None;
         if let Err(e) = state.store.update_status_subscriber(&s).await {
             tracing::warn!(error = %e, "an unsubscribe could not be recorded");
-            return html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Pages::new(&b, Timestamp::now(), None).subscription(&SubscriptionView {
-                    heading: "Please try again".into(),
-                    text: "We could not record this just now. Please try again in a few minutes."
-                        .into(),
-                    ..SubscriptionView::default()
-                }),
-            );
+            return try_again(&b, "We could not record this just now.");
         }
         tracing::info!("a status page subscriber unsubscribed");
     }

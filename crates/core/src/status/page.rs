@@ -411,10 +411,10 @@ pub struct ReportForm {
 }
 
 impl Pages<'_> {
-    /// `/report`: the form, or its thank-you.
-    pub fn report(&self, form: &ReportForm) -> String {
-        let components: Vec<_> = self
-            .board
+    /// The components a customer can pick on a form ("Group: Name"), each with whether it is
+    /// `chosen` already.
+    fn choices(&self, chosen: impl Fn(&str) -> bool) -> Vec<minijinja::Value> {
+        self.board
             .leaf_components()
             .map(|c| {
                 minijinja::context! {
@@ -423,10 +423,15 @@ impl Pages<'_> {
                         Some(g) => format!("{g}: {}", c.name),
                         None => c.name.clone(),
                     },
-                    selected => form.selected.as_deref() == Some(c.id.as_str()),
+                    chosen => chosen(&c.id),
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// `/report`: the form, or its thank-you.
+    pub fn report(&self, form: &ReportForm) -> String {
+        let components = self.choices(|id| form.selected.as_deref() == Some(id));
         render(
             "report.html",
             minijinja::context! {
@@ -472,20 +477,7 @@ pub struct SubscriptionView {
 impl Pages<'_> {
     /// `/subscribe`: the form, or "check your inbox".
     pub fn subscribe(&self, form: &SubscribeForm) -> String {
-        let components: Vec<_> = self
-            .board
-            .leaf_components()
-            .map(|c| {
-                minijinja::context! {
-                    id => c.id.clone(),
-                    name => match c.group_id.as_deref().and_then(|g| self.board.component_name(g)) {
-                        Some(g) => format!("{g}: {}", c.name),
-                        None => c.name.clone(),
-                    },
-                    picked => form.picked.contains(&c.id),
-                }
-            })
-            .collect();
+        let components = self.choices(|id| form.picked.iter().any(|p| p == id));
         render(
             "subscribe.html",
             minijinja::context! {

@@ -337,6 +337,15 @@ async fn alert_on_burst(
     Ok(())
 }
 
+/// `?limit=` of the status admin lists: 500 unless given, at most 5,000.
+pub(crate) fn list_limit(limit: Option<u32>) -> Result<u32, AppError> {
+    let limit = limit.unwrap_or(500);
+    if !(1..=5_000).contains(&limit) {
+        return Err(AppError::field("limit", "must be between 1 and 5000"));
+    }
+    Ok(limit)
+}
+
 #[derive(Deserialize)]
 pub struct ListQuery {
     /// How far back, in hours (default 168, a week).
@@ -356,10 +365,7 @@ pub async fn list(
             "must be between 1 and 8784 (a year)",
         ));
     }
-    let limit = q.limit.unwrap_or(500);
-    if !(1..=5_000).contains(&limit) {
-        return Err(AppError::field("limit", "must be between 1 and 5000"));
-    }
+    let limit = list_limit(q.limit)?;
     let reports = state
         .store
         .status_reports_since(Timestamp::now() - SignedDuration::from_hours(hours), limit)

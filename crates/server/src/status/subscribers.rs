@@ -3,7 +3,7 @@
 //! admin API (`/api/v1/status/subscribers`), the fan-out of notices to the outbox and the
 //! delivery of webhook notices. E-mail notices go out through the sender like every message.
 
-use super::report::{html, retry_after, starting, token_refusal, wait_text};
+use super::report::{html, list_limit, retry_after, starting, token_refusal, wait_text};
 use crate::AppState;
 use crate::api::{batch::parse, require_json};
 use crate::error::AppError;
@@ -427,10 +427,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, AppError> {
-    let limit = q.limit.unwrap_or(500);
-    if !(1..=5_000).contains(&limit) {
-        return Err(AppError::field("limit", "must be between 1 and 5000"));
-    }
+    let limit = list_limit(q.limit)?;
     let subs = state
         .store
         .list_status_subscribers(q.after.unwrap_or(0), limit)

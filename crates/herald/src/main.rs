@@ -245,6 +245,7 @@ fn app_state(cfg: &Config, store: Arc<dyn Store>) -> AppState {
         status: Arc::new(herald_server::status::StatusService::new(
             cfg.status.clone(),
         )),
+        clock: Default::default(),
     }
 }
 
@@ -373,7 +374,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 rejected_rows: parsed.errors.len(),
                 ..Default::default()
             };
-            write_orders(store.as_ref(), &cfg.policy, &orders, &mut report).await?;
+            write_orders(store.as_ref(), &cfg.policy, &orders, &mut report, jiff::Timestamp::now()).await?;
             println!(
                 "{}: {} orders: {} created, {} updated, {} unchanged; {} bad rows skipped",
                 file.display(),

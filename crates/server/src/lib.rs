@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod error;
 pub mod notify;
 pub mod page;
@@ -75,6 +76,8 @@ pub struct AppState {
     pub send_now: Arc<tokio::sync::Notify>,
     /// The status page: its in-memory snapshot and settings.
     pub status: Arc<status::StatusService>,
+    /// The time herald runs on (the system's, or a demo's or simulation's).
+    pub clock: clock::Clock,
 }
 
 /// The process-wide Prometheus recorder (a metrics recorder is global by design).

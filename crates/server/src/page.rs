@@ -66,7 +66,7 @@ async fn build(
     let Some(id) = state.store.order_for_page(token).await? else {
         return Ok(None);
     };
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let Some(order) = state.store.get_order(id, now).await? else {
         return Ok(None);
     };

@@ -8,7 +8,6 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 
 fn well_formed(token: &str) -> bool {
     token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())
@@ -60,7 +59,7 @@ pub async fn leave(State(state): State<AppState>, Path(token): Path<String>) -> 
     if !well_formed(&token) {
         return unknown();
     }
-    match state.store.leave_mail_list(&token, Timestamp::now()).await {
+    match state.store.leave_mail_list(&token, state.clock.now()).await {
         Ok(Some((list, _address))) => {
             tracing::info!(%list, "a reader left a mailing list with its unsubscribe link");
             page(

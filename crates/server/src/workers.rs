@@ -10,7 +10,7 @@ use tokio::sync::watch;
 const SWEEP_BATCH: u32 = 1_000;
 
 pub async fn sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(state.settings.alert_sweep_interval);
+    let mut tick = tokio::time::interval(state.clock.pause(state.settings.alert_sweep_interval));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -30,7 +30,7 @@ pub async fn sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
 pub async fn sweep_once(state: &AppState) {
     match state
         .store
-        .raise_due_alerts(jiff::Timestamp::now(), SWEEP_BATCH)
+        .raise_due_alerts(state.clock.now(), SWEEP_BATCH)
         .await
     {
         Ok(0) => {}
@@ -43,7 +43,7 @@ pub async fn sweep_once(state: &AppState) {
     loop {
         match state
             .store
-            .review_due_shipments(&state.watch, jiff::Timestamp::now(), SWEEP_BATCH)
+            .review_due_shipments(&state.watch, state.clock.now(), SWEEP_BATCH)
             .await
         {
             Ok(r) => {

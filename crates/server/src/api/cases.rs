@@ -63,7 +63,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, AppError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let mut p = Params::new(raw);
     let open = p.parse("open", |v| match v {
         "true" => Ok(true),
@@ -117,7 +117,7 @@ pub async fn get(
         .get_case(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("no case with id {id}")))?;
-    Ok(Json(view(&state, case, Timestamp::now())))
+    Ok(Json(view(&state, case, state.clock.now())))
 }
 
 pub async fn act(
@@ -131,7 +131,7 @@ pub async fn act(
     let body = body?;
     let input: ActionInput = serde_json::from_slice(&body)
         .map_err(|e| AppError::bad_request(format!("the body is not an action: {e}")))?;
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let entry = input.validate(now).map_err(AppError::invalid)?;
     let case = state
         .store

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use herald_core::FieldError;
 use herald_core::notify::webhook::{SigningSecret, check_url, kind_of_event};
 use herald_store::NewWebhookEndpoint;
-use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -86,7 +85,7 @@ pub async fn create(
                 kinds,
                 description: input.description,
             },
-            Timestamp::now(),
+            state.clock.now(),
         )
         .await?;
     let mut out = json!(endpoint);
@@ -106,7 +105,7 @@ pub async fn delete(
     let id = path_id(&id, "a webhook endpoint")?;
     if state
         .store
-        .disable_webhook_endpoint(id, Timestamp::now())
+        .disable_webhook_endpoint(id, state.clock.now())
         .await?
     {
         Ok(StatusCode::NO_CONTENT)

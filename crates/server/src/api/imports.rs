@@ -64,12 +64,12 @@ pub async fn write_orders(
     policy: &herald_core::ShipByPolicy,
     orders: &[NewOrder],
     report: &mut ImportReport,
+    now: jiff::Timestamp,
 ) -> Result<(), herald_store::StoreError> {
     // Two chunks at a time: one is prepared while the other is written. Each still commits
     // whole, on its own.
     for pair in orders.chunks(IMPORT_CHUNK * 2) {
         let (a, b) = pair.split_at(pair.len().min(IMPORT_CHUNK));
-        let now = jiff::Timestamp::now();
         let (ra, rb) = tokio::join!(
             store.upsert_orders(a, policy, now),
             store.upsert_orders(b, policy, now)
@@ -123,7 +123,7 @@ pub async fn import(
         return Err(e);
     }
     let orders: Vec<NewOrder> = parsed.orders.into_iter().map(|p| p.order).collect();
-    write_orders(state.store.as_ref(), &state.policy, &orders, &mut report).await?;
+    write_orders(state.store.as_ref(), &state.policy, &orders, &mut report, state.clock.now()).await?;
     state.send_now.notify_one();
     metrics::counter!("herald_orders_ingested_total", "path" => "import")
         .increment(orders.len() as u64);

@@ -34,7 +34,7 @@ pub async fn email(
         Ok(b) => {
             let recorded = state
                 .store
-                .record_bounce(&b, jiff::Timestamp::now())
+                .record_bounce(&b, state.clock.now())
                 .await?;
             metrics::counter!("herald_bounces_total", "hard" => (!recorded.undeliverable.is_empty()).to_string())
                 .increment(1);

@@ -92,7 +92,7 @@ pub async fn retry(
     let id = super::path_id(&id, "a message")?;
     let m = state
         .store
-        .retry_message(id, jiff::Timestamp::now())
+        .retry_message(id, state.clock.now())
         .await?
         .ok_or_else(|| {
             AppError::not_found(format!(

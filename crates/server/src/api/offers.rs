@@ -9,7 +9,6 @@ use axum::extract::{Query, State, rejection::BytesRejection};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use herald_core::notify::offers::parse_codes;
-use jiff::Timestamp;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -23,7 +22,7 @@ pub async fn upload(
     let codes = parse_codes(text).map_err(AppError::bad_request)?;
     let added = state
         .store
-        .add_offer_codes(&codes, Timestamp::now())
+        .add_offer_codes(&codes, state.clock.now())
         .await?;
     Ok((
         StatusCode::OK,

@@ -33,7 +33,7 @@ pub async fn create(
         .map_err(|e| AppError::bad_request(format!("the body could not be parsed: {e}")))??;
     let results = state
         .store
-        .upsert_orders(&orders, &state.policy, jiff::Timestamp::now())
+        .upsert_orders(&orders, &state.policy, state.clock.now())
         .await?;
     state.send_now.notify_one();
     metrics::counter!("herald_orders_ingested_total", "path" => "api")
@@ -62,7 +62,7 @@ pub async fn list(
     p.finish()?;
     let page = state
         .store
-        .list_orders(&filter, jiff::Timestamp::now())
+        .list_orders(&filter, state.clock.now())
         .await?;
     Ok(Json(
         json!({ "orders": page.items, "next_cursor": page.next_cursor }),
@@ -76,7 +76,7 @@ pub async fn get(
     let id = super::path_id(&id, "an order")?;
     let order = state
         .store
-        .get_order(id, jiff::Timestamp::now())
+        .get_order(id, state.clock.now())
         .await?
         .ok_or_else(|| AppError::not_found(format!("no order with id {id}")))?;
     let events = state.store.order_events(id).await?;

@@ -27,7 +27,7 @@ pub async fn create(
         .expect("one shipment parsed");
     let stored = state
         .store
-        .upsert_shipment(&shipment, jiff::Timestamp::now())
+        .upsert_shipment(&shipment, state.clock.now())
         .await?;
     state.sweep_now.notify_one();
     state.send_now.notify_one();
@@ -58,7 +58,7 @@ pub async fn track(
     let events = validate_all(batch, TrackingEventInput::validate)?;
     let stored = state
         .store
-        .ingest_tracking_events(&events, jiff::Timestamp::now())
+        .ingest_tracking_events(&events, state.clock.now())
         .await?;
     state.sweep_now.notify_one();
     metrics::counter!("herald_tracking_events_total", "path" => "api")

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 pub const WINDOWS: [u32; 2] = [7, 30];
 
 pub async fn windows(state: &AppState) -> Result<Vec<ShippingWindow>, AppError> {
-    let now = jiff::Timestamp::now();
+    let now = state.clock.now();
     let mut out = Vec::new();
     for days in WINDOWS {
         out.push(state.store.shipping_window(days, now).await?);

@@ -80,7 +80,7 @@ pub async fn put(
     let preview = templates::validate(kind, &set).map_err(invalid)?;
     state
         .store
-        .save_template(&store, kind, &set, jiff::Timestamp::now())
+        .save_template(&store, kind, &set, state.clock.now())
         .await?;
     Ok(Json(
         json!({ "kind": kind, "store": store, "custom": true, "template": set, "preview": preview }),

@@ -53,7 +53,7 @@ pub async fn receive(
     let header = headers
         .get(provider.signature_header())
         .and_then(|v| v.to_str().ok());
-    let now = jiff::Timestamp::now();
+    let now = state.clock.now();
     if let Err(e) = provider.verify(secret, header, &body, now) {
         metrics::counter!("herald_webhooks_refused_total", "provider" => provider.as_str())
             .increment(1);

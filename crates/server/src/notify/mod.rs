@@ -121,7 +121,7 @@ pub async fn sender(state: AppState, mut stop: tokio::sync::watch::Receiver<bool
         tracing::warn!("{why}");
     }
     loop {
-        if let Err(e) = enqueue_digest(&state, Timestamp::now()).await {
+        if let Err(e) = enqueue_digest(&state, state.clock.now()).await {
             tracing::warn!(error = %e, "could not enqueue the daily digest; will retry");
         }
         match deliver_once(&state).await {
@@ -132,7 +132,7 @@ pub async fn sender(state: AppState, mut stop: tokio::sync::watch::Receiver<bool
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(state.clock.pause(std::time::Duration::from_secs(1))) => {}
             _ = state.send_now.notified() => {}
             _ = stop.changed() => return,
         }
@@ -141,7 +141,7 @@ pub async fn sender(state: AppState, mut stop: tokio::sync::watch::Receiver<bool
 
 /// Claims one batch of due messages and settles each.
 pub async fn deliver_once(state: &AppState) -> Result<Round, herald_store::StoreError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let claimed = state
         .store
         .claim_messages(now, now + LEASE, CLAIM_BATCH)
@@ -199,7 +199,7 @@ pub async fn deliver_once(state: &AppState) -> Result<Round, herald_store::Store
     // are looked at again (a sent one may then go twice, with the same Message-ID).
     if let Err(e) = state
         .store
-        .settle_messages(&outcomes, Timestamp::now())
+        .settle_messages(&outcomes, state.clock.now())
         .await
     {
         tracing::warn!(error = %e, messages = outcomes.len(), "could not record the outcome of sent messages; they will be looked at again when their leases run out");
@@ -216,7 +216,7 @@ async fn settle_one(state: &AppState, templates: &Templates, m: &Message) -> Set
     if m.kind == MessageKind::StatusNotice && m.facts["webhook"] == true {
         return crate::status::subscribers::deliver_webhook(state, m).await;
     }
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let n = &state.notifier;
     let built = match facts_for(state, m).await {
         Ok(b) => b,
@@ -363,7 +363,7 @@ async fn facts_for(state: &AppState, m: &Message) -> Result<Built, Problem> {
     let Some(order_id) = m.order_id else {
         return Err(Problem::Skip("the message names no order".into()));
     };
-    let Some(order) = state.store.get_order(order_id, Timestamp::now()).await? else {
+    let Some(order) = state.store.get_order(order_id, state.clock.now()).await? else {
         return Err(Problem::Skip(format!("order {order_id} no longer exists")));
     };
     let o = &order.facts;
@@ -469,7 +469,7 @@ async fn facts_for(state: &AppState, m: &Message) -> Result<Built, Problem> {
 /// ship-by day, or after today when that has passed too.
 fn new_ship_by(state: &AppState, ship_by_us: Option<i64>) -> String {
     let tz = state.policy.time_zone.clone();
-    let today = Timestamp::now().to_zoned(tz.clone()).date();
+    let today = state.clock.now().to_zoned(tz.clone()).date();
     let promised = ship_by_us
         .map(|us| herald_core::time::from_micros(us).to_zoned(tz).date())
         .unwrap_or(today);
@@ -505,7 +505,7 @@ async fn offer_for(
         };
         code = state
             .store
-            .assign_offer_code(&req, Timestamp::now())
+            .assign_offer_code(&req, state.clock.now())
             .await?;
         if code.is_none() {
             tracing::warn!(
@@ -564,7 +564,7 @@ async fn seller_facts(
         if let Some(to) = &n.policy.seller_email {
             let member = state
                 .store
-                .join_mail_list(DIGEST_LIST, to, Timestamp::now())
+                .join_mail_list(DIGEST_LIST, to, state.clock.now())
                 .await?;
             if let Some(left) = member.left_at {
                 return Err(Problem::Skip(format!(

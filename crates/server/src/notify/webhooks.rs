@@ -8,7 +8,6 @@ use super::{Notifier, retry_or_die};
 use crate::AppState;
 use herald_core::notify::webhook::{SigningSecret, delivery_id, event_type};
 use herald_store::{Message, Settle};
-use jiff::Timestamp;
 use serde_json::{Value, json};
 
 /// The HTTP client webhooks go out with.
@@ -25,7 +24,7 @@ pub fn client() -> reqwest::Client {
 /// Delivers one claimed webhook message.
 pub async fn deliver(state: &AppState, m: &Message) -> Settle {
     let n: &Notifier = &state.notifier;
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let Some(endpoint_id) = m.recipient.as_deref().and_then(|r| r.parse::<i64>().ok()) else {
         return Settle::Skipped {
             reason: "the delivery names no webhook endpoint".into(),

@@ -276,7 +276,7 @@ pub async fn open_incident(
         impact: i.impact,
         body: i.body,
         components: component_set(i.components),
-        next_update_by: promise(i.next_update_by, i.next_update_in_minutes, Timestamp::now())?,
+        next_update_by: promise(i.next_update_by, i.next_update_in_minutes, state.clock.now())?,
         estimated_restore_at: i.estimated_restore_at,
         started_at: i.started_at,
     };
@@ -318,7 +318,7 @@ pub async fn add_update(
         body: u.body,
         components: component_set(u.components),
         impact: u.impact,
-        next_update_by: promise(u.next_update_by, u.next_update_in_minutes, Timestamp::now())?,
+        next_update_by: promise(u.next_update_by, u.next_update_in_minutes, state.clock.now())?,
         estimated_restore_at: u.estimated_restore_at,
     };
     let c = change(&state, key.as_deref(), |p| p.update_incident(&id, &n)).await?;
@@ -367,14 +367,14 @@ struct AdvisoryInput {
     expires_at: Option<Timestamp>,
 }
 
-fn advisory_json(b: &Board) -> Value {
-    json!({ "advisory": b.advisory_at(Timestamp::now()) })
+fn advisory_json(b: &Board, now: Timestamp) -> Value {
+    json!({ "advisory": b.advisory_at(now) })
 }
 
 /// `GET /api/v1/status/advisory`: the advisory in force (`null` when none).
 pub async fn get_advisory(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     let b = fresh_board(&state).await?;
-    Ok(Json(advisory_json(&b)))
+    Ok(Json(advisory_json(&b, state.clock.now())))
 }
 
 /// `PUT /api/v1/status/advisory`: declares the store advisory (replacing the one in force).
@@ -396,7 +396,7 @@ pub async fn set_advisory(
     };
     change(&state, None, |p| p.set_advisory(&n)).await?;
     let b = fresh_board(&state).await?;
-    Ok(Json(advisory_json(&b)))
+    Ok(Json(advisory_json(&b, state.clock.now())))
 }
 
 /// `DELETE /api/v1/status/advisory`: full service is back.

@@ -145,7 +145,7 @@ impl StatusService {
     /// the minute turned (relative times on the page) or when reads start or stop failing.
     pub async fn refresh(&self, state: &AppState, force: bool) -> bool {
         let _one = self.refreshing.lock().await;
-        let now = Timestamp::now();
+        let now = state.clock.now();
         let (known, had_board, stale_before, rendered_at) = {
             let c = self.current.read().unwrap_or_else(|p| p.into_inner());
             (c.version, c.board.is_some(), c.stale_since, c.rendered_at)
@@ -226,7 +226,7 @@ pub async fn clock(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>
             }
         };
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(state.clock.pause(Duration::from_secs(1))) => {}
             Some(_) = woken => {}
             _ = stop.changed() => return,
         }
@@ -234,7 +234,7 @@ pub async fn clock(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>
 }
 
 async fn tick(state: &AppState, board: &Board, fan_out: bool) {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let promises = state.status.settings.promises;
     for i in board.open_incidents() {
         let Some(r) = promises.reminder(i, now) else {
@@ -353,7 +353,7 @@ pub async fn change(
         return Ok(Changed { id, replayed: true });
     }
     for _ in 0..8 {
-        let now = Timestamp::now();
+        let now = state.clock.now();
         let stored = state.store.load_status(window_start(now)).await?;
         let version = stored.version;
         let board = state.status.board_from(stored, now);

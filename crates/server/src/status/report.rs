@@ -100,7 +100,7 @@ impl Reports {
                     .collect();
                 let kept = state
                     .store
-                    .shared_secret("report_form", &fresh, Timestamp::now())
+                    .shared_secret("report_form", &fresh, state.clock.now())
                     .await?;
                 Ok(FormKey::new(kept.as_bytes()))
             })
@@ -178,8 +178,8 @@ pub(crate) fn token_refusal(p: TokenProblem) -> &'static str {
     }
 }
 
-fn page(b: &Board, code: StatusCode, form: &FormView) -> Response {
-    html(code, Pages::new(b, Timestamp::now(), None).report(form))
+fn page(b: &Board, now: Timestamp, code: StatusCode, form: &FormView) -> Response {
+    html(code, Pages::new(b, now, None).report(form))
 }
 
 #[derive(Deserialize)]
@@ -194,7 +194,7 @@ pub async fn form(State(state): State<AppState>, Query(q): Query<FormQuery>) -> 
         return starting();
     };
     let token = match state.status.reports.key(&state).await {
-        Ok(k) => k.token(Timestamp::now()),
+        Ok(k) => k.token(state.clock.now()),
         Err(e) => return unavailable(&b, FormView::default(), e),
     };
     let view = FormView {
@@ -203,7 +203,7 @@ pub async fn form(State(state): State<AppState>, Query(q): Query<FormQuery>) -> 
         sent: q.sent.is_some(),
         ..FormView::default()
     };
-    page(&b, StatusCode::OK, &view)
+    page(&b, state.clock.now(), StatusCode::OK, &view)
 }
 
 fn unavailable(b: &Board, mut view: FormView, e: herald_store::StoreError) -> Response {
@@ -213,7 +213,7 @@ fn unavailable(b: &Board, mut view: FormView, e: herald_store::StoreError) -> Re
         "We could not take your report just now. Please try again in a few minutes.".into(),
     ));
     retry_after(
-        page(b, StatusCode::SERVICE_UNAVAILABLE, &view),
+        page(b, b.read_at, StatusCode::SERVICE_UNAVAILABLE, &view),
         Duration::from_secs(60),
     )
 }
@@ -229,7 +229,7 @@ pub async fn submit(
         return starting();
     };
     let reports = &state.status.reports;
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let key = match reports.key(&state).await {
         Ok(k) => k,
         Err(e) => return unavailable(&b, FormView::default(), e),
@@ -245,7 +245,7 @@ pub async fn submit(
         Ok(f) => f,
         Err(e) => {
             let view = again(None, String::new(), e.field, &e.message);
-            return page(&b, StatusCode::UNPROCESSABLE_ENTITY, &view);
+            return page(&b, state.clock.now(), StatusCode::UNPROCESSABLE_ENTITY, &view);
         }
     };
     if form.bot {
@@ -261,11 +261,11 @@ pub async fn submit(
             "form",
             token_refusal(p),
         );
-        return page(&b, StatusCode::BAD_REQUEST, &view);
+        return page(&b, state.clock.now(), StatusCode::BAD_REQUEST, &view);
     }
     if let Err(e) = form.check_component(&b) {
         let view = again(None, form.what.clone(), e.field, &e.message);
-        return page(&b, StatusCode::UNPROCESSABLE_ENTITY, &view);
+        return page(&b, state.clock.now(), StatusCode::UNPROCESSABLE_ENTITY, &view);
     }
     let peer = peer.map(|Extension(ConnectInfo(a))| a);
     if let Some(ip) = reports.client(&headers, peer)
@@ -281,7 +281,7 @@ pub async fn submit(
                 wait_text(wait)
             ),
         );
-        return retry_after(page(&b, StatusCode::TOO_MANY_REQUESTS, &view), wait);
+        return retry_after(page(&b, state.clock.now(), StatusCode::TOO_MANY_REQUESTS, &view), wait);
     }
     let kept = state
         .store
@@ -368,7 +368,7 @@ pub async fn list(
     let limit = list_limit(q.limit)?;
     let reports = state
         .store
-        .status_reports_since(Timestamp::now() - SignedDuration::from_hours(hours), limit)
+        .status_reports_since(state.clock.now() - SignedDuration::from_hours(hours), limit)
         .await?;
     let b = state.status.board();
     let list: Vec<Value> = reports

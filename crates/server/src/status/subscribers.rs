@@ -46,8 +46,8 @@ pub fn unsubscribe_link(page_url: &str, token: &str) -> String {
     format!("{page_url}/subscriptions/{token}/unsubscribe")
 }
 
-fn form_page(b: &Board, code: StatusCode, view: &FormView) -> Response {
-    html(code, Pages::new(b, Timestamp::now(), None).subscribe(view))
+fn form_page(b: &Board, now: Timestamp, code: StatusCode, view: &FormView) -> Response {
+    html(code, Pages::new(b, now, None).subscribe(view))
 }
 
 #[derive(Deserialize)]
@@ -61,7 +61,7 @@ pub async fn form(State(state): State<AppState>, Query(q): Query<FormQuery>) -> 
         return starting();
     };
     let token = match state.status.reports.key(&state).await {
-        Ok(k) => k.token(Timestamp::now()),
+        Ok(k) => k.token(state.clock.now()),
         Err(e) => {
             tracing::warn!(error = %e, "the subscribe form could not be served");
             return unavailable(&b, FormView::default());
@@ -72,7 +72,7 @@ pub async fn form(State(state): State<AppState>, Query(q): Query<FormQuery>) -> 
         sent: q.sent.is_some(),
         ..FormView::default()
     };
-    form_page(&b, StatusCode::OK, &view)
+    form_page(&b, state.clock.now(), StatusCode::OK, &view)
 }
 
 fn unavailable(b: &Board, mut view: FormView) -> Response {
@@ -81,7 +81,7 @@ fn unavailable(b: &Board, mut view: FormView) -> Response {
         "We could not take your request just now. Please try again in a few minutes.".into(),
     ));
     retry_after(
-        form_page(b, StatusCode::SERVICE_UNAVAILABLE, &view),
+        form_page(b, b.read_at, StatusCode::SERVICE_UNAVAILABLE, &view),
         std::time::Duration::from_secs(60),
     )
 }
@@ -97,7 +97,7 @@ pub async fn submit(
     let Some(b) = state.status.board() else {
         return starting();
     };
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let key = match state.status.reports.key(&state).await {
         Ok(k) => k,
         Err(e) => {
@@ -116,7 +116,7 @@ pub async fn submit(
         Ok(f) => f,
         Err(e) => {
             let view = again("", &[], e.field, &e.message);
-            return form_page(&b, StatusCode::UNPROCESSABLE_ENTITY, &view);
+            return form_page(&b, state.clock.now(), StatusCode::UNPROCESSABLE_ENTITY, &view);
         }
     };
     if f.bot {
@@ -125,13 +125,13 @@ pub async fn submit(
     }
     if let Err(p) = key.check(&f.token, now) {
         let view = again(&f.email, &f.components, "form", token_refusal(p));
-        return form_page(&b, StatusCode::BAD_REQUEST, &view);
+        return form_page(&b, state.clock.now(), StatusCode::BAD_REQUEST, &view);
     }
     let email = match notice::check_email(&f.email) {
         Ok(e) => e,
         Err(m) => {
             let view = again(&f.email, &f.components, "email", &m);
-            return form_page(&b, StatusCode::UNPROCESSABLE_ENTITY, &view);
+            return form_page(&b, state.clock.now(), StatusCode::UNPROCESSABLE_ENTITY, &view);
         }
     };
     if f.components
@@ -144,7 +144,7 @@ pub async fn submit(
             "component",
             "Please pick from the listed services.",
         );
-        return form_page(&b, StatusCode::UNPROCESSABLE_ENTITY, &view);
+        return form_page(&b, state.clock.now(), StatusCode::UNPROCESSABLE_ENTITY, &view);
     }
     let peer = peer.map(|Extension(ConnectInfo(a))| a);
     if let Some(ip) = state.status.reports.client(&headers, peer)
@@ -159,7 +159,7 @@ pub async fn submit(
                 wait_text(wait)
             ),
         );
-        return retry_after(form_page(&b, StatusCode::TOO_MANY_REQUESTS, &view), wait);
+        return retry_after(form_page(&b, state.clock.now(), StatusCode::TOO_MANY_REQUESTS, &view), wait);
     }
     match request(&state, &email, &f.components, now).await {
         Ok(()) => {
@@ -248,7 +248,7 @@ async fn subscriber_page(
     let unknown = || {
         html(
             StatusCode::NOT_FOUND,
-            Pages::new(&b, Timestamp::now(), None).subscription(&SubscriptionView {
+            Pages::new(&b, state.clock.now(), None).subscription(&SubscriptionView {
                 heading: "Link not recognised".into(),
                 text: "This subscription link is not one this page knows. You can subscribe again from the status page.".into(),
                 ..SubscriptionView::default()
@@ -265,6 +265,7 @@ async fn subscriber_page(
             tracing::warn!(error = %e, "a subscription page could not be read");
             Err(try_again(
                 &b,
+                state.clock.now(),
                 "We could not read your subscription just now.",
             ))
         }
@@ -272,11 +273,11 @@ async fn subscriber_page(
 }
 
 /// The database did not answer: say so, and to come back.
-fn try_again(b: &Board, what: &str) -> Response {
+fn try_again(b: &Board, now: Timestamp, what: &str) -> Response {
     retry_after(
         html(
             StatusCode::SERVICE_UNAVAILABLE,
-            Pages::new(b, Timestamp::now(), None).subscription(&SubscriptionView {
+            Pages::new(b, now, None).subscription(&SubscriptionView {
                 heading: "Please try again".into(),
                 text: format!("{what} Please try again in a few minutes."),
                 ..SubscriptionView::default()
@@ -347,7 +348,7 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
     match subscriber_page(&state, &token).await {
         Ok((s, b)) => html(
             StatusCode::OK,
-            Pages::new(&b, Timestamp::now(), None).subscription(&view_of(&b, &s, &token)),
+            Pages::new(&b, state.clock.now(), None).subscription(&view_of(&b, &s, &token)),
         ),
         Err(r) => r,
     }
@@ -363,10 +364,10 @@ pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -
         if let Some(p) = s.pending_component_ids.take() {
             s.component_ids = p;
         }
-        s.confirmed_at.get_or_insert(Timestamp::now());
+        s.confirmed_at.get_or_insert(state.clock.now());
         if let Err(e) = state.store.update_status_subscriber(&s).await {
             tracing::warn!(error = %e, "a subscription could not be confirmed");
-            return try_again(&b, "We could not record this just now.");
+            return try_again(&b, state.clock.now(), "We could not record this just now.");
         }
         metrics::counter!("herald_status_subscriptions_total", "outcome" => "confirmed")
             .increment(1);
@@ -377,7 +378,7 @@ pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -
     }
     html(
         StatusCode::OK,
-        Pages::new(&b, Timestamp::now(), None).subscription(&v),
+        Pages::new(&b, state.clock.now(), None).subscription(&v),
     )
 }
 
@@ -389,17 +390,17 @@ pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String
         Err(r) => return r,
     };
     if s.left_at.is_none() {
-        s.left_at = Some(Timestamp::now());
+        s.left_at = Some(state.clock.now());
         s.pending_component_ids = None;
         if let Err(e) = state.store.update_status_subscriber(&s).await {
             tracing::warn!(error = %e, "an unsubscribe could not be recorded");
-            return try_again(&b, "We could not record this just now.");
+            return try_again(&b, state.clock.now(), "We could not record this just now.");
         }
         tracing::info!("a status page subscriber unsubscribed");
     }
     html(
         StatusCode::OK,
-        Pages::new(&b, Timestamp::now(), None).subscription(&view_of(&b, &s, &token)),
+        Pages::new(&b, state.clock.now(), None).subscription(&view_of(&b, &s, &token)),
     )
 }
 
@@ -477,7 +478,7 @@ pub async fn add(
             format!("no component has the id {bad:?}"),
         ));
     }
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let (channel, address, secret) = match (i.email, i.webhook) {
         (Some(e), None) => (
             SubscriberChannel::Email,
@@ -540,7 +541,7 @@ pub async fn remove(
         )));
     };
     if s.left_at.is_none() {
-        s.left_at = Some(Timestamp::now());
+        s.left_at = Some(state.clock.now());
         state.store.update_status_subscriber(&s).await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -552,7 +553,7 @@ pub async fn fan_out(state: &AppState, rounds: u32) {
     for _ in 0..rounds {
         match state
             .store
-            .fan_out_status_notices(Timestamp::now(), herald_store::FAN_OUT_BATCH)
+            .fan_out_status_notices(state.clock.now(), herald_store::FAN_OUT_BATCH)
             .await
         {
             Ok(Some(n)) => enqueued += n,
@@ -573,7 +574,7 @@ pub async fn fan_out(state: &AppState, rounds: u32) {
 /// Standard Webhooks with the subscriber's secret. 2xx settles it; 410 Gone unsubscribes.
 pub async fn deliver_webhook(state: &AppState, m: &Message) -> Settle {
     let n = &state.notifier;
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let sid = m.facts["subscriber_id"].as_i64().unwrap_or_default();
     let nid = m.facts["notice_id"].as_i64().unwrap_or_default();
     let (sub, notice) = match (

@@ -71,6 +71,8 @@ pub struct RawMail {
     pub reply_to: Option<String>,
     pub give_up_after_hours: Option<i64>,
     pub pool_size: Option<i64>,
+    /// Deliver into this Maildir folder instead of over SMTP (demo, staging, tests).
+    pub maildir: Option<std::path::PathBuf>,
     /// Per sales channel: `[mail.stores.CHANNEL]` with name, from and reply_to.
     #[serde(default)]
     pub stores: BTreeMap<String, RawStoreSender>,
@@ -777,6 +779,7 @@ fn notifications(
         reply_to: m.reply_to.clone().filter(|v| !v.trim().is_empty()),
         give_up_after: Duration::from_secs(give_up as u64 * 3600),
         pool_size: pool.max(1) as u32,
+        maildir: m.maildir.clone(),
         stores: m
             .stores
             .iter()

@@ -374,7 +374,14 @@ async fn run(cli: Cli) -> Result<u8> {
                 rejected_rows: parsed.errors.len(),
                 ..Default::default()
             };
-            write_orders(store.as_ref(), &cfg.policy, &orders, &mut report, jiff::Timestamp::now()).await?;
+            write_orders(
+                store.as_ref(),
+                &cfg.policy,
+                &orders,
+                &mut report,
+                jiff::Timestamp::now(),
+            )
+            .await?;
             println!(
                 "{}: {} orders: {} created, {} updated, {} unchanged; {} bad rows skipped",
                 file.display(),

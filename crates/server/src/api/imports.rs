@@ -123,7 +123,14 @@ pub async fn import(
         return Err(e);
     }
     let orders: Vec<NewOrder> = parsed.orders.into_iter().map(|p| p.order).collect();
-    write_orders(state.store.as_ref(), &state.policy, &orders, &mut report, state.clock.now()).await?;
+    write_orders(
+        state.store.as_ref(),
+        &state.policy,
+        &orders,
+        &mut report,
+        state.clock.now(),
+    )
+    .await?;
     state.send_now.notify_one();
     metrics::counter!("herald_orders_ingested_total", "path" => "import")
         .increment(orders.len() as u64);

@@ -32,10 +32,7 @@ pub async fn email(
         .map_err(|e| AppError::bad_request(format!("the message could not be read: {e}")))?;
     match parsed {
         Ok(b) => {
-            let recorded = state
-                .store
-                .record_bounce(&b, state.clock.now())
-                .await?;
+            let recorded = state.store.record_bounce(&b, state.clock.now()).await?;
             metrics::counter!("herald_bounces_total", "hard" => (!recorded.undeliverable.is_empty()).to_string())
                 .increment(1);
             Ok(Json(json!({

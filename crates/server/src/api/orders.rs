@@ -60,10 +60,7 @@ pub async fn list(
         limit: p.limit(100)?,
     };
     p.finish()?;
-    let page = state
-        .store
-        .list_orders(&filter, state.clock.now())
-        .await?;
+    let page = state.store.list_orders(&filter, state.clock.now()).await?;
     Ok(Json(
         json!({ "orders": page.items, "next_cursor": page.next_cursor }),
     ))

@@ -1,6 +1,10 @@
 //! Customer e-mail over SMTP (lettre, pooled connections; `smtp://` with optional STARTTLS
 //! via `?tls=required`, `smtps://` for TLS from the first byte, credentials in the URL).
 //!
+//! `mail.maildir` delivers into a Maildir folder instead (the demo, a staging herald, a test
+//! rig): each message is a file in `new/`, written whole through `tmp/` as Maildir requires,
+//! readable by any mail client (mutt -f, Thunderbird, Evolution).
+//!
 //! A mailer that cannot be used (no server, From or Reply-To missing or a placeholder domain)
 //! still exists and says why, so messages stay in the outbox instead of going out wrong.
 
@@ -34,6 +38,8 @@ pub struct MailSettings {
     pub give_up_after: Duration,
     /// SMTP connections kept open per node.
     pub pool_size: u32,
+    /// Deliver into this Maildir folder instead of over SMTP (`mail.maildir`).
+    pub maildir: Option<std::path::PathBuf>,
     /// Per sales channel, when the seller runs several stores under their own names.
     pub stores: std::collections::BTreeMap<String, StoreSender>,
 }
@@ -46,6 +52,7 @@ impl std::fmt::Debug for MailSettings {
                 "smtp_url",
                 &self.smtp_url.as_deref().map(herald_store::redact_url),
             )
+            .field("maildir", &self.maildir)
             .field("from", &self.from)
             .field("reply_to", &self.reply_to)
             .field("give_up_after", &self.give_up_after)
@@ -59,6 +66,7 @@ impl MailSettings {
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         match self.smtp_url.as_deref().map(str::trim) {
+            None | Some("") if self.maildir.is_some() => {}
             None | Some("") => out.push(
                 "mail.smtp_url is not set: set it to your mail server, for example smtp://127.0.0.1:2525 or smtps://user:password@smtp.yourhost.com:465".to_string(),
             ),
@@ -102,7 +110,10 @@ impl MailSettings {
 
     /// Whether anything at all is set under `[mail]`.
     pub fn is_configured(&self) -> bool {
-        self.smtp_url.is_some() || self.from.is_some() || self.reply_to.is_some()
+        self.smtp_url.is_some()
+            || self.maildir.is_some()
+            || self.from.is_some()
+            || self.reply_to.is_some()
     }
 }
 
@@ -112,10 +123,16 @@ pub struct Mailer {
 }
 
 struct Ready {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: Transport,
     default: Identity,
     /// Per sales channel.
     stores: std::collections::BTreeMap<String, Identity>,
+}
+
+/// Where finished messages go.
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Maildir(std::path::PathBuf),
 }
 
 /// Who a message is from.
@@ -155,12 +172,19 @@ impl Mailer {
                 )),
             };
         }
-        let url = settings.smtp_url.as_deref().unwrap_or_default().trim();
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .expect("checked by problems()")
-            .timeout(Some(Duration::from_secs(30)))
-            .pool_config(PoolConfig::new().max_size(settings.pool_size.max(1)))
-            .build();
+        let transport = match &settings.maildir {
+            Some(dir) => Transport::Maildir(dir.clone()),
+            None => {
+                let url = settings.smtp_url.as_deref().unwrap_or_default().trim();
+                Transport::Smtp(
+                    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                        .expect("checked by problems()")
+                        .timeout(Some(Duration::from_secs(30)))
+                        .pool_config(PoolConfig::new().max_size(settings.pool_size.max(1)))
+                        .build(),
+                )
+            }
+        };
         Self {
             ready: Ok(Ready {
                 transport,
@@ -236,14 +260,59 @@ impl Mailer {
                 transient: false,
                 text: format!("the message could not be built: {e}"),
             })?;
-        match ready.transport.send(email).await {
-            Ok(_) => Ok(message_id),
-            Err(e) => Err(SendError {
-                transient: !e.is_permanent(),
-                text: describe(&e),
-            }),
+        match &ready.transport {
+            Transport::Smtp(smtp) => match smtp.send(email).await {
+                Ok(_) => Ok(message_id),
+                Err(e) => Err(SendError {
+                    transient: !e.is_permanent(),
+                    text: describe(&e),
+                }),
+            },
+            Transport::Maildir(dir) => {
+                let (dir, bytes) = (dir.clone(), email.formatted());
+                tokio::task::spawn_blocking(move || into_maildir(&dir, id, &bytes))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r)
+                    .map_err(|text| SendError {
+                        transient: true,
+                        text,
+                    })?;
+                Ok(message_id)
+            }
         }
     }
+}
+
+/// Writes one message into a Maildir folder (creating `tmp/`, `new/` and `cur/` if needed):
+/// whole into `tmp/`, synced, then renamed into `new/`, so a reader never sees half a message.
+fn into_maildir(dir: &std::path::Path, id: i64, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let fail = |what: &str, e: std::io::Error| {
+        format!(
+            "cannot {what} in the Maildir folder {} (mail.maildir): {e}",
+            dir.display()
+        )
+    };
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(|e| fail("create folders", e))?;
+    }
+    // Unique per delivery: the time, the process and the outbox message.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let name = format!(
+        "{}.M{}P{}Q{id}.herald",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id()
+    );
+    let tmp = dir.join("tmp").join(&name);
+    let mut f = std::fs::File::create(&tmp).map_err(|e| fail("write a message", e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| fail("write a message", e))?;
+    std::fs::rename(&tmp, dir.join("new").join(&name)).map_err(|e| fail("deliver a message", e))
 }
 
 impl Ready {
@@ -338,8 +407,55 @@ mod tests {
             reply_to: Some(reply.into()),
             give_up_after: Duration::from_secs(86_400),
             pool_size: 4,
+            maildir: None,
             stores: Default::default(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_maildir_mailer_files_whole_messages_under_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let box_dir = dir.path().join("outbox");
+        let mut s = settings(
+            "",
+            "Canyon Clay Co. <orders@canyonclay.shop>",
+            "help@canyonclay.shop",
+        );
+        s.smtp_url = None;
+        s.maildir = Some(box_dir.clone());
+        assert!(s.problems().is_empty(), "{:?}", s.problems());
+        let m = Mailer::new(&s);
+        assert!(m.held().is_none());
+        let rendered = Rendered {
+            subject: "Your parcel has stopped moving".into(),
+            text: "We asked USPS to look for it.".into(),
+            html: "<p>We asked USPS to look for it.</p>".into(),
+        };
+        let id = m
+            .send(41, "ava.begay@mail.herald-demo.net", &rendered, None, None)
+            .await
+            .unwrap();
+        assert_eq!(id, "<herald.outbox.41@canyonclay.shop>");
+        let files: Vec<_> = std::fs::read_dir(box_dir.join("new"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1);
+        assert!(files[0].to_string_lossy().contains("Q41."));
+        let mail = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(
+            mail.contains("Subject: Your parcel has stopped moving"),
+            "{mail}"
+        );
+        assert!(
+            mail.contains("Message-ID: <herald.outbox.41@canyonclay.shop>"),
+            "{mail}"
+        );
+        assert!(
+            mail.contains("To: ava.begay@mail.herald-demo.net"),
+            "{mail}"
+        );
+        assert_eq!(std::fs::read_dir(box_dir.join("tmp")).unwrap().count(), 0);
     }
 
     // The SMTP pool keeps its connections on a task, so a mailer lives in a runtime.

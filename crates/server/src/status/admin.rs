@@ -276,7 +276,11 @@ pub async fn open_incident(
         impact: i.impact,
         body: i.body,
         components: component_set(i.components),
-        next_update_by: promise(i.next_update_by, i.next_update_in_minutes, state.clock.now())?,
+        next_update_by: promise(
+            i.next_update_by,
+            i.next_update_in_minutes,
+            state.clock.now(),
+        )?,
         estimated_restore_at: i.estimated_restore_at,
         started_at: i.started_at,
     };
@@ -318,7 +322,11 @@ pub async fn add_update(
         body: u.body,
         components: component_set(u.components),
         impact: u.impact,
-        next_update_by: promise(u.next_update_by, u.next_update_in_minutes, state.clock.now())?,
+        next_update_by: promise(
+            u.next_update_by,
+            u.next_update_in_minutes,
+            state.clock.now(),
+        )?,
         estimated_restore_at: u.estimated_restore_at,
     };
     let c = change(&state, key.as_deref(), |p| p.update_incident(&id, &n)).await?;

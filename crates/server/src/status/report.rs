@@ -245,7 +245,12 @@ pub async fn submit(
         Ok(f) => f,
         Err(e) => {
             let view = again(None, String::new(), e.field, &e.message);
-            return page(&b, state.clock.now(), StatusCode::UNPROCESSABLE_ENTITY, &view);
+            return page(
+                &b,
+                state.clock.now(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &view,
+            );
         }
     };
     if form.bot {
@@ -265,7 +270,12 @@ pub async fn submit(
     }
     if let Err(e) = form.check_component(&b) {
         let view = again(None, form.what.clone(), e.field, &e.message);
-        return page(&b, state.clock.now(), StatusCode::UNPROCESSABLE_ENTITY, &view);
+        return page(
+            &b,
+            state.clock.now(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &view,
+        );
     }
     let peer = peer.map(|Extension(ConnectInfo(a))| a);
     if let Some(ip) = reports.client(&headers, peer)
@@ -281,7 +291,10 @@ pub async fn submit(
                 wait_text(wait)
             ),
         );
-        return retry_after(page(&b, state.clock.now(), StatusCode::TOO_MANY_REQUESTS, &view), wait);
+        return retry_after(
+            page(&b, state.clock.now(), StatusCode::TOO_MANY_REQUESTS, &view),
+            wait,
+        );
     }
     let kept = state
         .store

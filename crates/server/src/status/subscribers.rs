@@ -116,7 +116,12 @@ pub async fn submit(
         Ok(f) => f,
         Err(e) => {
             let view = again("", &[], e.field, &e.message);
-            return form_page(&b, state.clock.now(), StatusCode::UNPROCESSABLE_ENTITY, &view);
+            return form_page(
+                &b,
+                state.clock.now(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &view,
+            );
         }
     };
     if f.bot {
@@ -131,7 +136,12 @@ pub async fn submit(
         Ok(e) => e,
         Err(m) => {
             let view = again(&f.email, &f.components, "email", &m);
-            return form_page(&b, state.clock.now(), StatusCode::UNPROCESSABLE_ENTITY, &view);
+            return form_page(
+                &b,
+                state.clock.now(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &view,
+            );
         }
     };
     if f.components
@@ -144,7 +154,12 @@ pub async fn submit(
             "component",
             "Please pick from the listed services.",
         );
-        return form_page(&b, state.clock.now(), StatusCode::UNPROCESSABLE_ENTITY, &view);
+        return form_page(
+            &b,
+            state.clock.now(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &view,
+        );
     }
     let peer = peer.map(|Extension(ConnectInfo(a))| a);
     if let Some(ip) = state.status.reports.client(&headers, peer)
@@ -159,7 +174,10 @@ pub async fn submit(
                 wait_text(wait)
             ),
         );
-        return retry_after(form_page(&b, state.clock.now(), StatusCode::TOO_MANY_REQUESTS, &view), wait);
+        return retry_after(
+            form_page(&b, state.clock.now(), StatusCode::TOO_MANY_REQUESTS, &view),
+            wait,
+        );
     }
     match request(&state, &email, &f.components, now).await {
         Ok(()) => {

@@ -149,7 +149,7 @@ pub fn business_days_after(
 }
 
 /// The end (23:59:59 local) of the day `n` business days after `t`'s day.
-fn end_of_business_day_after(
+pub fn end_of_business_day_after(
     t: Timestamp,
     n: u32,
     cal: &BusinessCalendar,

@@ -227,6 +227,78 @@ impl WatchPolicy {
             .get(&format!("{carrier}/{}", service_key(carrier, service)))
     }
 
+    /// The route a shipment should follow, when both ends are known places.
+    pub fn route(&self, facts: &ShipmentFacts) -> Option<Route> {
+        let from = facts
+            .origin_postal_code
+            .as_deref()
+            .and_then(geo::postal_code)?;
+        let to = facts
+            .destination_postal_code
+            .as_deref()
+            .and_then(geo::postal_code)?;
+        Some(Route::new(
+            from,
+            to,
+            self.misroute_min_km,
+            self.misroute_share,
+        ))
+    }
+
+    /// The service standard's slowest transit for a shipment, in business days.
+    pub fn standard_business_days(&self, facts: &ShipmentFacts) -> Option<u32> {
+        let km = self.route(facts).map(|r| geo::distance_km(r.from, r.to));
+        facts
+            .service
+            .as_deref()
+            .and_then(|s| self.standard_for(&facts.carrier, s))
+            .map(|s| s.max_days(km))
+    }
+
+    /// The calendar a carrier's days are counted in.
+    pub fn calendar_for(&self, carrier: &str) -> &BusinessCalendar {
+        self.carrier_calendars
+            .get(carrier)
+            .unwrap_or(&self.store_calendar)
+    }
+
+    /// When a parcel the carrier accepted at `accepted` is overdue: after the carrier's
+    /// estimate, else after the last business day of its service standard.
+    pub fn expected_delivery(
+        &self,
+        facts: &ShipmentFacts,
+        accepted: Timestamp,
+    ) -> Option<Timestamp> {
+        facts.estimated_delivery.or_else(|| {
+            Some(problems::end_of_business_day_after(
+                accepted,
+                self.standard_business_days(facts)?,
+                self.calendar_for(&facts.carrier),
+                &self.time_zone,
+            ))
+        })
+    }
+
+    /// When a parcel labelled (or marked shipped) at `start` and never scanned is "not
+    /// accepted".
+    pub fn acceptance_deadline(&self, facts: &ShipmentFacts, start: Timestamp) -> Timestamp {
+        problems::business_days_after(
+            start,
+            self.thresholds_for(&facts.carrier, facts.service.as_deref())
+                .not_accepted_business_days,
+            self.calendar_for(&facts.carrier),
+            &self.time_zone,
+        )
+    }
+
+    /// When a moving parcel last scanned at `last_scan` counts as stalled.
+    pub fn stalled_from(&self, facts: &ShipmentFacts, last_scan: Timestamp) -> Timestamp {
+        let days = self
+            .thresholds_for(&facts.carrier, facts.service.as_deref())
+            .stalled_days;
+        last_scan + jiff::SignedDuration::from_hours(24 * days)
+    }
+
     /// The rules' verdict on one shipment at `now`.
     pub fn verdict(
         &self,
@@ -234,24 +306,8 @@ impl WatchPolicy {
         events: &[TrackingEvent],
         now: Timestamp,
     ) -> Verdict {
-        let from = facts
-            .origin_postal_code
-            .as_deref()
-            .and_then(geo::postal_code);
-        let to = facts
-            .destination_postal_code
-            .as_deref()
-            .and_then(geo::postal_code);
-        let route = match (from, to) {
-            (Some(f), Some(t)) => Some(Route::new(f, t, self.misroute_min_km, self.misroute_share)),
-            _ => None,
-        };
-        let km = route.map(|r| geo::distance_km(r.from, r.to));
-        let standard_business_days = facts
-            .service
-            .as_deref()
-            .and_then(|s| self.standard_for(&facts.carrier, s))
-            .map(|s| s.max_days(km));
+        let route = self.route(facts);
+        let standard_business_days = self.standard_business_days(facts);
         let parcel = Parcel {
             label_created_at: facts.label_created_at,
             shipped_at: facts.recorded_at,
@@ -260,10 +316,7 @@ impl WatchPolicy {
             events,
             route,
         };
-        let cal = self
-            .carrier_calendars
-            .get(&facts.carrier)
-            .unwrap_or(&self.store_calendar);
+        let cal = self.calendar_for(&facts.carrier);
         problems::evaluate(
             &parcel,
             self.thresholds_for(&facts.carrier, facts.service.as_deref()),
@@ -462,5 +515,43 @@ mod tests {
             kinds(&p.verdict(&facts, &evs, t("2025-12-05T00:00:01Z")))
                 .contains(&ProblemKind::Overdue)
         );
+    }
+
+    proptest::proptest! {
+        /// The instants the simulator calls "detectable" are exactly where the rules start
+        /// to fire: a second before, the verdict is clean; at the instant, it names the kind.
+        #[test]
+        fn the_moments_a_problem_becomes_detectable_match_the_rules(
+            accept_min in 0i64..(60 * 24 * 400),
+            carrier in proptest::sample::select(vec![
+                ("usps", "Priority Mail"), ("usps", "Ground Advantage"), ("ups", "Ground"),
+            ]),
+            dest in proptest::sample::select(vec!["11201", "85004", "99501", "98101", "33101"]),
+        ) {
+            let p = WatchPolicy {
+                time_zone: jiff::tz::TimeZone::get("America/Phoenix").unwrap(),
+                ..WatchPolicy::default()
+            };
+            let facts = ShipmentFacts {
+                carrier: carrier.0.into(),
+                service: Some(carrier.1.into()),
+                origin_postal_code: Some("86001".into()),
+                destination_postal_code: Some(dest.into()),
+                ..Default::default()
+            };
+            let accepted = t("2025-01-01T00:00:00Z") + jiff::SignedDuration::from_mins(accept_min);
+            let second = jiff::SignedDuration::from_secs(1);
+            let evs = [scan(TrackingStatus::Accepted, &accepted.to_string(), "Flagstaff", "AZ")];
+            let overdue = p.expected_delivery(&facts, accepted).unwrap();
+            let stalled = p.stalled_from(&facts, accepted);
+            for (kind, at) in [(ProblemKind::Overdue, overdue + second), (ProblemKind::Stalled, stalled)] {
+                proptest::prop_assert!(!kinds(&p.verdict(&facts, &evs, at - second)).contains(&kind));
+                proptest::prop_assert!(kinds(&p.verdict(&facts, &evs, at)).contains(&kind));
+            }
+            let labelled = ShipmentFacts { label_created_at: Some(accepted), ..facts.clone() };
+            let due = p.acceptance_deadline(&labelled, accepted);
+            proptest::prop_assert!(kinds(&p.verdict(&labelled, &[], due - second)).is_empty());
+            proptest::prop_assert_eq!(kinds(&p.verdict(&labelled, &[], due)), vec![ProblemKind::NotAccepted]);
+        }
     }
 }

@@ -29,11 +29,11 @@ impl Dice {
     }
 }
 
-const FIRST: &[&str] = &[
+pub(crate) const FIRST: &[&str] = &[
     "Ava", "Noah", "Mia", "Liam", "Sofia", "Mateo", "Isla", "Ezra", "Nora", "Kai", "Lucia", "Owen",
     "Maya", "Eli", "Rosa", "Jonah",
 ];
-const LAST: &[&str] = &[
+pub(crate) const LAST: &[&str] = &[
     "Begay", "Garcia", "Nguyen", "Smith", "Yazzie", "Patel", "Kim", "Lopez", "Walker", "Chee",
     "Johnson", "Rivera",
 ];
@@ -51,7 +51,7 @@ const PLACES: &[(&str, &str, &str)] = &[
     ("Orlando", "FL", "32801"),
     ("Anchorage", "AK", "99501"),
 ];
-const PRODUCTS: &[(&str, &str, &str)] = &[
+pub(crate) const PRODUCTS: &[(&str, &str, &str)] = &[
     ("MUG-SAND", "Sandstone mug", "28.00"),
     ("MUG-JUNI", "Juniper mug", "28.00"),
     ("BWL-MESA", "Mesa serving bowl", "64.00"),

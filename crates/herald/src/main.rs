@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod sim;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -44,6 +45,25 @@ enum Command {
         /// Orders to seed.
         #[arg(long, default_value_t = 300)]
         orders: usize,
+    },
+    /// Run the demo store for DAYS in virtual time at full speed (on its own temporary
+    /// SQLite file) and score herald: every injected parcel problem, when it became
+    /// detectable, when herald flagged it and when the customer was told. Exits 4 when a
+    /// target is missed.
+    Simulate {
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long, default_value_t = 200)]
+        orders_per_day: u32,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Write the whole report (JSON) here.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// The first instant of the run, RFC 3339 (default: midnight in Flagstaff on Monday
+        /// 2026-11-16, so a 30-day run spans Thanksgiving weekend).
+        #[arg(long, default_value = "2026-11-16T07:00:00Z")]
+        start: String,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
@@ -249,6 +269,46 @@ fn app_state(cfg: &Config, store: Arc<dyn Store>) -> AppState {
     }
 }
 
+fn print_simulation(r: &sim::score::Report, took: std::time::Duration) {
+    let mins = |m: Option<f64>| m.map_or("-".to_string(), |m| format!("{m:.0} min"));
+    println!(
+        "herald simulate: {} days from {}, {} orders a day, seed {} ({:.1} s)",
+        r.days,
+        r.started_at,
+        r.orders_per_day,
+        r.seed,
+        took.as_secs_f64()
+    );
+    println!("  orders {}, parcels {}", r.orders, r.parcels);
+    println!(
+        "  problems injected {}, flagged {}, missed {}; false alarms {}",
+        r.problems_injected, r.problems_flagged, r.problems_missed, r.false_alarms
+    );
+    println!(
+        "  customers told: median {} after the problem was detectable (p90 {}); told late {}, never told {}; duplicate messages {}",
+        mins(r.median_minutes_detectable_to_customer),
+        mins(r.p90_minutes_detectable_to_customer),
+        r.customers_told_late,
+        r.customers_never_told,
+        r.duplicate_messages
+    );
+    println!(
+        "  late shipments {} ({:.2}%); status page promises kept {}, broken {}",
+        r.late_shipments,
+        r.late_shipment_rate * 100.0,
+        r.promises_kept,
+        r.promises_broken
+    );
+    println!(
+        "  targets: {}",
+        if r.targets_met {
+            "all met".to_string()
+        } else {
+            format!("MISSED: {}", r.targets.missed().join("; "))
+        }
+    );
+}
+
 fn print_import_errors(file: &Path, errors: &[herald_core::import::RowError]) {
     for e in errors.iter().take(200) {
         eprintln!("{}: {e}", file.display());
@@ -341,6 +401,42 @@ async fn run(cli: Cli) -> Result<u8> {
                 dir.path().display()
             );
             launch(listener, app_state(&cfg, store), shutdown_signal()).await?;
+        }
+        Command::Simulate {
+            days,
+            orders_per_day,
+            seed,
+            report,
+            start,
+        } => {
+            let cfg = load_config(&cli, Some("sqlite://unused.db".into()), None)?;
+            if !(1..=366).contains(days) || !(1..=100_000).contains(orders_per_day) {
+                bail!("--days must be 1 to 366 and --orders-per-day 1 to 100000");
+            }
+            let start: jiff::Timestamp = start.parse().with_context(|| {
+                format!("--start {start:?} is not an RFC 3339 instant (like 2026-11-16T07:00:00Z)")
+            })?;
+            let opts = sim::Options {
+                days: *days,
+                orders_per_day: *orders_per_day,
+                seed: *seed,
+                start,
+            };
+            let began = std::time::Instant::now();
+            let r = sim::simulate(&opts, cfg).await?;
+            let json = serde_json::to_string_pretty(&r)?;
+            if let Some(path) = report {
+                std::fs::write(path, format!("{json}\n"))
+                    .with_context(|| format!("cannot write the report to {}", path.display()))?;
+            }
+            print_simulation(&r, began.elapsed());
+            if !r.targets_met {
+                eprintln!(
+                    "herald simulate: targets missed: {}",
+                    r.targets.missed().join("; ")
+                );
+                return Ok(4);
+            }
         }
         Command::Migrate => {
             let cfg = load_config(&cli, None, None)?;

@@ -81,6 +81,12 @@ impl Clock {
         }
     }
 
+    /// Whether a driver moves this clock itself (a simulation): nobody reads its pages
+    /// between moves, so they are rendered only when something changed.
+    pub fn is_manual(&self) -> bool {
+        matches!(&*self.0, Kind::Manual(_))
+    }
+
     /// Store seconds per real second.
     pub fn speed(&self) -> f64 {
         match &*self.0 {

@@ -315,6 +315,14 @@ pub async fn launch(
     served
 }
 
+/// One round of every background worker, for a driver that moves a manual clock itself (the
+/// simulator): the sweeps, the status clock, then the sender until nothing is due.
+pub async fn work_once(state: &AppState) -> Result<(), herald_store::StoreError> {
+    workers::sweep_once(state).await;
+    status::step(state).await;
+    notify::step(state).await
+}
+
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

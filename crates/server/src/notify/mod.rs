@@ -139,6 +139,14 @@ pub async fn sender(state: AppState, mut stop: tokio::sync::watch::Receiver<bool
     }
 }
 
+/// One turn of the sender, for a driver that moves a manual clock itself: the digest when it
+/// is due, then every message that is due.
+pub async fn step(state: &AppState) -> Result<(), herald_store::StoreError> {
+    enqueue_digest(state, state.clock.now()).await?;
+    while deliver_once(state).await?.claimed as u32 == CLAIM_BATCH {}
+    Ok(())
+}
+
 /// Claims one batch of due messages and settles each.
 pub async fn deliver_once(state: &AppState) -> Result<Round, herald_store::StoreError> {
     let now = state.clock.now();

@@ -177,7 +177,8 @@ impl StatusService {
                 (None, known, Some(stale_before.unwrap_or(now)))
             }
         };
-        let minute_turned = rendered_at.is_none_or(|r| now.duration_since(r).as_secs() >= 60);
+        let minute_turned = !state.clock.is_manual()
+            && rendered_at.is_none_or(|r| now.duration_since(r).as_secs() >= 60);
         let read_new = board.is_some();
         let changed = read_new || stale_since.is_some() != stale_before.is_some();
         if !changed && !minute_turned {
@@ -230,6 +231,14 @@ pub async fn clock(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>
             Some(_) = woken => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// One turn of the status clock, for a driver that moves a manual clock itself.
+pub async fn step(state: &AppState) {
+    let changed = state.status.refresh(state, false).await;
+    if let Some(board) = state.status.board() {
+        tick(state, &board, changed).await;
     }
 }
 

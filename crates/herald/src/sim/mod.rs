@@ -1,0 +1,143 @@
+//! The store simulator behind `herald demo` and `herald simulate`.
+//!
+//! [`world`] draws a month of Canyon Clay Co. from a seed: orders, shipping, parcels and their
+//! scans, the problems, the label-service outage. [`drive`] feeds it to herald through the
+//! HTTP API and plays the seller. [`score`] measures the outcome against the world's truth.
+//!
+//! `herald simulate` runs it in virtual time: a manual clock the loop below moves from one
+//! moment to the next (every five minutes, and exactly when the seller acts), calling herald's
+//! background workers itself after each move ([`herald_server::work_once`]). The demo runs
+//! the same world and driver against a live server on a scaled clock.
+
+pub mod drive;
+pub mod score;
+pub mod world;
+
+use crate::config::Config;
+use anyhow::{Context, Result};
+use herald_server::AppState;
+use herald_server::clock::Clock;
+use jiff::{SignedDuration, Timestamp};
+
+/// What `herald simulate` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub days: u32,
+    pub orders_per_day: u32,
+    pub seed: u64,
+    pub start: Timestamp,
+}
+
+/// How far the clock moves at most between two rounds of herald's workers.
+pub const STEP: SignedDuration = SignedDuration::from_mins(5);
+/// The step while a status page incident is open.
+pub const FINE_STEP: SignedDuration = SignedDuration::from_mins(1);
+
+/// The demo store's settings on top of `cfg`: Canyon Clay Co. in Flagstaff (Arizona keeps no
+/// daylight saving time), two days of handling, messages into `maildir` instead of SMTP, the
+/// seller's alerts to the studio's address.
+pub fn configure(cfg: &mut Config, maildir: &std::path::Path) -> Result<()> {
+    cfg.store_name = "Canyon Clay Co.".into();
+    let tz = jiff::tz::TimeZone::get("America/Phoenix")?;
+    cfg.policy.time_zone = tz.clone();
+    cfg.policy.handling_days.insert("amazon".into(), 2);
+    cfg.policy.handling_days.insert("shopify".into(), 2);
+    cfg.watch.time_zone = tz;
+    cfg.mail.smtp_url = None;
+    cfg.mail.maildir = Some(maildir.to_path_buf());
+    cfg.mail.from = Some("Canyon Clay Co. <orders@canyonclay.shop>".into());
+    cfg.mail.reply_to = Some("studio@canyonclay.shop".into());
+    cfg.notify.seller_email = Some("studio@canyonclay.shop".into());
+    Ok(())
+}
+
+/// A fresh herald on a SQLite file in `dir` with the demo's settings, on `clock`, and an API
+/// token for the store's systems.
+pub async fn herald(cfg: &Config, clock: Clock) -> Result<(AppState, drive::Api)> {
+    let store = crate::open_store(cfg).await?;
+    let token = crate::new_token();
+    store
+        .create_token("store", &herald_store::hash_token(&token), clock.now())
+        .await?;
+    let mut state = crate::app_state(cfg, store);
+    state.clock = clock;
+    let api = drive::Api {
+        router: herald_server::router(state.clone()),
+        token,
+    };
+    Ok((state, api))
+}
+
+/// Runs a whole simulation in virtual time and scores it.
+pub async fn simulate(opts: &Options, mut cfg: Config) -> Result<score::Report> {
+    let dir = tempfile::Builder::new()
+        .prefix("herald-simulate-")
+        .tempdir()?;
+    cfg.database_url = format!("sqlite://{}", dir.path().join("simulate.db").display());
+    let maildir = dir.path().join("maildir");
+    configure(&mut cfg, &maildir)?;
+    let spec = world::Spec {
+        start: opts.start,
+        days: opts.days,
+        orders_per_day: opts.orders_per_day,
+        seed: opts.seed,
+        outage_at: None,
+    };
+    let world = world::build(&spec, &cfg.policy, &cfg.watch);
+    let clock = Clock::manual(opts.start);
+    let (state, api) = herald(&cfg, clock.clone()).await?;
+    let mut driver = drive::Driver::new(&world, api.clone());
+    driver.set_up_status_page().await?;
+    // Run until everything has happened and the last problem has had a day to be told.
+    let last_detectable = world.parcels.iter().filter_map(|p| p.detectable_at).max();
+    let end =
+        world.ends_at().max(last_detectable.unwrap_or(opts.start)) + SignedDuration::from_hours(24);
+    let mut now = opts.start;
+    loop {
+        clock.set(now);
+        driver.feed_until(now).await?;
+        herald_server::work_once(&state)
+            .await
+            .context("herald's workers")?;
+        // The seller sees herald's alerts of this moment (an e-mail, the alerts list).
+        driver.act(now).await?;
+        if now >= end && driver.done() {
+            break;
+        }
+        // herald's status clock ticks every second: while an incident is open the loop moves
+        // a minute at a time, so its reminders reach the seller when they would.
+        let mut next = now
+            + if driver.incident_open() {
+                FINE_STEP
+            } else {
+                STEP
+            };
+        if let Some(t) = driver.next_step_at() {
+            next = next.min(t.max(now + SignedDuration::from_secs(1)));
+        }
+        now = next;
+    }
+    let incident = match &driver.incident {
+        Some(id) => Some(
+            api.call(
+                axum::http::Method::GET,
+                &format!("/api/v1/status/incidents/{id}"),
+                None,
+                None,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    score::score(
+        state.store.as_ref(),
+        score::Run {
+            world: &world,
+            shipment_ids: &driver.shipment_ids,
+            incident: incident.as_ref(),
+            maildir: &maildir,
+            ended_at: now,
+        },
+    )
+    .await
+}

@@ -178,11 +178,13 @@ pub async fn score(store: &dyn Store, run: Run<'_>) -> anyhow::Result<Report> {
             // are each about a different alert; the Maildir check below covers them.)
             let for_customer = !m.kind.for_seller() && !m.kind.for_subscriber();
             let key = format!(
-                "{:?}|{}|{}|{}|{}",
+                "{:?}|{}|{}|{}|{}|{}",
                 m.order_id,
                 m.kind,
                 m.facts["shipment_id"],
                 m.facts["problem"],
+                // A delay notice when the order is at risk, and another when it is late.
+                m.facts["missed"],
                 m.recipient.as_deref().unwrap_or("")
             );
             if for_customer {

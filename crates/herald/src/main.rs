@@ -38,13 +38,22 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
-    /// Start a demo store on a fresh temporary SQLite file and serve it.
+    /// Start the demo store on a fresh temporary SQLite file and serve it, live: orders come
+    /// in, parcels move and go wrong, the label service fails, customers are told (messages
+    /// go to a Maildir folder and the console).
     Demo {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
-        /// Orders to seed.
-        #[arg(long, default_value_t = 300)]
-        orders: usize,
+        /// Store seconds per real second: 60 is an hour a minute, 3600 an hour a second.
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        /// How long the store keeps running, in store days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long, default_value_t = 200)]
+        orders_per_day: u32,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
     },
     /// Run the demo store for DAYS in virtual time at full speed (on its own temporary
     /// SQLite file) and score herald: every injected parcel problem, when it became
@@ -342,65 +351,28 @@ async fn run(cli: Cli) -> Result<u8> {
             let store = open_store(&cfg).await?;
             serve(&cfg, store).await?;
         }
-        Command::Demo { listen, orders } => {
-            let dir = tempfile::Builder::new().prefix("herald-demo-").tempdir()?;
-            let url = format!("sqlite://{}", dir.path().join("demo.db").display());
-            let mut cfg = load_config(&cli, Some(url), listen.clone())?;
-            cfg.store_name = "Canyon Clay Co.".into();
-            cfg.policy.time_zone = jiff::tz::TimeZone::get("America/Phoenix")?;
-            cfg.policy.handling_days.insert("amazon".into(), 2);
-            init_logging(&cfg);
-            let store = open_store(&cfg).await?;
-            let now = jiff::Timestamp::now();
-            let seeded = demo::orders(*orders, now, 7);
-            let stored = store.upsert_orders(&seeded, &cfg.policy, now).await?;
-            let ids: Vec<i64> = stored.iter().map(|u| u.id).collect();
-            let parcels = demo::parcels(&seeded, &ids, now);
-            for (shipment, events) in &parcels {
-                store.ingest_tracking_events(events, now).await?;
-                store.upsert_shipment(shipment, now).await?;
+        Command::Demo {
+            listen,
+            speed,
+            days,
+            orders_per_day,
+            seed,
+        } => {
+            let cfg = load_config(&cli, Some("sqlite://unused.db".into()), listen.clone())?;
+            if !(*speed >= 1.0 && *speed <= 86_400.0) {
+                bail!("--speed must be between 1 (real time) and 86400 (a day per second)");
             }
-            store.raise_due_alerts(now, 10_000).await?;
-            let token = new_token();
-            store
-                .create_token("demo", &herald_store::hash_token(&token), now)
-                .await?;
-            let listener = tokio::net::TcpListener::bind(cfg.listen)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot listen on {}: pass --listen 127.0.0.1:8081 or another free port",
-                        cfg.listen
-                    )
-                })?;
-            let base = format!("http://{}", listener.local_addr()?);
-            println!(
-                "herald demo: {} (Flagstaff, Arizona), {} orders on Shopify and Amazon, {} parcels",
-                cfg.store_name,
-                seeded.len(),
-                parcels.len()
-            );
-            println!("  URL:   {base}");
-            println!("  token: {token}");
-            println!(
-                "  try:   curl -H 'Authorization: Bearer {token}' '{base}/api/v1/orders?ship_by_state=at_risk'"
-            );
-            println!("         curl -H 'Authorization: Bearer {token}' {base}/api/v1/alerts");
-            println!("         curl -H 'Authorization: Bearer {token}' {base}/api/v1/shipments/1");
-            println!(
-                "         curl -H 'Authorization: Bearer {token}' '{base}/api/v1/cases?open=true'"
-            );
-            println!(
-                "         curl -H 'Authorization: Bearer {token}' '{base}/api/v1/messages'   # customer messages (no [mail] set: they wait in the outbox)"
-            );
-            println!(
-                "         {base}/t/...   the buyer tracking page of an order: see tracking_page in GET /api/v1/orders/ID"
-            );
-            println!(
-                "  data:  {} (removed when the demo stops; Ctrl-C to stop)",
-                dir.path().display()
-            );
-            launch(listener, app_state(&cfg, store), shutdown_signal()).await?;
+            init_logging(&cfg);
+            demo::run(
+                cfg,
+                &demo::Options {
+                    speed: *speed,
+                    days: *days,
+                    orders_per_day: *orders_per_day,
+                    seed: *seed,
+                },
+            )
+            .await?;
         }
         Command::Simulate {
             days,

@@ -718,72 +718,182 @@ fn check_lists_every_problem_and_exits_1() {
 }
 
 #[test]
-fn demo_starts_and_serves_a_seeded_store() {
+fn the_demo_runs_the_store_live_and_tells_customers() {
     let mut child = Command::new(BIN)
-        .args(["demo", "--listen", "127.0.0.1:0"])
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--speed",
+            "3600",
+            "--orders-per-day",
+            "40",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut url = String::new();
-    let mut token = String::new();
-    for _ in 0..10 {
+    let (mut url, mut token, mut maildir) = (String::new(), String::new(), String::new());
+    for _ in 0..20 {
         let l = lines.next().unwrap().unwrap();
-        if let Some(u) = l.trim().strip_prefix("URL:") {
-            url = u.trim().to_string();
+        let l = l.trim();
+        if let Some(u) = l.strip_prefix("URL:") {
+            url = u.split_whitespace().next().unwrap().to_string();
         }
-        if let Some(t) = l.trim().strip_prefix("token:") {
+        if let Some(t) = l.strip_prefix("token:") {
             token = t.trim().to_string();
+        }
+        if let Some(m) = l.strip_prefix("mail:") {
+            maildir = m.split_whitespace().next().unwrap().to_string();
+        }
+        if l.starts_with("messages as they leave") {
             break;
         }
     }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let at_risk: Value = rt.block_on(async {
-        reqwest::Client::new()
-            .get(format!("{url}/api/v1/orders?ship_by_state=at_risk"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+    assert!(!url.is_empty() && !token.is_empty() && !maildir.is_empty());
+    // The console shows messages as they leave, one line each.
+    let shown = std::thread::spawn(move || {
+        lines
+            .map_while(Result::ok)
+            .filter(|l| l.contains(" -> "))
+            .take(5)
+            .collect::<Vec<_>>()
     });
-    assert!(!at_risk["orders"].as_array().unwrap().is_empty());
-    // The demo's problem parcels become cases within moments of starting.
-    let kinds: Vec<String> = rt.block_on(async {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let v: Value = reqwest::Client::new()
-                .get(format!("{url}/api/v1/cases?open=true&limit=500"))
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let get = |path: String| {
+        let (url, token) = (url.clone(), token.clone());
+        rt.block_on(async move {
+            reqwest::Client::new()
+                .get(format!("{url}{path}"))
                 .bearer_auth(&token)
                 .send()
                 .await
                 .unwrap()
-                .json()
+                .json::<Value>()
                 .await
-                .unwrap();
-            let kinds: Vec<String> = v["items"]
-                .as_array()
                 .unwrap()
-                .iter()
-                .map(|c| c["kind"].as_str().unwrap().to_string())
-                .collect();
-            if kinds.len() >= 3 || std::time::Instant::now() > deadline {
-                return kinds;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        })
+    };
+    // A week of the shop was played before it went live: orders, parcels, cases.
+    assert!(
+        !get("/api/v1/orders?limit=5".into())["orders"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !get("/api/v1/cases?limit=5".into())["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // At an hour a second, the label service fails within a second and the seller's
+    // incident is on the public status page moments later.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let incident = loop {
+        let v = get("/api/v2/incidents/unresolved.json".into());
+        if let Some(i) = v["incidents"].as_array().and_then(|a| a.first()) {
+            break i.clone();
         }
-    });
-    for k in ["stalled", "misrouted", "returned_to_sender"] {
-        assert!(kinds.iter().any(|x| x == k), "{k} not among {kinds:?}");
-    }
+        assert!(Instant::now() < deadline, "no incident on the status page");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(incident["name"], "Orders are shipping later today");
+    let lines = shown.join().unwrap();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    // Customer mail lands in the Maildir folder, whole, with herald's Message-ID.
+    let files: Vec<_> = std::fs::read_dir(format!("{maildir}/new"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!files.is_empty());
+    let mail = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(mail.contains("Message-ID: <herald.outbox."), "{mail}");
+    assert!(
+        mail.contains("From: \"Canyon Clay Co.\" <orders@canyonclay.shop>")
+            || mail.contains("From: Canyon Clay Co. <orders@canyonclay.shop>"),
+        "{mail}"
+    );
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+/// The simulation CI runs: a short month of the demo store in virtual time, twice with one
+/// seed. It fails when any of herald's targets is missed (the binary exits 4).
+#[test]
+fn a_short_simulation_meets_every_target_and_is_the_same_each_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let path = dir.path().join(name);
+        let out = Command::new(BIN)
+            .args([
+                "simulate",
+                "--days",
+                "4",
+                "--orders-per-day",
+                "60",
+                "--seed",
+                "11",
+                "--report",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "herald simulate missed a target:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(path).unwrap()
+    };
+    let first = run("a.json");
+    assert_eq!(first, run("b.json"), "one seed, one report");
+    let r: Value = serde_json::from_str(&first).unwrap();
+    for key in [
+        "problems_injected",
+        "problems_flagged",
+        "problems_missed",
+        "false_alarms",
+        "customers_never_told",
+        "duplicate_messages",
+        "median_minutes_detectable_to_customer",
+        "late_shipment_rate",
+        "promises_kept",
+        "promises_broken",
+        "problems",
+    ] {
+        assert!(r.get(key).is_some(), "no {key} in the report");
+    }
+    let problems = r["problems"].as_array().unwrap();
+    assert_eq!(r["problems_injected"], problems.len());
+    assert!(problems.len() >= 5, "{}", problems.len());
+    let kinds: std::collections::BTreeSet<&str> = problems
+        .iter()
+        .map(|p| p["injected"].as_str().unwrap())
+        .collect();
+    assert!(kinds.len() >= 4, "{kinds:?}");
+    for p in problems {
+        assert!(
+            p["flagged_at"].is_string() && p["customer_told_at"].is_string(),
+            "{p}"
+        );
+        assert!(
+            p["minutes_detectable_to_customer"].as_i64().unwrap() < 60,
+            "{p}"
+        );
+    }
+    assert_eq!(r["problems_missed"], 0);
+    assert_eq!(r["false_alarms"], 0);
+    assert_eq!(r["duplicate_messages"], 0);
+    assert!(
+        r["promises_kept"].as_u64().unwrap() > 0,
+        "the outage's incident kept its promises"
+    );
 }
 
 async fn sigterm_lets_requests_in_flight_finish(db: Db) {

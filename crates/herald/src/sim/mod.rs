@@ -68,6 +68,46 @@ pub async fn herald(cfg: &Config, clock: Clock) -> Result<(AppState, drive::Api)
     Ok((state, api))
 }
 
+/// Moves the manual `clock` from where it stands to `until` (and, with `finish`, on until the
+/// seller has nothing left to do), feeding the world and running herald's workers at each
+/// moment. Returns the moment it stopped at.
+pub async fn run_until(
+    driver: &mut drive::Driver<'_>,
+    state: &AppState,
+    clock: &Clock,
+    until: Timestamp,
+    finish: bool,
+) -> Result<Timestamp> {
+    let mut now = clock.now();
+    loop {
+        clock.set(now);
+        driver.feed_until(now).await?;
+        herald_server::work_once(state)
+            .await
+            .context("herald's workers")?;
+        // The seller sees herald's alerts of this moment (an e-mail, the alerts list).
+        driver.act(now).await?;
+        if now >= until && (!finish || driver.done()) {
+            return Ok(now);
+        }
+        // herald's status clock ticks every second: while an incident is open the loop moves
+        // a minute at a time, so its reminders reach the seller when they would.
+        let mut next = now
+            + if driver.incident_open() {
+                FINE_STEP
+            } else {
+                STEP
+            };
+        if let Some(t) = driver.next_step_at() {
+            next = next.min(t.max(now + SignedDuration::from_secs(1)));
+        }
+        if !finish {
+            next = next.min(until);
+        }
+        now = next;
+    }
+}
+
 /// Runs a whole simulation in virtual time and scores it.
 pub async fn simulate(opts: &Options, mut cfg: Config) -> Result<score::Report> {
     // The run's database and Maildir are thrown away at the end: on a RAM-backed folder
@@ -99,31 +139,7 @@ pub async fn simulate(opts: &Options, mut cfg: Config) -> Result<score::Report> 
     let last_detectable = world.parcels.iter().filter_map(|p| p.detectable_at).max();
     let end =
         world.ends_at().max(last_detectable.unwrap_or(opts.start)) + SignedDuration::from_hours(24);
-    let mut now = opts.start;
-    loop {
-        clock.set(now);
-        driver.feed_until(now).await?;
-        herald_server::work_once(&state)
-            .await
-            .context("herald's workers")?;
-        // The seller sees herald's alerts of this moment (an e-mail, the alerts list).
-        driver.act(now).await?;
-        if now >= end && driver.done() {
-            break;
-        }
-        // herald's status clock ticks every second: while an incident is open the loop moves
-        // a minute at a time, so its reminders reach the seller when they would.
-        let mut next = now
-            + if driver.incident_open() {
-                FINE_STEP
-            } else {
-                STEP
-            };
-        if let Some(t) = driver.next_step_at() {
-            next = next.min(t.max(now + SignedDuration::from_secs(1)));
-        }
-        now = next;
-    }
+    let now = run_until(&mut driver, &state, &clock, end, true).await?;
     let incident = match &driver.incident {
         Some(id) => Some(
             api.call(

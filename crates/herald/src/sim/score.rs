@@ -341,3 +341,60 @@ fn repeated_message_ids(maildir: &std::path::Path) -> usize {
     }
     seen.values().map(|n| n - 1).sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_promise_is_kept_when_the_next_update_comes_by_its_time() {
+        // Newest first, as the admin API lists them.
+        let incident = json!({ "updates": [
+            { "created_at": "2026-11-17T18:20:00Z", "next_update_by": null },
+            { "created_at": "2026-11-17T17:55:00Z", "next_update_by": "2026-11-17T18:25:00Z" },
+            { "created_at": "2026-11-17T17:20:00Z", "next_update_by": "2026-11-17T17:50:00Z" },
+            { "created_at": "2026-11-17T16:50:00Z", "next_update_by": "2026-11-17T17:20:00Z" },
+        ]});
+        // 17:20 by 17:20 kept, 17:55 after 17:50 broken, 18:20 by 18:25 kept.
+        assert_eq!(promises(&incident), (2, 1));
+        assert_eq!(promises(&json!({})), (0, 0));
+    }
+
+    #[test]
+    fn percentiles_interpolate_between_ranks() {
+        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(percentile(&[4], 0.9), Some(4.0));
+        assert_eq!(percentile(&[0, 1, 2, 10], 0.5), Some(1.5));
+        assert_eq!(percentile(&[0, 10], 0.9), Some(9.0));
+    }
+
+    #[test]
+    fn the_same_message_id_twice_in_the_maildir_is_a_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("new")).unwrap();
+        std::fs::create_dir_all(dir.path().join("cur")).unwrap();
+        let mail = |id: &str| {
+            format!(
+                "Subject: Shipped\r\nMessage-ID: <{id}>\r\n\r\nBody\r\nMessage-ID: <not-a-header>\r\n"
+            )
+        };
+        std::fs::write(
+            dir.path().join("new/1"),
+            mail("herald.outbox.1@canyonclay.shop"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("new/2"),
+            mail("herald.outbox.2@canyonclay.shop"),
+        )
+        .unwrap();
+        assert_eq!(repeated_message_ids(dir.path()), 0);
+        std::fs::write(
+            dir.path().join("cur/3"),
+            mail("herald.outbox.1@canyonclay.shop"),
+        )
+        .unwrap();
+        assert_eq!(repeated_message_ids(dir.path()), 1);
+    }
+}

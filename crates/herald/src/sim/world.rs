@@ -274,10 +274,10 @@ pub fn build(spec: &Spec, ship: &ShipByPolicy, watch: &WatchPolicy) -> World {
     let mut orders = place_orders(spec, ship, &mut d);
     ship_orders(&mut orders, spec, ship, outage, &mut d);
     let mut parcels = Vec::new();
-    for i in 0..orders.len() {
-        if let Some(at) = orders[i].shipped_at {
-            orders[i].parcel = Some(parcels.len());
-            parcels.push(journey(i, &orders[i], at, watch, &mut d));
+    for (i, o) in orders.iter_mut().enumerate() {
+        if let Some(at) = o.shipped_at {
+            o.parcel = Some(parcels.len());
+            parcels.push(journey(i, o, at, watch, &mut d));
         }
     }
     let mut timeline = Vec::new();
@@ -788,4 +788,183 @@ fn fill_gaps(
         out.push(e);
     }
     *events = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_core::tracking::TrackingEvent;
+
+    fn policies() -> (ShipByPolicy, WatchPolicy) {
+        let tz = jiff::tz::TimeZone::get("America/Phoenix").unwrap();
+        let mut ship = ShipByPolicy {
+            time_zone: tz.clone(),
+            ..ShipByPolicy::default()
+        };
+        ship.handling_days.insert("amazon".into(), 2);
+        let watch = WatchPolicy {
+            time_zone: tz,
+            ..WatchPolicy::default()
+        };
+        (ship, watch)
+    }
+
+    fn spec(seed: u64) -> Spec {
+        Spec {
+            start: "2026-11-16T07:00:00Z".parse().unwrap(),
+            days: 21,
+            orders_per_day: 120,
+            seed,
+            outage_at: None,
+        }
+    }
+
+    /// The scans herald has heard of by `at`.
+    fn known(p: &Parcel, at: Timestamp) -> Vec<TrackingEvent> {
+        p.scans
+            .iter()
+            .filter(|s| s.reported_at <= at)
+            .map(|s| s.event.clone().validate().unwrap())
+            .collect()
+    }
+
+    fn facts(p: &Parcel, shipped: Timestamp) -> ShipmentFacts {
+        let s = &p.shipment;
+        ShipmentFacts {
+            carrier: s.carrier.clone(),
+            service: s.service.clone(),
+            label_created_at: s.label_created_at.as_ref().map(|t| t.parse().unwrap()),
+            recorded_at: Some(shipped),
+            estimated_delivery: None,
+            origin_postal_code: s.origin_postal_code.clone(),
+            destination_postal_code: s.destination_postal_code.clone(),
+        }
+    }
+
+    #[test]
+    fn one_seed_one_world() {
+        let (ship, watch) = policies();
+        let (a, b) = (
+            build(&spec(7), &ship, &watch),
+            build(&spec(7), &ship, &watch),
+        );
+        assert_eq!(a.timeline, b.timeline);
+        assert_eq!(
+            format!("{:?}", a.parcels[10].scans),
+            format!("{:?}", b.parcels[10].scans)
+        );
+        assert_ne!(build(&spec(8), &ship, &watch).timeline, a.timeline);
+    }
+
+    #[test]
+    fn black_friday_is_the_busiest_day_and_nights_are_quiet() {
+        let (ship, watch) = policies();
+        let w = build(&spec(7), &ship, &watch);
+        let on = |d: &str| {
+            let day: Date = d.parse().unwrap();
+            w.orders
+                .iter()
+                .filter(|o| local_date(&ship, o.placed_at) == day)
+                .count()
+        };
+        // Wednesday the 18th is an ordinary day; Friday the 27th is Black Friday.
+        assert!(
+            on("2026-11-27") > 2 * on("2026-11-18"),
+            "{} vs {}",
+            on("2026-11-27"),
+            on("2026-11-18")
+        );
+        assert!(on("2026-11-30") > 2 * on("2026-11-18"), "Cyber Monday");
+        let at_hour = |h: i8| {
+            w.orders
+                .iter()
+                .filter(|o| o.placed_at.to_zoned(ship.time_zone.clone()).hour() == h)
+                .count()
+        };
+        assert!(at_hour(20) > 5 * at_hour(3));
+        assert!(w.orders.iter().any(|o| o.input.channel == "amazon"));
+        assert!(w.orders.iter().any(|o| o.input.channel == "shopify"));
+    }
+
+    #[test]
+    fn the_seller_ships_in_windows_on_business_days_never_while_labels_are_down() {
+        let (ship, watch) = policies();
+        let w = build(&spec(7), &ship, &watch);
+        for o in &w.orders {
+            let Some(at) = o.shipped_at else { continue };
+            let local = at.to_zoned(ship.time_zone.clone());
+            assert!(ship.calendar.is_business_day(local.date()), "{local}");
+            assert!(SHIP_WINDOWS.contains(&local.hour()), "{local}");
+            assert!(at >= o.placed_at + SignedDuration::from_hours(1));
+            assert!(
+                !(at >= w.outage.0 && at < w.outage.1),
+                "shipped during the outage"
+            );
+            assert!(o.cancelled_at.is_none_or(|c| c > at) || o.cancelled_at.is_none());
+        }
+        assert!(
+            w.orders
+                .iter()
+                .any(|o| o.cancelled_at.is_some() && o.shipped_at.is_none())
+        );
+        // Nothing went out on Thanksgiving.
+        let thanksgiving: Date = "2026-11-26".parse().unwrap();
+        assert!(!w.orders.iter().any(|o| {
+            o.shipped_at
+                .is_some_and(|t| local_date(&ship, t) == thanksgiving)
+        }));
+    }
+
+    /// The world's truth agrees with herald's rules: a healthy parcel never looks wrong at
+    /// any moment herald hears of it, and a faulty one looks wrong exactly from the moment
+    /// the world says it became detectable.
+    #[test]
+    fn healthy_parcels_never_trip_a_rule_and_faults_trip_one_when_detectable() {
+        let (ship, watch) = policies();
+        let w = build(&spec(7), &ship, &watch);
+        let mut faults = std::collections::BTreeMap::new();
+        for p in &w.parcels {
+            let shipped = w.orders[p.order].shipped_at.unwrap();
+            let f = facts(p, shipped);
+            match (p.fault, p.detectable_at) {
+                (None, _) => {
+                    let mut moments: Vec<Timestamp> =
+                        p.scans.iter().map(|s| s.reported_at).collect();
+                    moments.push(shipped);
+                    for at in moments {
+                        let v = watch.verdict(&f, &known(p, at), at);
+                        assert!(
+                            v.findings.is_empty(),
+                            "{} at {at}: {:?}",
+                            p.shipment.tracking_number,
+                            v.findings
+                        );
+                    }
+                    let last = p.scans.last().unwrap();
+                    assert_eq!(last.event.status, "delivered");
+                }
+                (Some(fault), Some(at)) => {
+                    *faults.entry(fault).or_insert(0) += 1;
+                    let before = at - SignedDuration::from_secs(1);
+                    assert!(
+                        watch
+                            .verdict(&f, &known(p, before), before)
+                            .findings
+                            .is_empty(),
+                        "{fault:?} {} looked wrong before {at}",
+                        p.shipment.tracking_number
+                    );
+                    assert!(
+                        !watch.verdict(&f, &known(p, at), at).findings.is_empty(),
+                        "{fault:?} {} not detectable at {at}",
+                        p.shipment.tracking_number
+                    );
+                }
+                (Some(fault), None) => panic!("{fault:?} without a detectable moment"),
+            }
+        }
+        assert_eq!(faults.len(), 5, "{faults:?}");
+        let share = faults.values().sum::<i32>() as f64 / w.parcels.len() as f64;
+        assert!((0.04..0.10).contains(&share), "{share}");
+    }
 }

@@ -302,9 +302,10 @@ fn print_simulation(r: &sim::score::Report, took: std::time::Duration) {
         r.duplicate_messages
     );
     println!(
-        "  late shipments {} ({:.2}%); status page promises kept {}, broken {}",
+        "  late shipments {} ({:.2}%, {} customers warned of a delay that did not come); status page promises kept {}, broken {}",
         r.late_shipments,
         r.late_shipment_rate * 100.0,
+        r.delay_warnings_then_on_time,
         r.promises_kept,
         r.promises_broken
     );

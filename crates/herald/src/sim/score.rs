@@ -97,6 +97,9 @@ pub struct Report {
     /// Orders that shipped after their ship-by deadline, as herald counts them.
     pub late_shipments: u64,
     pub late_shipment_rate: f64,
+    /// Customers warned their order was at risk of shipping late whose order then shipped in
+    /// time (`notify.delayed_when = "at_risk"` warns early; `"late"` only once it is late).
+    pub delay_warnings_then_on_time: usize,
     /// Status page updates posted by the time the one before promised, and not.
     pub promises_kept: usize,
     pub promises_broken: usize,
@@ -160,6 +163,10 @@ pub async fn score(store: &dyn Store, run: Run<'_>) -> anyhow::Result<Report> {
     let mut told: HashMap<i64, (Timestamp, String)> = HashMap::new();
     let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
     let mut about: HashMap<String, usize> = HashMap::new();
+    let (mut warned, mut late) = (
+        std::collections::HashSet::new(),
+        std::collections::HashSet::new(),
+    );
     let mut before_id = None;
     loop {
         let page = store
@@ -189,6 +196,13 @@ pub async fn score(store: &dyn Store, run: Run<'_>) -> anyhow::Result<Report> {
             );
             if for_customer {
                 *about.entry(key).or_default() += 1;
+            }
+            if m.kind == herald_core::notify::MessageKind::Delayed {
+                if m.facts["missed"] == true {
+                    late.insert(m.order_id);
+                } else {
+                    warned.insert(m.order_id);
+                }
             }
             if m.kind == herald_core::notify::MessageKind::ParcelProblem
                 && let Some(s) = m.facts["shipment_id"].as_i64()
@@ -286,6 +300,7 @@ pub async fn score(store: &dyn Store, run: Run<'_>) -> anyhow::Result<Report> {
         p90_minutes_detectable_to_customer: percentile(&waits, 0.9),
         late_shipments: shipping.shipped_late,
         late_shipment_rate: shipping.late_shipment_rate,
+        delay_warnings_then_on_time: warned.difference(&late).count(),
         promises_kept: kept,
         promises_broken: broken,
         messages: by_kind,

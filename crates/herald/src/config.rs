@@ -154,6 +154,29 @@ pub struct RawStatus {
     pub client_address_header: Option<String>,
     /// Minutes before a scheduled maintenance that subscribers are reminded (default 60).
     pub maintenance_reminder_minutes: Option<i64>,
+    /// Services herald checks itself: `[[status.monitors]]`.
+    #[serde(default)]
+    pub monitors: Vec<RawMonitor>,
+}
+
+/// `[[status.monitors]]`: one of the seller's services herald checks over HTTP.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitor {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    /// The status page component it speaks for (name or id).
+    pub component: Option<String>,
+    /// Seconds between checks (default 60).
+    pub interval_seconds: Option<i64>,
+    /// Seconds a check may take (default 10).
+    pub timeout_seconds: Option<i64>,
+    /// Failed checks in a row that mean down (default 3).
+    pub failures: Option<i64>,
+    /// The component's status while down (default major_outage).
+    pub down_status: Option<String>,
+    /// Whether going down opens an incident (default true).
+    pub open_incident: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -398,6 +421,60 @@ fn positive(
     }
 }
 
+/// One `[[status.monitors]]` entry, checked; `None` (with the problems named) when unusable.
+fn monitor(
+    fig: &Figment,
+    i: usize,
+    m: &RawMonitor,
+    problems: &mut Vec<String>,
+) -> Option<herald_core::status::monitor::Monitor> {
+    let at = |k: &str| format!("status.monitors[{i}].{k}");
+    let before = problems.len();
+    let text = |k: &str, v: &Option<String>, problems: &mut Vec<String>| {
+        let v = v.as_deref().map(str::trim).unwrap_or_default().to_string();
+        if v.is_empty() {
+            problems.push(format!("{} is missing", at(k)));
+        }
+        v
+    };
+    let name = text("name", &m.name, problems);
+    let url = text("url", &m.url, problems);
+    let component = text("component", &m.component, problems);
+    if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        problems.push(format!(
+            "{}: {url:?} is not a web address such as https://labels.yourshop.com/health",
+            at("url")
+        ));
+    }
+    let secs = |k: &str, v: Option<i64>, default: i64, max: i64, problems: &mut Vec<String>| {
+        let n = positive(fig, &at(k), v, default, max, problems);
+        if n == 0 {
+            problems.push(format!("{} must be at least 1", at(k)));
+        }
+        n.max(1)
+    };
+    let interval = secs("interval_seconds", m.interval_seconds, 60, 86_400, problems);
+    let timeout = secs("timeout_seconds", m.timeout_seconds, 10, 120, problems);
+    let failures = secs("failures", m.failures, 3, 100, problems);
+    let down_status = match m.down_status.as_deref() {
+        None => herald_core::status::ComponentStatus::MajorOutage,
+        Some(s) => herald_core::status::ComponentStatus::parse(s).unwrap_or_else(|e| {
+            problems.push(format!("{}: {e}", at("down_status")));
+            herald_core::status::ComponentStatus::MajorOutage
+        }),
+    };
+    (problems.len() == before).then(|| herald_core::status::monitor::Monitor {
+        name,
+        url,
+        component,
+        interval: jiff::SignedDuration::from_secs(interval),
+        timeout: jiff::SignedDuration::from_secs(timeout),
+        failures: failures as u32,
+        down_status,
+        open_incident: m.open_incident.unwrap_or(true),
+    })
+}
+
 fn status_settings(
     fig: &Figment,
     raw: &RawConfig,
@@ -503,6 +580,12 @@ fn status_settings(
             60,
             problems,
         ),
+        monitors: st
+            .monitors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| monitor(fig, i, m, problems))
+            .collect(),
         client_address_header: match st.client_address_header.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(h) if header_name_ok(h) => Some(h.to_ascii_lowercase()),
@@ -1218,6 +1301,62 @@ mod tests {
                 "a hug",
                 "webhooks.fedex",
                 "webhooks.shippo.secret",
+            ] {
+                assert!(all.contains(needle), "{needle}: {all}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn monitors_are_read_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                r#"
+                [[status.monitors]]
+                name = "Label service"
+                url = "https://labels.canyonclay.shop/health"
+                component = "Order shipping"
+                interval_seconds = 30
+                down_status = "partial_outage"
+                [[status.monitors]]
+                name = "Storefront"
+                url = "https://canyonclay.shop/"
+                component = "Online store"
+                "#,
+            )?;
+            let c = load(Some(Path::new("herald.toml")), &FlagOverrides::default()).unwrap();
+            let m = &c.status.monitors;
+            assert_eq!(m.len(), 2);
+            assert_eq!(m[0].interval, jiff::SignedDuration::from_secs(30));
+            assert_eq!(
+                m[0].down_status,
+                herald_core::status::ComponentStatus::PartialOutage
+            );
+            assert_eq!((m[1].failures, m[1].open_incident), (3, true));
+            assert_eq!(m[1].timeout, jiff::SignedDuration::from_secs(10));
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                r#"
+                [[status.monitors]]
+                name = "Label service"
+                url = "labels.local/health"
+                down_status = "on fire"
+                failures = 0
+                "#,
+            )?;
+            let problems =
+                load(Some(Path::new("herald.toml")), &FlagOverrides::default()).unwrap_err();
+            let all = problems.join("\n");
+            for needle in [
+                "status.monitors[0].component is missing",
+                "status.monitors[0].url: \"labels.local/health\" is not a web address",
+                "status.monitors[0].down_status",
+                "status.monitors[0].failures must be at least 1",
             ] {
                 assert!(all.contains(needle), "{needle}: {all}");
             }

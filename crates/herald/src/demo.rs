@@ -66,7 +66,8 @@ pub async fn run(mut cfg: crate::config::Config, opts: &Options) -> Result<()> {
     let dir = tempfile::Builder::new().prefix("herald-demo-").tempdir()?;
     cfg.database_url = format!("sqlite://{}", dir.path().join("demo.db").display());
     let maildir = dir.path().join("maildir");
-    sim::configure(&mut cfg, &maildir)?;
+    let labels = sim::label_service::LabelService::start().await?;
+    sim::configure(&mut cfg, &maildir, &labels.url)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| {
@@ -89,7 +90,7 @@ pub async fn run(mut cfg: crate::config::Config, opts: &Options) -> Result<()> {
     let world = sim::world::build(&spec, &cfg.policy, &cfg.watch);
     let clock = Clock::manual(spec.start);
     let (state, api) = sim::herald(&cfg, clock.clone()).await?;
-    let mut driver = sim::drive::Driver::new(&world, api.clone());
+    let mut driver = sim::drive::Driver::new(&world, api.clone(), &labels);
     driver.set_up_status_page().await?;
     println!(
         "herald demo: {} (Flagstaff, Arizona) on Shopify and Amazon; playing the last week...",

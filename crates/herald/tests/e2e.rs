@@ -252,6 +252,7 @@ on_both!(
     the_store_advisory_reaches_storefronts,
     customers_report_problems_and_a_burst_alerts_the_seller,
     subscribers_hear_of_incidents_by_mail_and_webhook,
+    a_monitor_opens_and_calms_the_incident_by_itself,
 );
 
 async fn the_api_end_to_end(db: Db) {
@@ -799,7 +800,8 @@ fn the_demo_runs_the_store_live_and_tells_customers() {
         assert!(Instant::now() < deadline, "no incident on the status page");
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert_eq!(incident["name"], "Orders are shipping later today");
+    // herald's own monitor of the label service opened it.
+    assert_eq!(incident["name"], "Order shipping is not working");
     let lines = shown.join().unwrap();
     assert_eq!(lines.len(), 5, "{lines:?}");
     // Customer mail lands in the Maildir folder, whole, with herald's Message-ID.
@@ -3255,4 +3257,96 @@ async fn subscribers_hear_of_incidents_by_mail_and_webhook(db: Db) {
     assert_eq!(maya["active"], false);
     assert!(maya.get("token").is_none() && maya.get("secret").is_none());
     assert_eq!(maya["component_names"], json!(["Checkout"]));
+}
+
+/// A service that answers 200 or 503 as the test says; its health check's address.
+async fn flaky_service() -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::Ordering;
+    let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = up.clone();
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let ok = flag.load(Ordering::SeqCst);
+            async move {
+                if ok {
+                    axum::http::StatusCode::OK
+                } else {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, up)
+}
+
+async fn a_monitor_opens_and_calms_the_incident_by_itself(db: Db) {
+    use std::sync::atomic::Ordering;
+    let (health, up) = flaky_service().await;
+    let t = token(&db, "status");
+    let monitors = format!(
+        r#"[{{name="Label service", url="{health}", component="Order shipping", interval_seconds=1, failures=2, timeout_seconds=2, down_status="partial_outage"}}]"#
+    );
+    let s = Server::start_with(
+        &db,
+        &t,
+        &[
+            ("HERALD_STATUS__URL", "https://status.shop.test"),
+            ("HERALD_STATUS__MONITORS", monitors.as_str()),
+        ],
+    );
+    let (st, c) = s
+        .post_json(
+            "/api/v1/status/components",
+            &json!({"name": "Order shipping"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    // Healthy: nothing happens.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (_, v) = s.get("/api/v1/status/incidents").await;
+    assert!(v["incidents"].as_array().unwrap().is_empty(), "{v}");
+    // Down: two failed checks a second apart open one incident and mark the component.
+    up.store(false, Ordering::SeqCst);
+    let v = s
+        .wait_for("/api/v1/status/incidents", |v| {
+            v["incidents"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    let i = &v["incidents"][0];
+    assert_eq!(i["name"], "Order shipping is not working");
+    assert_eq!(i["status"], "investigating");
+    assert!(i["next_update_by"].is_string(), "{i}");
+    let (_, comps) = s.get("/api/v1/status/components").await;
+    assert_eq!(
+        comps["components"][0]["status"], "partial_outage",
+        "{comps}"
+    );
+    // Still down a few checks later: still one incident.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (_, v) = s.get("/api/v1/status/incidents").await;
+    assert_eq!(v["incidents"].as_array().unwrap().len(), 1, "{v}");
+    // The public page says so too.
+    let public = s
+        .wait_public("/api/v2/incidents/unresolved.json", |v| {
+            v["incidents"].as_array().is_some_and(|a| a.len() == 1)
+        })
+        .await;
+    assert_eq!(
+        public["incidents"][0]["name"],
+        "Order shipping is not working"
+    );
+    // Back: the component is operational and the incident waits in monitoring for a person.
+    up.store(true, Ordering::SeqCst);
+    let v = s
+        .wait_for("/api/v1/status/incidents", |v| {
+            v["incidents"][0]["status"] == "monitoring"
+        })
+        .await;
+    assert!(v["incidents"][0]["resolved_at"].is_null());
+    let (_, comps) = s.get("/api/v1/status/components").await;
+    assert_eq!(comps["components"][0]["status"], "operational", "{comps}");
 }

@@ -299,6 +299,7 @@ pub async fn launch(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(workers::sweeper(state.clone(), stop_rx.clone()));
     let sender = tokio::spawn(notify::sender(state.clone(), stop_rx.clone()));
+    let monitors = tokio::spawn(status::monitors::worker(state.clone(), stop_rx.clone()));
     let clock = tokio::spawn(status::clock(state.clone(), stop_rx));
     let app = router(state);
     let served = axum::serve(
@@ -312,6 +313,7 @@ pub async fn launch(
     let _ = worker.await;
     let _ = sender.await;
     let _ = clock.await;
+    let _ = monitors.await;
     served
 }
 
@@ -319,6 +321,7 @@ pub async fn launch(
 /// simulator): the sweeps, the status clock, then the sender until nothing is due.
 pub async fn work_once(state: &AppState) -> Result<(), herald_store::StoreError> {
     workers::sweep_once(state).await;
+    status::monitors::step(state).await;
     status::step(state).await;
     notify::step(state).await
 }

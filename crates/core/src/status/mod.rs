@@ -8,6 +8,7 @@
 
 pub mod advisory;
 pub mod feeds;
+pub mod monitor;
 pub mod notice;
 pub mod page;
 pub mod plan;

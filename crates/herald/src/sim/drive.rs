@@ -1,7 +1,9 @@
 //! The store's side of the simulation: feeds the world's happenings to herald through its HTTP
-//! API (the same router and handlers a real seller's systems call, in process), and plays the
-//! seller on the status page: opens the label-service incident, posts updates when herald
-//! reminds them (missing one now and then, as people do), and resolves it.
+//! API (the same router and handlers a real seller's systems call, in process), takes the
+//! label service down and up again (herald's monitor notices and opens the incident), and
+//! plays the seller on the status page: posts updates when herald reminds them (missing one
+//! now and then, as people do), and resolves the incident once labels have printed for a
+//! while.
 
 use super::world::{Happening, World};
 use crate::demo::Dice;
@@ -58,9 +60,7 @@ impl Api {
 /// A status-page step the seller will take at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StatusStep {
-    Open,
     Update,
-    Monitoring,
     Resolve,
 }
 
@@ -68,13 +68,12 @@ enum StatusStep {
 pub struct Driver<'w> {
     pub world: &'w World,
     pub api: Api,
+    pub labels: &'w super::label_service::LabelService,
     /// The next happening to feed.
     next: usize,
     /// herald's ids of the world's orders and parcels, once it has them.
     pub order_ids: Vec<Option<i64>>,
     pub shipment_ids: Vec<Option<i64>>,
-    /// The status page component the label service affects.
-    shipping: Option<String>,
     pub incident: Option<String>,
     plan: Vec<(Timestamp, StatusStep)>,
     alerts_after: Option<i64>,
@@ -84,14 +83,14 @@ pub struct Driver<'w> {
 }
 
 impl<'w> Driver<'w> {
-    pub fn new(world: &'w World, api: Api) -> Self {
+    pub fn new(world: &'w World, api: Api, labels: &'w super::label_service::LabelService) -> Self {
         Self {
             world,
             api,
+            labels,
             next: 0,
             order_ids: vec![None; world.orders.len()],
             shipment_ids: vec![None; world.parcels.len()],
-            shipping: None,
             incident: None,
             plan: Vec::new(),
             alerts_after: None,
@@ -115,8 +114,7 @@ impl<'w> Driver<'w> {
         .iter()
         .enumerate()
         {
-            let c = self
-                .api
+            self.api
                 .call(
                     Method::POST,
                     "/api/v1/status/components",
@@ -124,9 +122,6 @@ impl<'w> Driver<'w> {
                     Some(&format!("demo-component-{i}")),
                 )
                 .await?;
-            if *name == "Order shipping" {
-                self.shipping = c["id"].as_str().map(String::from);
-            }
         }
         Ok(())
     }
@@ -184,13 +179,14 @@ impl<'w> Driver<'w> {
         }
         for (at, h) in due {
             match h {
-                // The seller notices labels failing ten minutes in and says so.
-                Happening::LabelServiceDown => self
-                    .plan
-                    .push((*at + SignedDuration::from_mins(10), StatusStep::Open)),
-                Happening::LabelServiceUp => self
-                    .plan
-                    .push((*at + SignedDuration::from_mins(5), StatusStep::Monitoring)),
+                Happening::LabelServiceDown => self.labels.set_up(false),
+                // herald's monitor sees labels print again and moves the incident to
+                // monitoring; the seller resolves it once the backlog has gone out.
+                Happening::LabelServiceUp => {
+                    self.labels.set_up(true);
+                    self.plan
+                        .push((*at + SignedDuration::from_mins(45), StatusStep::Resolve));
+                }
                 _ => {}
             }
         }
@@ -265,6 +261,20 @@ impl<'w> Driver<'w> {
     /// about to run out gets an update a few minutes later; one in eight is missed until
     /// herald says it is late), and take the steps that are due.
     pub async fn act(&mut self, now: Timestamp) -> Result<()> {
+        if self.incident.is_none() && !self.labels.is_up() {
+            // The seller hears of the incident herald's monitor opened.
+            let r = self
+                .api
+                .call(Method::GET, "/api/v1/status/incidents", None, None)
+                .await?;
+            self.incident = r["incidents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|i| i["scheduled_for"].is_null() && i["resolved_at"].is_null())
+                .and_then(|i| i["id"].as_str())
+                .map(String::from);
+        }
         if self.incident_open() {
             loop {
                 let path = match self.alerts_after {
@@ -276,7 +286,7 @@ impl<'w> Driver<'w> {
                 for a in &alerts {
                     self.alerts_after = a["id"].as_i64().or(self.alerts_after);
                     let kind = a["kind"].as_str().unwrap_or_default();
-                    let busy = self.plan.iter().any(|p| p.1 != StatusStep::Open);
+                    let busy = !self.plan.is_empty();
                     let missed = kind == "incident_update_missed";
                     if (kind == "incident_update_due" || missed) && !busy {
                         if !missed && self.dice.below(8) == 0 {
@@ -302,57 +312,29 @@ impl<'w> Driver<'w> {
             }
         });
         due.sort_by_key(|p| p.0);
-        for (at, step) in due {
-            self.status_step(at, step).await?;
+        for (_, step) in due {
+            self.status_step(step).await?;
         }
         Ok(())
     }
 
-    async fn status_step(&mut self, at: Timestamp, step: StatusStep) -> Result<()> {
-        let shipping = self.shipping.clone().unwrap_or_default();
+    async fn status_step(&mut self, step: StatusStep) -> Result<()> {
         match (step, self.incident.clone()) {
-            (StatusStep::Open, None) => {
-                let r = self
-                    .api
-                    .call(
-                        Method::POST,
-                        "/api/v1/status/incidents",
-                        Some(&json!({
-                            "name": "Orders are shipping later today",
-                            "impact": "minor",
-                            "body": "Our shipping label service is down, so this morning's orders cannot be handed to the carriers yet. Your order is safe and nothing needs doing on your side. We will post here every 30 minutes until labels print again.",
-                            "components": { shipping.as_str(): "partial_outage" },
-                            "next_update_in_minutes": 30,
-                        })),
-                        Some(&format!("label-outage-{}", at.as_second())),
-                    )
-                    .await?;
-                self.incident = r["id"].as_str().map(String::from);
-            }
             (StatusStep::Update, Some(id)) => {
-                self.post_update(
-                    &id,
+                let update = if self.labels.is_up() {
+                    // herald's monitor has moved it to monitoring: keep that status.
+                    json!({
+                        "body": "Labels print again and the morning's parcels are going out to the carriers now.",
+                        "next_update_in_minutes": 30,
+                    })
+                } else {
                     json!({
                         "status": "identified",
                         "body": "Our label provider is still working on it. Every order placed today will leave as soon as labels print; we are packing now so nothing waits longer than it must.",
                         "next_update_in_minutes": 30,
-                    }),
-                )
-                .await?;
-            }
-            (StatusStep::Monitoring, Some(id)) => {
-                self.post_update(
-                    &id,
-                    json!({
-                        "status": "monitoring",
-                        "body": "Labels print again and today's parcels are on their way to the carriers. We are watching the rest of the afternoon's orders go out.",
-                        "components": { shipping.as_str(): "operational" },
-                        "next_update_in_minutes": 45,
-                    }),
-                )
-                .await?;
-                self.plan
-                    .push((at + SignedDuration::from_mins(40), StatusStep::Resolve));
+                    })
+                };
+                self.post_update(&id, update).await?;
             }
             (StatusStep::Resolve, Some(id)) => {
                 self.post_update(
@@ -387,6 +369,12 @@ impl<'w> Driver<'w> {
     /// Whether the seller's incident is open on the status page.
     pub fn incident_open(&self) -> bool {
         self.incident.is_some() && !self.resolved
+    }
+
+    /// Whether the label service is down or its incident open: herald's monitor and status
+    /// clock matter minute by minute then.
+    pub fn outage_on(&self) -> bool {
+        !self.labels.is_up() || self.incident_open()
     }
 
     /// Whether everything has been fed and the seller has nothing left to do.

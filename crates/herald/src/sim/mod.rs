@@ -10,6 +10,7 @@
 //! the same world and driver against a live server on a scaled clock.
 
 pub mod drive;
+pub mod label_service;
 pub mod score;
 pub mod world;
 
@@ -35,8 +36,9 @@ pub const FINE_STEP: SignedDuration = SignedDuration::from_mins(1);
 
 /// The demo store's settings on top of `cfg`: Canyon Clay Co. in Flagstaff (Arizona keeps no
 /// daylight saving time), two days of handling, messages into `maildir` instead of SMTP, the
-/// seller's alerts to the studio's address.
-pub fn configure(cfg: &mut Config, maildir: &std::path::Path) -> Result<()> {
+/// seller's alerts to the studio's address, and a monitor on its label service at
+/// `label_health` (three failed checks a minute apart put Order shipping in partial outage).
+pub fn configure(cfg: &mut Config, maildir: &std::path::Path, label_health: &str) -> Result<()> {
     cfg.store_name = "Canyon Clay Co.".into();
     let tz = jiff::tz::TimeZone::get("America/Phoenix")?;
     cfg.policy.time_zone = tz.clone();
@@ -48,6 +50,16 @@ pub fn configure(cfg: &mut Config, maildir: &std::path::Path) -> Result<()> {
     cfg.mail.from = Some("Canyon Clay Co. <orders@canyonclay.shop>".into());
     cfg.mail.reply_to = Some("studio@canyonclay.shop".into());
     cfg.notify.seller_email = Some("studio@canyonclay.shop".into());
+    cfg.status.monitors = vec![herald_core::status::monitor::Monitor {
+        name: "Label service".into(),
+        url: label_health.into(),
+        component: "Order shipping".into(),
+        interval: SignedDuration::from_secs(60),
+        timeout: SignedDuration::from_secs(5),
+        failures: 3,
+        down_status: herald_core::status::ComponentStatus::PartialOutage,
+        open_incident: true,
+    }];
     Ok(())
 }
 
@@ -90,14 +102,10 @@ pub async fn run_until(
         if now >= until && (!finish || driver.done()) {
             return Ok(now);
         }
-        // herald's status clock ticks every second: while an incident is open the loop moves
-        // a minute at a time, so its reminders reach the seller when they would.
-        let mut next = now
-            + if driver.incident_open() {
-                FINE_STEP
-            } else {
-                STEP
-            };
+        // herald's monitor checks every minute and its status clock every second: while the
+        // outage is on, the loop moves a minute at a time, so the monitor sees the service
+        // fail and the reminders reach the seller when they would.
+        let mut next = now + if driver.outage_on() { FINE_STEP } else { STEP };
         if let Some(t) = driver.next_step_at() {
             next = next.min(t.max(now + SignedDuration::from_secs(1)));
         }
@@ -122,7 +130,8 @@ pub async fn simulate(opts: &Options, mut cfg: Config) -> Result<score::Report> 
     };
     cfg.database_url = format!("sqlite://{}", dir.path().join("simulate.db").display());
     let maildir = dir.path().join("maildir");
-    configure(&mut cfg, &maildir)?;
+    let labels = label_service::LabelService::start().await?;
+    configure(&mut cfg, &maildir, &labels.url)?;
     let spec = world::Spec {
         start: opts.start,
         days: opts.days,
@@ -133,7 +142,7 @@ pub async fn simulate(opts: &Options, mut cfg: Config) -> Result<score::Report> 
     let world = world::build(&spec, &cfg.policy, &cfg.watch);
     let clock = Clock::manual(opts.start);
     let (state, api) = herald(&cfg, clock.clone()).await?;
-    let mut driver = drive::Driver::new(&world, api.clone());
+    let mut driver = drive::Driver::new(&world, api.clone(), &labels);
     driver.set_up_status_page().await?;
     // Run until everything has happened and the last problem has had a day to be told.
     let last_detectable = world.parcels.iter().filter_map(|p| p.detectable_at).max();

@@ -10,6 +10,7 @@
 //! been refreshed.
 
 pub mod admin;
+pub mod monitors;
 pub mod report;
 pub mod snapshot;
 pub mod subscribers;
@@ -37,6 +38,8 @@ pub struct StatusSettings {
     pub client_address_header: Option<String>,
     /// How long before a scheduled maintenance subscribers are reminded of it.
     pub maintenance_reminder: SignedDuration,
+    /// The seller's services herald checks itself (`[[status.monitors]]`).
+    pub monitors: Vec<herald_core::status::monitor::Monitor>,
 }
 
 /// The characters of page, component, incident and update ids (Statuspage's look alike).
@@ -83,6 +86,8 @@ pub struct StatusService {
     reminded: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Maintenance reminders this node knows are stored (so it asks the database once each).
     maintenance_reminded: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The monitors' recent checks on this node.
+    pub(crate) checks: monitors::Checks,
 }
 
 /// How far back the page reaches (uptime bars, history).
@@ -110,6 +115,7 @@ impl StatusService {
             refreshing: tokio::sync::Mutex::new(()),
             reminded: Default::default(),
             maintenance_reminded: Default::default(),
+            checks: Default::default(),
         }
     }
 

@@ -440,7 +440,7 @@ fn monitor(
     let name = text("name", &m.name, problems);
     let url = text("url", &m.url, problems);
     let component = text("component", &m.component, problems);
-    if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
         problems.push(format!(
             "{}: {url:?} is not a web address such as https://labels.yourshop.com/health",
             at("url")

@@ -110,7 +110,7 @@ pub async fn run(mut cfg: crate::config::Config, opts: &Options) -> Result<()> {
     clock.run(opts.speed);
     let token = api.token.clone();
     println!("  URL:     {base}            (the public status page)");
-    println!("  token:   {token}");
+    println!("  token:   {token}   (the owner's login: a Bearer token for /api/v1)");
     println!(
         "  speed:   {}x ({} of store time per second); the label service fails 30 store minutes from now",
         opts.speed,

@@ -743,7 +743,7 @@ fn the_demo_runs_the_store_live_and_tells_customers() {
             url = u.split_whitespace().next().unwrap().to_string();
         }
         if let Some(t) = l.strip_prefix("token:") {
-            token = t.trim().to_string();
+            token = t.split_whitespace().next().unwrap().to_string();
         }
         if let Some(m) = l.strip_prefix("mail:") {
             maildir = m.split_whitespace().next().unwrap().to_string();

@@ -53,9 +53,7 @@ pub(crate) const PRODUCTS: &[(&str, &str, &str)] = &[
 /// What `herald demo` was asked for.
 pub struct Options {
     pub speed: f64,
-    pub days: u32,
-    pub orders_per_day: u32,
-    pub seed: u64,
+    pub shop: sim::Shop,
 }
 
 /// How much of the shop's past the demo plays before it goes live.
@@ -81,9 +79,9 @@ pub async fn run(mut cfg: crate::config::Config, opts: &Options) -> Result<()> {
     let now = Timestamp::now();
     let spec = sim::world::Spec {
         start: now - HISTORY,
-        days: opts.days + 7,
-        orders_per_day: opts.orders_per_day,
-        seed: opts.seed,
+        days: opts.shop.days + 7,
+        orders_per_day: opts.shop.orders_per_day,
+        seed: opts.shop.seed,
         // Half an hour into the live demo: a minute at the default speed.
         outage_at: Some(now + SignedDuration::from_mins(30)),
     };

@@ -47,25 +47,16 @@ enum Command {
         /// Store seconds per real second: 60 is an hour a minute, 3600 an hour a second.
         #[arg(long, default_value_t = 60.0)]
         speed: f64,
-        /// How long the store keeps running, in store days.
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-        #[arg(long, default_value_t = 200)]
-        orders_per_day: u32,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
+        #[command(flatten)]
+        shop: sim::Shop,
     },
     /// Run the demo store for DAYS in virtual time at full speed (on its own temporary
     /// SQLite file) and score herald: every injected parcel problem, when it became
     /// detectable, when herald flagged it and when the customer was told. Exits 4 when a
     /// target is missed.
     Simulate {
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-        #[arg(long, default_value_t = 200)]
-        orders_per_day: u32,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
+        #[command(flatten)]
+        shop: sim::Shop,
         /// Write the whole report (JSON) here.
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
@@ -355,46 +346,34 @@ async fn run(cli: Cli) -> Result<u8> {
         Command::Demo {
             listen,
             speed,
-            days,
-            orders_per_day,
-            seed,
+            shop,
         } => {
             let cfg = load_config(&cli, Some("sqlite://unused.db".into()), listen.clone())?;
             if !(*speed >= 1.0 && *speed <= 86_400.0) {
                 bail!("--speed must be between 1 (real time) and 86400 (a day per second)");
             }
+            shop.check()?;
             init_logging(&cfg);
             demo::run(
                 cfg,
                 &demo::Options {
                     speed: *speed,
-                    days: *days,
-                    orders_per_day: *orders_per_day,
-                    seed: *seed,
+                    shop: *shop,
                 },
             )
             .await?;
         }
         Command::Simulate {
-            days,
-            orders_per_day,
-            seed,
+            shop,
             report,
             start,
         } => {
             let cfg = load_config(&cli, Some("sqlite://unused.db".into()), None)?;
-            if !(1..=366).contains(days) || !(1..=100_000).contains(orders_per_day) {
-                bail!("--days must be 1 to 366 and --orders-per-day 1 to 100000");
-            }
+            shop.check()?;
             let start: jiff::Timestamp = start.parse().with_context(|| {
                 format!("--start {start:?} is not an RFC 3339 instant (like 2026-11-16T07:00:00Z)")
             })?;
-            let opts = sim::Options {
-                days: *days,
-                orders_per_day: *orders_per_day,
-                seed: *seed,
-                start,
-            };
+            let opts = sim::Options { shop: *shop, start };
             let began = std::time::Instant::now();
             let r = sim::simulate(&opts, cfg).await?;
             let json = serde_json::to_string_pretty(&r)?;

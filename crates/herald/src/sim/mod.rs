@@ -20,12 +20,34 @@ use herald_server::AppState;
 use herald_server::clock::Clock;
 use jiff::{SignedDuration, Timestamp};
 
+/// The shop to run, as `herald demo` and `herald simulate` take it.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Shop {
+    /// How long the store takes orders, in store days.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Orders on an ordinary Wednesday (busier days and the holiday surge scale from it).
+    #[arg(long, default_value_t = 200)]
+    pub orders_per_day: u32,
+    /// The same seed gives the same world, and the same report.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+impl Shop {
+    /// Refuses sizes the simulator is not made for.
+    pub fn check(&self) -> Result<()> {
+        if !(1..=366).contains(&self.days) || !(1..=100_000).contains(&self.orders_per_day) {
+            anyhow::bail!("--days must be 1 to 366 and --orders-per-day 1 to 100000");
+        }
+        Ok(())
+    }
+}
+
 /// What `herald simulate` was asked for.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub days: u32,
-    pub orders_per_day: u32,
-    pub seed: u64,
+    pub shop: Shop,
     pub start: Timestamp,
 }
 
@@ -134,9 +156,9 @@ pub async fn simulate(opts: &Options, mut cfg: Config) -> Result<score::Report> 
     configure(&mut cfg, &maildir, &labels.url)?;
     let spec = world::Spec {
         start: opts.start,
-        days: opts.days,
-        orders_per_day: opts.orders_per_day,
-        seed: opts.seed,
+        days: opts.shop.days,
+        orders_per_day: opts.shop.orders_per_day,
+        seed: opts.shop.seed,
         outage_at: None,
     };
     let world = world::build(&spec, &cfg.policy, &cfg.watch);

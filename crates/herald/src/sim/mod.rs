@@ -85,8 +85,8 @@ pub fn configure(cfg: &mut Config, maildir: &std::path::Path, label_health: &str
     Ok(())
 }
 
-/// A fresh herald on a SQLite file in `dir` with the demo's settings, on `clock`, and an API
-/// token for the store's systems.
+/// herald on `cfg`'s (fresh) database, running on `clock`, with an API token for the store's
+/// systems and the router they call.
 pub async fn herald(cfg: &Config, clock: Clock) -> Result<(AppState, drive::Api)> {
     let store = crate::open_store(cfg).await?;
     let token = crate::new_token();

@@ -237,7 +237,7 @@ pub async fn score(store: &dyn Store, run: Run<'_>) -> anyhow::Result<Report> {
             channel: order.input.channel.clone(),
             carrier: parcel.shipment.carrier.clone(),
             tracking_number: parcel.shipment.tracking_number.clone(),
-            injected: fault.as_str(),
+            injected: fault.kind().as_str(),
             detectable_at: detectable,
             flagged_at: case.map(|c| c.0),
             flagged_as: case.map(|c| c.1.clone()).unwrap_or_default(),

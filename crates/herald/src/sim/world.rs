@@ -46,13 +46,15 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub fn as_str(self) -> &'static str {
+    /// The problem herald should find: the report names faults in herald's own words.
+    pub fn kind(self) -> herald_core::problems::ProblemKind {
+        use herald_core::problems::ProblemKind;
         match self {
-            Self::NotAccepted => "not_accepted",
-            Self::Stalled => "stalled",
-            Self::Misrouted => "misrouted",
-            Self::Overdue => "overdue",
-            Self::Returned => "returned_to_sender",
+            Self::NotAccepted => ProblemKind::NotAccepted,
+            Self::Stalled => ProblemKind::Stalled,
+            Self::Misrouted => ProblemKind::Misrouted,
+            Self::Overdue => ProblemKind::Overdue,
+            Self::Returned => ProblemKind::ReturnedToSender,
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod calendar;
 pub mod cases;
 pub mod deadline;
+pub mod digest;
 pub mod geo;
 pub mod import;
 pub mod notify;

@@ -67,8 +67,8 @@ pub struct AppState {
     pub watch: Arc<herald_core::watch::WatchPolicy>,
     pub webhooks: Arc<WebhookSecrets>,
     pub settings: Arc<Settings>,
-    /// Wakes the sweeper when new scans arrive, so cases open and close within moments
-    /// rather than at the next tick.
+    /// Wakes the sweeper when new scans leave a parcel due, so cases open and close within
+    /// moments rather than at the next tick.
     pub sweep_now: Arc<tokio::sync::Notify>,
     /// The outbox sender: mail settings, notification policy, the SMTP pool.
     pub notifier: Arc<notify::Notifier>,
@@ -78,6 +78,19 @@ pub struct AppState {
     pub status: Arc<status::StatusService>,
     /// The time herald runs on (the system's, or a demo's or simulation's).
     pub clock: clock::Clock,
+}
+
+impl AppState {
+    /// Wakes the workers that stored tracking events left work for: the sweep for parcels
+    /// with a problem (or whose delivery estimate changed), the sender for delivered notices.
+    pub fn after_ingest(&self, done: &herald_store::Ingested, estimate_changed: bool) {
+        if done.due_now > 0 || estimate_changed {
+            self.sweep_now.notify_one();
+        }
+        if done.messages > 0 {
+            self.send_now.notify_one();
+        }
+    }
 }
 
 /// The process-wide Prometheus recorder (a metrics recorder is global by design).

@@ -18,7 +18,7 @@ pub use sql::Cursor;
 pub use sqlite::SqliteStore;
 pub use status::{StatusApplied, StatusWrite, StoredStatus};
 pub use subscribers::{FAN_OUT_BATCH, StoredNotice};
-pub use watch::SweepReport;
+pub use watch::{Ingested, SweepReport};
 
 use async_trait::async_trait;
 use herald_core::deadline::{ShipByPolicy, ShipByState};
@@ -250,13 +250,15 @@ pub trait Store: Send + Sync + 'static {
         shipment: &herald_core::tracking::NewShipment,
         now: Timestamp,
     ) -> Result<Shipment>;
-    /// Stores tracking events, each once; returns per input whether it was new. Parcels whose
-    /// shipment herald knows get their status recomputed from all their events.
+    /// Stores tracking events, each once, and judges the parcels herald has a shipment for in
+    /// the same transaction: status, next check, delivered notice; a parcel with a problem is
+    /// left due for the sweep (`review_due_shipments`).
     async fn ingest_tracking_events(
         &self,
         events: &[herald_core::tracking::TrackingEvent],
+        policy: &herald_core::watch::WatchPolicy,
         now: Timestamp,
-    ) -> Result<Vec<bool>>;
+    ) -> Result<Ingested>;
     async fn get_shipment(&self, id: i64) -> Result<Option<Shipment>>;
     async fn order_shipments(&self, order_id: i64) -> Result<Vec<Shipment>>;
     /// Runs the problem rules on up to `limit` shipments that are due, opening, updating and
@@ -281,7 +283,9 @@ pub trait Store: Send + Sync + 'static {
     /// Keeps a webhook that passed its signature check and stores the tracking events it
     /// carried, in one transaction, with the carrier's delivery estimate it passed on (written
     /// onto the parcel's shipment); `dead_letter` holds the reason it could not be read.
-    /// Returns the payload's id and, per event, whether it was new.
+    /// The events are judged as `ingest_tracking_events` judges them. Returns the payload's id
+    /// and what storing the events did.
+    #[allow(clippy::too_many_arguments)]
     async fn record_webhook(
         &self,
         provider: &str,
@@ -289,8 +293,9 @@ pub trait Store: Send + Sync + 'static {
         events: &[herald_core::tracking::TrackingEvent],
         estimated_delivery: Option<Timestamp>,
         dead_letter: Option<&str>,
+        policy: &herald_core::watch::WatchPolicy,
         now: Timestamp,
-    ) -> Result<(i64, Vec<bool>)>;
+    ) -> Result<(i64, Ingested)>;
     /// Webhooks kept, newest first: all, or only dead letters.
     async fn list_webhooks(
         &self,

@@ -6,6 +6,8 @@ use crate::seller;
 use crate::status;
 use crate::subscribers;
 use crate::{Result, StoreError, StoreOptions};
+use herald_core::digest::Digest;
+use herald_core::tracking::TrackingEvent;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
@@ -89,7 +91,8 @@ async fn lock_parcels(
     Ok(())
 }
 
-/// Recomputes the status of a parcel herald has a shipment for, from all its events.
+/// Recomputes the status and digest of a parcel herald has a shipment for, from all its
+/// events, and leaves it due for the sweep.
 async fn recompute_parcel(
     tx: &mut Transaction<'static, Postgres>,
     carrier: &str,
@@ -106,15 +109,18 @@ async fn recompute_parcel(
     let Some(label) = label else {
         return Ok(());
     };
-    let events = parcel_events(tx, carrier, tracking).await?;
-    let (status, at) =
-        herald_core::tracking::parcel_status(&events, label.map(herald_core::time::from_micros));
+    let digest = Digest::of(&parcel_events(tx, carrier, tracking).await?);
+    let (status, at) = herald_core::tracking::parcel_status(
+        digest.events(),
+        label.map(herald_core::time::from_micros),
+    );
     sqlx::query(crate::sql::SET_PARCEL_STATUS_SQL)
         .bind(status.as_str())
         .bind(at.map(herald_core::time::to_micros))
         .bind(now_us)
         .bind(carrier)
         .bind(tracking)
+        .bind(digest.to_stored())
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -638,8 +644,9 @@ impl crate::Store for PgStore {
     async fn ingest_tracking_events(
         &self,
         events: &[herald_core::tracking::TrackingEvent],
+        policy: &herald_core::watch::WatchPolicy,
         now: jiff::Timestamp,
-    ) -> crate::Result<Vec<bool>> {
+    ) -> crate::Result<crate::Ingested> {
         let now_us = herald_core::time::to_micros(now);
         let parcels: std::collections::BTreeSet<(String, String)> = events
             .iter()
@@ -647,9 +654,9 @@ impl crate::Store for PgStore {
             .collect();
         let mut tx = self.begin_write().await?;
         lock_parcels(&mut tx, &parcels).await?;
-        let fresh = insert_events(&mut tx, events, now_us).await?;
+        let out = insert_events(&mut tx, events, policy, now_us, self.window_us).await?;
         tx.commit().await?;
-        Ok(fresh)
+        Ok(out)
     }
 
     async fn get_shipment(&self, id: i64) -> crate::Result<Option<crate::Shipment>> {
@@ -844,8 +851,9 @@ impl crate::Store for PgStore {
         events: &[herald_core::tracking::TrackingEvent],
         estimated_delivery: Option<jiff::Timestamp>,
         dead_letter: Option<&str>,
+        policy: &herald_core::watch::WatchPolicy,
         now: jiff::Timestamp,
-    ) -> crate::Result<(i64, Vec<bool>)> {
+    ) -> crate::Result<(i64, crate::Ingested)> {
         let now_us = herald_core::time::to_micros(now);
         let parcels: std::collections::BTreeSet<(String, String)> = events
             .iter()
@@ -866,7 +874,7 @@ impl crate::Store for PgStore {
             .bind(events.len() as i32)
             .fetch_one(&mut *tx)
             .await?;
-        let fresh = insert_events(&mut tx, events, now_us).await?;
+        // The estimate first: the new events are judged against it.
         if let (Some(eta), Some(e)) = (estimated_delivery, events.first()) {
             sqlx::query(crate::sql::SET_ESTIMATE_SQL)
                 .bind(herald_core::time::to_micros(eta))
@@ -876,8 +884,9 @@ impl crate::Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        let out = insert_events(&mut tx, events, policy, now_us, self.window_us).await?;
         tx.commit().await?;
-        Ok((id, fresh))
+        Ok((id, out))
     }
 
     async fn list_webhooks(
@@ -1834,37 +1843,77 @@ fn alert_from((id, kind, order_id, message, due_at, raised_at, case_id): AlertRo
 async fn insert_events(
     tx: &mut Transaction<'static, Postgres>,
     events: &[herald_core::tracking::TrackingEvent],
+    policy: &herald_core::watch::WatchPolicy,
     now_us: i64,
-) -> crate::Result<Vec<bool>> {
-    let mut fresh = Vec::with_capacity(events.len());
-    let mut touched = std::collections::BTreeSet::<(String, String)>::new();
-    {
-        for e in events {
-            let res = sqlx::query(crate::sql::INSERT_TRACKING_EVENT_SQL)
-                .bind(&e.carrier)
-                .bind(&e.tracking_number)
-                .bind(e.dedupe_key())
-                .bind(serde_json::to_string(e).expect("events serialise"))
-                .bind(herald_core::time::to_micros(e.occurred_at))
-                .bind(now_us)
-                .execute(&mut **tx)
-                .await?;
-            let new = res.rows_affected() == 1;
-            if new {
-                touched.insert((e.carrier.clone(), e.tracking_number.clone()));
-            }
-            fresh.push(new);
-        }
-    }
-    for (carrier, tracking) in &touched {
-        sqlx::query(crate::sql::MARK_PARCEL_DUE_SQL)
+    window_us: i64,
+) -> crate::Result<crate::Ingested> {
+    use crate::watch;
+    let mut out = crate::Ingested {
+        fresh: Vec::with_capacity(events.len()),
+        ..Default::default()
+    };
+    let mut touched = std::collections::BTreeMap::<(&str, &str), Vec<&TrackingEvent>>::new();
+    for e in events {
+        let res = sqlx::query(crate::sql::INSERT_TRACKING_EVENT_SQL)
+            .bind(&e.carrier)
+            .bind(&e.tracking_number)
+            .bind(e.dedupe_key())
+            .bind(serde_json::to_string(e).expect("events serialise"))
+            .bind(herald_core::time::to_micros(e.occurred_at))
             .bind(now_us)
-            .bind(carrier)
-            .bind(tracking)
             .execute(&mut **tx)
             .await?;
+        let new = res.rows_affected() == 1;
+        if new {
+            touched
+                .entry((e.carrier.as_str(), e.tracking_number.as_str()))
+                .or_default()
+                .push(e);
+        }
+        out.fresh.push(new);
     }
-    Ok(fresh)
+    let now = herald_core::time::from_micros(now_us);
+    // FOR UPDATE: a sweep reviewing the parcel on another node finishes first, so the problem
+    // keys read here are its latest.
+    let read = format!("{} FOR UPDATE", watch::arrival_sql());
+    let mut messages = Vec::new();
+    for ((carrier, tracking), new) in touched {
+        use sqlx::Row as _;
+        let Some(r) = sqlx::query(sqlx::AssertSqlSafe(read.as_str()))
+            .bind(carrier)
+            .bind(tracking)
+            .fetch_optional(&mut **tx)
+            .await?
+        else {
+            // Events for a parcel herald has no shipment for yet wait for it.
+            continue;
+        };
+        let row = watch::ArrivalRow {
+            shipment: shipment_row(&r)?,
+            problem_keys: r.try_get(11)?,
+            status: r.try_get(12)?,
+            next_check_at: r.try_get(13)?,
+            digest: r.try_get(14)?,
+        };
+        let digest = match watch::digest_after(&row, &new)? {
+            Some(d) => d,
+            None => Digest::of(&parcel_events(tx, carrier, tracking).await?),
+        };
+        let plan = watch::plan_arrival(&row, &digest, policy, now);
+        sqlx::query(watch::SET_ARRIVED_SQL)
+            .bind(plan.digest)
+            .bind(plan.status)
+            .bind(plan.status_at)
+            .bind(plan.next_check_at)
+            .bind(now_us)
+            .bind(row.shipment.id)
+            .execute(&mut **tx)
+            .await?;
+        out.due_now += u64::from(plan.due_now);
+        messages.extend(plan.messages);
+    }
+    out.messages = enqueue_all(tx, &messages, now_us, window_us).await?;
+    Ok(out)
 }
 
 fn case_row(r: &sqlx::postgres::PgRow) -> crate::Result<crate::watch::CaseRow> {

@@ -531,13 +531,10 @@ pub(crate) const INSERT_TRACKING_EVENT_SQL: &str = "INSERT INTO tracking_events 
 pub(crate) const PARCEL_EVENTS_SQL: &str =
     "SELECT event FROM tracking_events WHERE carrier = $1 AND tracking_number = $2";
 
-/// Sets a parcel's status ($1 status, $2 since, $3 now, $4 carrier, $5 tracking number).
-/// Makes a parcel due for the sweep now ($1 now, $2 carrier, $3 tracking number); a parcel
-/// already due is left as it is, so a burst of scans writes it once.
-pub(crate) const MARK_PARCEL_DUE_SQL: &str = "UPDATE shipments SET next_check_at = $1 WHERE carrier = $2 AND tracking_number = $3 AND (next_check_at IS NULL OR next_check_at > $1)";
-
-/// The parcel is due for the problem rules at once: new scans can open or close its case.
-pub(crate) const SET_PARCEL_STATUS_SQL: &str = "UPDATE shipments SET status = $1, status_at = $2, updated_at = $3, next_check_at = $3 WHERE carrier = $4 AND tracking_number = $5";
+/// Sets a parcel's status and digest ($1 status, $2 since, $3 now, $4 carrier, $5 tracking
+/// number, $6 digest) and makes it due for the problem rules at once: the shipment's facts
+/// (label, route, estimate) may have changed.
+pub(crate) const SET_PARCEL_STATUS_SQL: &str = "UPDATE shipments SET status = $1, status_at = $2, updated_at = $3, next_check_at = $3, digest = $6 WHERE carrier = $4 AND tracking_number = $5";
 
 /// Keeps a webhook ($1 provider, $2 received at, $3 body, $4 outcome, $5 reason, $6 events).
 pub(crate) const INSERT_WEBHOOK_SQL: &str = "INSERT INTO webhook_payloads (provider, received_at, body, outcome, reason, events) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";

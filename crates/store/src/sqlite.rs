@@ -18,8 +18,10 @@ use crate::{
     TokenInfo, Upserted, subscribers,
 };
 use herald_core::deadline::ShipByPolicy;
+use herald_core::digest::Digest;
 use herald_core::order::{NewOrder, Order};
 use herald_core::time::{from_micros, to_micros};
+use herald_core::tracking::TrackingEvent;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::path::PathBuf;
@@ -47,6 +49,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         9,
         include_str!("../migrations/sqlite/0009_status_subscribers.sql"),
+    ),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_parcel_digest.sql"),
     ),
 ];
 
@@ -203,7 +209,8 @@ impl SqliteStore {
     }
 }
 
-/// Recomputes the status of a parcel herald has a shipment for, from all its events.
+/// Recomputes the status and digest of a parcel herald has a shipment for, from all its
+/// events, and leaves it due for the sweep.
 fn recompute_parcel(c: &Connection, carrier: &str, tracking: &str, now_us: i64) -> Result<()> {
     let label: Option<Option<i64>> = c
         .prepare_cached(
@@ -214,15 +221,17 @@ fn recompute_parcel(c: &Connection, carrier: &str, tracking: &str, now_us: i64) 
     let Some(label) = label else {
         return Ok(());
     };
-    let events = parcel_events(c, carrier, tracking)?;
-    let (status, at) = herald_core::tracking::parcel_status(&events, label.map(from_micros));
+    let digest = Digest::of(&parcel_events(c, carrier, tracking)?);
+    let (status, at) =
+        herald_core::tracking::parcel_status(digest.events(), label.map(from_micros));
     c.prepare_cached(&q(crate::sql::SET_PARCEL_STATUS_SQL))?
         .execute(params![
             status.as_str(),
             at.map(to_micros),
             now_us,
             carrier,
-            tracking
+            tracking,
+            digest.to_stored()
         ])?;
     Ok(())
 }
@@ -239,15 +248,22 @@ fn parcel_events(
     crate::sql::decode_tracking_events(rows)
 }
 
-/// Stores events (each once) and marks their parcels due for the sweep, which works out their
-/// status and runs the rules; per event, whether it was new.
+/// Stores events (each once) and judges each parcel they touch that has a shipment (see
+/// `watch::plan_arrival`): status, next check and delivered notice at once, or due for the
+/// sweep when it has a problem.
 fn insert_events(
     tx: &Connection,
     events: &[herald_core::tracking::TrackingEvent],
+    policy: &herald_core::watch::WatchPolicy,
     now_us: i64,
-) -> Result<Vec<bool>> {
-    let mut fresh = Vec::with_capacity(events.len());
-    let mut touched = std::collections::BTreeSet::<(&str, &str)>::new();
+    window_us: i64,
+) -> Result<crate::Ingested> {
+    use crate::watch;
+    let mut out = crate::Ingested {
+        fresh: Vec::with_capacity(events.len()),
+        ..Default::default()
+    };
+    let mut touched = std::collections::BTreeMap::<(&str, &str), Vec<&TrackingEvent>>::new();
     {
         let mut st = tx.prepare_cached(&q(crate::sql::INSERT_TRACKING_EVENT_SQL))?;
         for e in events {
@@ -261,16 +277,50 @@ fn insert_events(
                 now_us
             ])?;
             if n == 1 {
-                touched.insert((e.carrier.as_str(), e.tracking_number.as_str()));
+                touched
+                    .entry((e.carrier.as_str(), e.tracking_number.as_str()))
+                    .or_default()
+                    .push(e);
             }
-            fresh.push(n == 1);
+            out.fresh.push(n == 1);
         }
     }
-    let mut due = tx.prepare_cached(&q(crate::sql::MARK_PARCEL_DUE_SQL))?;
-    for (carrier, tracking) in &touched {
-        due.execute(params![now_us, carrier, tracking])?;
+    let now = from_micros(now_us);
+    let mut read = tx.prepare_cached(&q(&watch::arrival_sql()))?;
+    let mut write = tx.prepare_cached(&q(watch::SET_ARRIVED_SQL))?;
+    for ((carrier, tracking), new) in touched {
+        let row = read
+            .query_row(params![carrier, tracking], |r| {
+                Ok(watch::ArrivalRow {
+                    shipment: shipment_row(r)?,
+                    problem_keys: r.get(11)?,
+                    status: r.get(12)?,
+                    next_check_at: r.get(13)?,
+                    digest: r.get(14)?,
+                })
+            })
+            .optional()?;
+        // Events for a parcel herald has no shipment for yet wait for it (`upsert_shipment`).
+        let Some(row) = row else { continue };
+        let digest = match watch::digest_after(&row, &new)? {
+            Some(d) => d,
+            None => Digest::of(&parcel_events(tx, carrier, tracking)?),
+        };
+        let plan = watch::plan_arrival(&row, &digest, policy, now);
+        write.execute(params![
+            plan.digest,
+            plan.status,
+            plan.status_at,
+            plan.next_check_at,
+            now_us,
+            row.shipment.id
+        ])?;
+        out.due_now += u64::from(plan.due_now);
+        for m in &plan.messages {
+            out.messages += u64::from(enqueue(tx, m, now_us, window_us)?);
+        }
     }
-    Ok(fresh)
+    Ok(out)
 }
 
 /// Writes a message to the outbox (once: a repeat of its dedupe key is ignored); whether it
@@ -780,15 +830,17 @@ impl crate::Store for SqliteStore {
     async fn ingest_tracking_events(
         &self,
         events: &[herald_core::tracking::TrackingEvent],
+        policy: &herald_core::watch::WatchPolicy,
         now: Timestamp,
-    ) -> Result<Vec<bool>> {
-        let events = events.to_vec();
+    ) -> Result<crate::Ingested> {
+        let (events, policy) = (events.to_vec(), policy.clone());
+        let window = self.inner.window_us;
         let now_us = to_micros(now);
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let fresh = insert_events(&tx, &events, now_us)?;
+            let out = insert_events(&tx, &events, &policy, now_us, window)?;
             tx.commit()?;
-            Ok(fresh)
+            Ok(out)
         })
         .await
     }
@@ -987,9 +1039,11 @@ impl crate::Store for SqliteStore {
         events: &[herald_core::tracking::TrackingEvent],
         estimated_delivery: Option<Timestamp>,
         dead_letter: Option<&str>,
+        policy: &herald_core::watch::WatchPolicy,
         now: Timestamp,
-    ) -> Result<(i64, Vec<bool>)> {
+    ) -> Result<(i64, crate::Ingested)> {
         let (provider, body, events) = (provider.to_string(), body.to_vec(), events.to_vec());
+        let (policy, window) = (policy.clone(), self.inner.window_us);
         let reason = dead_letter.map(str::to_string);
         let now_us = to_micros(now);
         self.write(move |c| {
@@ -1011,7 +1065,7 @@ impl crate::Store for SqliteStore {
                     ],
                     |r| r.get(0),
                 )?;
-            let fresh = insert_events(&tx, &events, now_us)?;
+            // The estimate first: the new events are judged against it.
             if let (Some(eta), Some(e)) = (estimated_delivery, events.first()) {
                 tx.prepare_cached(&q(crate::sql::SET_ESTIMATE_SQL))?
                     .execute(params![
@@ -1021,8 +1075,9 @@ impl crate::Store for SqliteStore {
                         e.tracking_number
                     ])?;
             }
+            let out = insert_events(&tx, &events, &policy, now_us, window)?;
             tx.commit()?;
-            Ok((id, fresh))
+            Ok((id, out))
         })
         .await
     }

@@ -1,15 +1,19 @@
 //! The parcel watchdog's SQL and planning, shared by both databases: which shipments are due,
 //! what the problem rules and the case review make of each, and the rows that result.
 //!
-//! Ingest only marks a parcel due (its `next_check_at` becomes now); the sweep reviews due
-//! parcels against the whole set of their events, so the order events arrived in never changes
-//! the cases that result.
+//! New events are judged at once, in the ingest's own transaction, against the parcel's
+//! digest (`herald_core::digest`: the few events the rules read, stored with the shipment):
+//! a parcel with no problem, now or before, gets its status and its next check there and then.
+//! Any other parcel is marked due now, and the sweep reviews it against the whole set of its
+//! events (the evidence a case cites), so the order events arrived in never changes the cases
+//! that result.
 
 use crate::{Case, CaseFilter, Page, StoreError};
 use herald_core::cases::{self, CaseEntry, CaseFile, EntryKind, Review};
+use herald_core::digest::Digest;
 use herald_core::problems::ProblemKind;
 use herald_core::time::{from_micros, to_micros};
-use herald_core::tracking::TrackingEvent;
+use herald_core::tracking::{TrackingEvent, TrackingStatus};
 use herald_core::watch::{ShipmentFacts, WatchPolicy};
 use jiff::Timestamp;
 
@@ -53,6 +57,125 @@ pub(crate) const MARK_OVERDUE_ALERTED_SQL: &str =
 
 /// Columns of a case with its parcel, in [`CaseRow`]'s order.
 pub(crate) const CASE_COLUMNS: &str = "c.id, c.shipment_id, c.order_id, s.carrier, s.tracking_number, c.kind, c.file, c.opened_at, c.closed_at, c.close_reason, c.first_action_due, c.first_action_at";
+
+/// A parcel touched by new events ($1 carrier, $2 tracking number): a shipment's columns, then
+/// its problem keys, status, next check and digest.
+pub(crate) fn arrival_sql() -> String {
+    format!(
+        "SELECT {}, problem_keys, status, next_check_at, digest FROM shipments WHERE carrier = $1 AND tracking_number = $2",
+        crate::sql::SHIPMENT_COLUMNS
+    )
+}
+
+/// $1 digest, $2 status, $3 status since, $4 next check, $5 now, $6 shipment id.
+pub(crate) const SET_ARRIVED_SQL: &str = "UPDATE shipments SET digest = $1, status = $2, status_at = $3, next_check_at = $4, updated_at = CASE WHEN status <> $2 OR status_at IS NULL OR status_at <> $3 THEN $5 ELSE updated_at END WHERE id = $6";
+
+/// A parcel touched by new events, as read.
+pub(crate) struct ArrivalRow {
+    pub shipment: crate::sql::ShipmentRow,
+    pub problem_keys: String,
+    pub status: String,
+    pub next_check_at: Option<i64>,
+    /// `None` for a shipment stored before digests were kept.
+    pub digest: Option<String>,
+}
+
+/// What new events mean for a parcel, decided in the ingest's transaction.
+pub(crate) struct ArrivalPlan {
+    pub digest: String,
+    pub status: &'static str,
+    pub status_at: Option<i64>,
+    pub next_check_at: Option<i64>,
+    /// Whether the sweep must review the parcel now (a problem, now or before).
+    pub due_now: bool,
+    /// The delivered notice, when the parcel has just arrived.
+    pub messages: Vec<crate::NewMessage>,
+}
+
+/// The stored digest of a parcel with the new events added; `None` when none is stored yet
+/// (the caller then builds it from every event).
+pub(crate) fn digest_after(
+    row: &ArrivalRow,
+    new: &[&TrackingEvent],
+) -> crate::Result<Option<Digest>> {
+    let Some(json) = row.digest.as_deref() else {
+        return Ok(None);
+    };
+    let sh = &row.shipment;
+    let mut d = Digest::from_stored(json, &sh.carrier, &sh.tracking_number)
+        .map_err(|e| corrupt(&format!("shipment {} digest", sh.id), e))?;
+    let new: Vec<TrackingEvent> = new.iter().map(|e| (*e).clone()).collect();
+    d.add(&new);
+    Ok(Some(d))
+}
+
+/// Judges a parcel on its digest: with no problem now and none before, the review would change
+/// nothing but the status and the next check, so they are written here; otherwise the parcel
+/// is due now.
+pub(crate) fn plan_arrival(
+    row: &ArrivalRow,
+    digest: &Digest,
+    policy: &WatchPolicy,
+    now: Timestamp,
+) -> ArrivalPlan {
+    let sh = &row.shipment;
+    let facts = facts(sh);
+    let (status, status_at) =
+        herald_core::tracking::parcel_status(digest.events(), facts.label_created_at);
+    let verdict = policy.verdict(&facts, digest.events(), now);
+    let due_now = !verdict.findings.is_empty() || row.problem_keys != "[]";
+    let now_us = to_micros(now);
+    let next_check_at = if due_now {
+        Some(row.next_check_at.map_or(now_us, |t| t.min(now_us)))
+    } else {
+        verdict.next_check.map(to_micros)
+    };
+    let messages = delivered_notice(sh, status, status_at, &row.status, now_us)
+        .into_iter()
+        .collect();
+    ArrivalPlan {
+        digest: digest.to_stored(),
+        status: status.as_str(),
+        status_at: status_at.map(to_micros),
+        next_check_at,
+        due_now,
+        messages,
+    }
+}
+
+/// The delivered notice, owed once when a parcel's status becomes delivered.
+fn delivered_notice(
+    sh: &crate::sql::ShipmentRow,
+    status: TrackingStatus,
+    status_at: Option<Timestamp>,
+    before: &str,
+    now_us: i64,
+) -> Option<crate::NewMessage> {
+    (status == TrackingStatus::Delivered && before != TrackingStatus::Delivered.as_str()).then(
+        || {
+            crate::NewMessage::for_order(
+                sh.order_id,
+                herald_core::notify::MessageKind::Delivered,
+                sh.id.to_string(),
+                status_at.map_or(now_us, to_micros),
+                serde_json::json!({ "shipment_id": sh.id }),
+            )
+        },
+    )
+}
+
+/// What the rules know of a stored shipment.
+fn facts(row: &crate::sql::ShipmentRow) -> ShipmentFacts {
+    ShipmentFacts {
+        carrier: row.carrier.clone(),
+        service: row.service.clone(),
+        label_created_at: row.label_created_at.map(from_micros),
+        recorded_at: Some(from_micros(row.created_at)),
+        estimated_delivery: row.estimated_delivery.map(from_micros),
+        origin_postal_code: row.origin_postal_code.clone(),
+        destination_postal_code: row.destination_postal_code.clone(),
+    }
+}
 
 /// A due shipment as read.
 pub(crate) struct DueRow {
@@ -126,15 +249,7 @@ pub(crate) fn plan_review(
     now: Timestamp,
 ) -> crate::Result<ReviewPlan> {
     let row = &due.shipment;
-    let facts = ShipmentFacts {
-        carrier: row.carrier.clone(),
-        service: row.service.clone(),
-        label_created_at: row.label_created_at.map(from_micros),
-        recorded_at: Some(from_micros(row.created_at)),
-        estimated_delivery: row.estimated_delivery.map(from_micros),
-        origin_postal_code: row.origin_postal_code.clone(),
-        destination_postal_code: row.destination_postal_code.clone(),
-    };
+    let facts = facts(row);
     let (status, status_at) = herald_core::tracking::parcel_status(events, facts.label_created_at);
     let verdict = policy.verdict(&facts, events, now);
     let seen: Vec<String> = serde_json::from_str(&due.problem_keys)
@@ -184,15 +299,13 @@ pub(crate) fn plan_review(
             ));
         }
     }
-    if status == herald_core::tracking::TrackingStatus::Delivered && due.status != "delivered" {
-        messages.push(crate::NewMessage::for_order(
-            row.order_id,
-            herald_core::notify::MessageKind::Delivered,
-            row.id.to_string(),
-            status_at.map_or(now_us, to_micros),
-            serde_json::json!({ "shipment_id": row.id }),
-        ));
-    }
+    messages.extend(delivered_notice(
+        row,
+        status,
+        status_at,
+        &due.status,
+        now_us,
+    ));
     let seen = seen_after;
     let update = |id: i64, file: CaseFile, closed: Option<cases::CloseReason>| {
         CaseWrite::Update(CaseUpdate {
@@ -405,6 +518,17 @@ pub(crate) fn plan_action(
         first_action_at: file.first_action_at().map(to_micros),
         file: serde_json::to_string(&file).expect("case files serialise"),
     })
+}
+
+/// What storing a batch of tracking events did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// Per event, whether it was new.
+    pub fresh: Vec<bool>,
+    /// Parcels the sweep must now review (a problem, now or before).
+    pub due_now: u64,
+    /// Customer messages written (delivered notices).
+    pub messages: u64,
 }
 
 /// What one sweep did.

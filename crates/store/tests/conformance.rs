@@ -611,15 +611,21 @@ async fn tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment(d
     let accepted = scan("accepted", "2025-12-02T14:00:00Z", "Orlando");
     let moving = scan("in_transit", "2025-12-03T09:00:00Z", "Kenly");
     assert_eq!(
-        s.ingest_tracking_events(&[accepted.clone(), moving.clone()], ts(NOW))
-            .await
-            .unwrap(),
+        s.ingest_tracking_events(
+            &[accepted.clone(), moving.clone()],
+            &watch_policy(),
+            ts(NOW)
+        )
+        .await
+        .unwrap()
+        .fresh,
         [true, true]
     );
     assert_eq!(
-        s.ingest_tracking_events(std::slice::from_ref(&moving), ts(NOW))
+        s.ingest_tracking_events(std::slice::from_ref(&moving), &watch_policy(), ts(NOW))
             .await
-            .unwrap(),
+            .unwrap()
+            .fresh,
         [false]
     );
     let shipment = ShipmentInput {
@@ -642,12 +648,14 @@ async fn tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment(d
     // An old scan arriving late joins the history without moving the parcel back; delivery
     // moves it on.
     let label = scan("pre_transit", "2025-12-02T10:05:00Z", "Orlando");
-    s.ingest_tracking_events(&[label], ts(NOW)).await.unwrap();
+    s.ingest_tracking_events(&[label], &watch_policy(), ts(NOW))
+        .await
+        .unwrap();
     let now = s.get_shipment(sh.id).await.unwrap().unwrap();
     assert_eq!(now.status, TrackingStatus::InTransit);
     assert_eq!(now.events.len(), 3);
     let delivered = scan("delivered", "2025-12-04T17:30:00Z", "Brooklyn");
-    s.ingest_tracking_events(&[delivered], ts(NOW))
+    s.ingest_tracking_events(&[delivered], &watch_policy(), ts(NOW))
         .await
         .unwrap();
     let list = s.order_shipments(order).await.unwrap();
@@ -745,16 +753,20 @@ async fn a_stalled_parcel_opens_one_case_that_the_seller_works_and_delivery_clos
                 "AZ",
             ),
         ],
+        &watch_policy(),
         ts("2025-12-02T10:00:00Z"),
     )
     .await
     .unwrap();
-    // Moving normally: reviewed, no case.
+    // Moving normally: judged as the scans arrived (the shipment's own first review was due
+    // when it was recorded), no case.
     let r = s
         .review_due_shipments(&p, ts("2025-12-02T10:00:05Z"), 100)
         .await
         .unwrap();
-    assert_eq!((r.reviewed, r.opened), (1, 0));
+    assert_eq!((r.reviewed, r.opened), (0, 0));
+    let now = s.get_shipment(sh.id).await.unwrap().unwrap();
+    assert_eq!(now.status, herald_core::tracking::TrackingStatus::InTransit);
     // Three days without a scan: one stalled case with the scan that proves it, and an alert.
     let r = s
         .review_due_shipments(&p, ts("2025-12-05T09:00:00Z"), 100)
@@ -841,6 +853,7 @@ async fn a_stalled_parcel_opens_one_case_that_the_seller_works_and_delivery_clos
             "Hoboken",
             "NJ",
         )],
+        &watch_policy(),
         ts("2025-12-09T16:05:00Z"),
     )
     .await
@@ -906,50 +919,97 @@ async fn the_sweep_reads_only_due_shipments(db: &Db) {
     let s = &db.store;
     let p = watch_policy();
     for i in 0..5 {
-        let t = format!("9400D{i}");
-        shipped(s, &format!("d{i}"), &t).await;
-        s.ingest_tracking_events(
-            &[scan_of(
-                &t,
-                "accepted",
-                "2025-12-01T22:00:00Z",
-                "Flagstaff",
-                "AZ",
-            )],
-            ts("2025-12-02T10:00:00Z"),
-        )
+        shipped(s, &format!("d{i}"), &format!("9400D{i}")).await;
+    }
+    // A shipment just recorded is reviewed once (its facts are new).
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-02T09:59:00Z"), 100)
         .await
         .unwrap();
+    assert_eq!(r.reviewed, 5);
+    // Healthy scans are judged as they arrive: status and next check written, nothing due.
+    for i in 0..5 {
+        let t = format!("9400D{i}");
+        let done = s
+            .ingest_tracking_events(
+                &[scan_of(
+                    &t,
+                    "accepted",
+                    "2025-12-01T22:00:00Z",
+                    "Flagstaff",
+                    "AZ",
+                )],
+                &p,
+                ts("2025-12-02T10:00:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!((done.fresh.as_slice(), done.due_now), (&[true][..], 0));
     }
+    let sh = s.get_shipment(1).await.unwrap().unwrap();
+    assert_eq!(sh.status, herald_core::tracking::TrackingStatus::Accepted);
     let r = s
         .review_due_shipments(&p, ts("2025-12-02T10:00:01Z"), 100)
         .await
         .unwrap();
-    assert_eq!(r.reviewed, 5);
+    assert_eq!(r.reviewed, 0);
     // Nothing can fire for a day: nothing is read.
     let r = s
         .review_due_shipments(&p, ts("2025-12-02T12:00:00Z"), 100)
         .await
         .unwrap();
     assert_eq!(r.reviewed, 0);
-    // A new scan makes exactly that parcel due.
-    s.ingest_tracking_events(
-        &[scan_of(
-            "9400D3",
-            "in_transit",
-            "2025-12-02T11:00:00Z",
-            "Albuquerque",
-            "NM",
-        )],
-        ts("2025-12-02T12:00:00Z"),
-    )
-    .await
-    .unwrap();
+    // A scan with a problem makes exactly that parcel due; a healthy one does not.
+    let done = s
+        .ingest_tracking_events(
+            &[
+                scan_of(
+                    "9400D3",
+                    "exception",
+                    "2025-12-02T11:00:00Z",
+                    "Albuquerque",
+                    "NM",
+                ),
+                scan_of(
+                    "9400D2",
+                    "in_transit",
+                    "2025-12-02T11:00:00Z",
+                    "Albuquerque",
+                    "NM",
+                ),
+            ],
+            &p,
+            ts("2025-12-02T12:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.due_now, 1);
     let r = s
         .review_due_shipments(&p, ts("2025-12-02T12:00:01Z"), 100)
         .await
         .unwrap();
-    assert_eq!(r.reviewed, 1);
+    assert_eq!((r.reviewed, r.opened), (1, 1));
+    // A parcel that had a problem is reviewed on every new scan, so its case can close.
+    let done = s
+        .ingest_tracking_events(
+            &[scan_of(
+                "9400D3",
+                "in_transit",
+                "2025-12-02T15:00:00Z",
+                "Amarillo",
+                "TX",
+            )],
+            &p,
+            ts("2025-12-02T16:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.due_now, 1);
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-02T16:00:01Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!((r.reviewed, r.closed), (1, 1));
 }
 
 async fn two_nodes_sweeping_never_open_a_case_twice(db: &Db) {
@@ -969,6 +1029,7 @@ async fn two_nodes_sweeping_never_open_a_case_twice(db: &Db) {
                     "Phoenix",
                     "AZ",
                 )],
+                &watch_policy(),
                 ts("2025-12-02T10:00:00Z"),
             )
             .await
@@ -1049,7 +1110,7 @@ async fn any_arrival_order_of_events_gives_the_same_status_history_and_cases(db:
             let k = 1 + (seed as usize + rest.len()) % 3;
             let (now, later) = rest.split_at(k.min(rest.len()));
             db.store
-                .ingest_tracking_events(now, ts("2025-12-06T09:00:00Z"))
+                .ingest_tracking_events(now, &watch_policy(), ts("2025-12-06T09:00:00Z"))
                 .await
                 .unwrap();
             rest = later;
@@ -1122,11 +1183,12 @@ async fn webhooks_are_kept_and_unreadable_ones_are_dead_letters(db: &Db) {
             std::slice::from_ref(&ev),
             Some(eta),
             None,
+            &watch_policy(),
             ts(NOW),
         )
         .await
         .unwrap();
-    assert_eq!(fresh, [true]);
+    assert_eq!(fresh.fresh, [true]);
     // The provider's delivery estimate lands on the shipment.
     let got = s.get_shipment(sh.id).await.unwrap().unwrap();
     assert_eq!(got.estimated_delivery, Some(eta));
@@ -1138,12 +1200,13 @@ async fn webhooks_are_kept_and_unreadable_ones_are_dead_letters(db: &Db) {
             std::slice::from_ref(&ev),
             None,
             None,
+            &watch_policy(),
             ts(NOW),
         )
         .await
         .unwrap();
     assert!(id2 > id);
-    assert_eq!(fresh, [false]);
+    assert_eq!(fresh.fresh, [false]);
     let (dead, _) = s
         .record_webhook(
             "shippo",
@@ -1151,6 +1214,7 @@ async fn webhooks_are_kept_and_unreadable_ones_are_dead_letters(db: &Db) {
             &[],
             None,
             Some("line 1: expected value"),
+            &watch_policy(),
             ts(NOW),
         )
         .await
@@ -1259,6 +1323,7 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
             "Phoenix",
             "AZ",
         )],
+        &watch_policy(),
         ts("2025-12-02T10:00:00Z"),
     )
     .await
@@ -1274,6 +1339,7 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
             "Hoboken",
             "NJ",
         )],
+        &watch_policy(),
         ts("2025-12-08T16:00:00Z"),
     )
     .await
@@ -1288,6 +1354,7 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
                 "Hoboken",
                 "NJ",
             )],
+            &watch_policy(),
             ts(at),
         )
         .await

@@ -58,11 +58,15 @@ pub async fn track(
     let events = validate_all(batch, TrackingEventInput::validate)?;
     let stored = state
         .store
-        .ingest_tracking_events(&events, state.clock.now())
+        .ingest_tracking_events(&events, &state.watch, state.clock.now())
         .await?;
-    state.sweep_now.notify_one();
+    state.after_ingest(&stored, false);
     metrics::counter!("herald_tracking_events_total", "path" => "api")
         .increment(events.len() as u64);
-    let results: Vec<Value> = stored.iter().map(|s| json!({ "stored": s })).collect();
+    let results: Vec<Value> = stored
+        .fresh
+        .iter()
+        .map(|s| json!({ "stored": s }))
+        .collect();
     Ok(Json(json!({ "results": results })))
 }

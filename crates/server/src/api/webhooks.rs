@@ -66,7 +66,7 @@ pub async fn receive(
     }
     match provider.parse_payload(&body) {
         Ok(payload) => {
-            let (id, fresh) = state
+            let (id, ingested) = state
                 .store
                 .record_webhook(
                     provider.as_str(),
@@ -74,13 +74,12 @@ pub async fn receive(
                     &payload.events,
                     payload.estimated_delivery,
                     None,
+                    &state.watch,
                     now,
                 )
                 .await?;
-            let stored = fresh.iter().filter(|f| **f).count();
-            if stored > 0 {
-                state.sweep_now.notify_one();
-            }
+            let stored = ingested.fresh.iter().filter(|f| **f).count();
+            state.after_ingest(&ingested, payload.estimated_delivery.is_some());
             metrics::counter!("herald_tracking_events_total", "path" => provider.as_str())
                 .increment(payload.events.len() as u64);
             Ok(Json(json!({
@@ -93,7 +92,15 @@ pub async fn receive(
         Err(reason) => {
             let (id, _) = state
                 .store
-                .record_webhook(provider.as_str(), &body, &[], None, Some(&reason), now)
+                .record_webhook(
+                    provider.as_str(),
+                    &body,
+                    &[],
+                    None,
+                    Some(&reason),
+                    &state.watch,
+                    now,
+                )
                 .await?;
             metrics::counter!("herald_webhooks_dead_letters_total", "provider" => provider.as_str())
                 .increment(1);

@@ -1,0 +1,272 @@
+//! A parcel's digest: the few of its events that the problem rules read, kept up to date as
+//! events arrive, so that a new scan is judged without re-reading and decoding the parcel's
+//! whole history.
+//!
+//! The rules (`problems::evaluate`) look at four events only: the latest that says where the
+//! parcel is (its current status, and the last scan for `stalled`), the latest of any kind while
+//! there is no such event, the first that shows the carrier has it (acceptance, for `overdue`)
+//! and the latest that can be placed on the map (for `misrouted`). Each is the greatest or least
+//! event in the history's own order, so adding events in any order, in any chunks, with repeats,
+//! gives the digest of the whole set, and the rules give the same verdict on the digest as on
+//! every event. Only the evidence of a `not_accepted` finding (every event so far) needs the
+//! full history, which the sweep reads when there is a finding.
+
+use crate::geo;
+use crate::tracking::{ScanLocation, TrackingEvent, TrackingStatus, history};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// At most four of a parcel's distinct events, in the order they happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Digest(Vec<TrackingEvent>);
+
+/// One event as a digest stores it: without the parcel's names (the row it sits in says them)
+/// and as a JSON array rather than an object, so that the shipment row stays small: every scan
+/// rewrites it. `[µs since 1970, status, description, [city, region, postal code, country]]`.
+#[derive(Serialize, Deserialize)]
+struct Stored(i64, String, Option<String>, Option<StoredPlace>);
+
+/// `[city, region, postal code, country]`.
+type StoredPlace = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+impl Digest {
+    /// The digest of a set of events.
+    pub fn of(events: &[TrackingEvent]) -> Self {
+        let mut d = Self::default();
+        d.add(events);
+        d
+    }
+
+    /// Takes new events into account (repeats and events already in are harmless).
+    pub fn add(&mut self, events: &[TrackingEvent]) {
+        let mut all = std::mem::take(&mut self.0);
+        all.extend_from_slice(events);
+        // The distinct events as the history keeps them, in its order.
+        let kept = history(&all);
+        let latest = |f: &dyn Fn(&TrackingEvent) -> bool| kept.iter().rposition(f);
+        let known = latest(&|e| e.status != TrackingStatus::Unknown);
+        let any = if known.is_none() {
+            kept.len().checked_sub(1)
+        } else {
+            None
+        };
+        let accepted = kept.iter().position(|e| e.status.carrier_has_it());
+        let placed = latest(&|e| e.location.as_ref().and_then(geo::locate).is_some());
+        let mut picks: Vec<usize> = [known, any, accepted, placed]
+            .into_iter()
+            .flatten()
+            .collect();
+        picks.sort_unstable();
+        picks.dedup();
+        self.0 = picks.into_iter().map(|i| kept[i].clone()).collect();
+    }
+
+    /// The events the rules read, in the order they happened.
+    pub fn events(&self) -> &[TrackingEvent] {
+        &self.0
+    }
+
+    /// The stored form (see [`Stored`]).
+    pub fn to_stored(&self) -> String {
+        let rows: Vec<Stored> = self
+            .0
+            .iter()
+            .map(|e| {
+                Stored(
+                    e.occurred_at.as_microsecond(),
+                    e.status.as_str().to_string(),
+                    e.description.clone(),
+                    e.location
+                        .clone()
+                        .map(|l| (l.city, l.region, l.postal_code, l.country)),
+                )
+            })
+            .collect();
+        serde_json::to_string(&rows).expect("digests serialise")
+    }
+
+    /// Reads the stored form back for the parcel (`carrier`, `tracking_number`).
+    pub fn from_stored(s: &str, carrier: &str, tracking_number: &str) -> Result<Self, String> {
+        let rows: Vec<Stored> = serde_json::from_str(s).map_err(|e| e.to_string())?;
+        rows.into_iter()
+            .map(|Stored(at, status, description, location)| {
+                Ok(TrackingEvent {
+                    carrier: carrier.to_string(),
+                    tracking_number: tracking_number.to_string(),
+                    status: TrackingStatus::parse(&status)
+                        .ok_or_else(|| format!("{status:?} is not a tracking status"))?,
+                    occurred_at: Timestamp::from_microsecond(at).map_err(|e| e.to_string())?,
+                    description,
+                    location: location.map(|(city, region, postal_code, country)| ScanLocation {
+                        city,
+                        region,
+                        postal_code,
+                        country,
+                    }),
+                })
+            })
+            .collect::<Result<_, String>>()
+            .map(Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::BusinessCalendar;
+    use crate::problems::{Parcel, Route, Thresholds, evaluate};
+    use crate::tracking::{ScanLocation, current, parcel_status};
+    use jiff::Timestamp;
+    use jiff::tz::TimeZone;
+    use proptest::prelude::*;
+
+    /// Places a journey from Orlando FL to Edison NJ can be scanned at: on the way, far off it,
+    /// unknown to the gazetteer, and abroad.
+    const PLACES: [(&str, &str, Option<&str>); 6] = [
+        ("Orlando", "FL", None),
+        ("Kenly", "NC", None),
+        ("Edison", "NJ", None),
+        ("Anchorage", "AK", None),
+        ("Nowhere Special", "ZZ", None),
+        ("Toronto", "ON", Some("CA")),
+    ];
+
+    fn event() -> impl Strategy<Value = TrackingEvent> {
+        (
+            prop::sample::select(TrackingStatus::ALL.to_vec()),
+            0i64..120,
+            prop::option::of(0usize..PLACES.len()),
+            prop::option::of(prop::sample::select(vec!["Arrived", "Departed"])),
+            any::<bool>(),
+        )
+            .prop_map(|(status, h, place, words, shout)| TrackingEvent {
+                carrier: "fedex".into(),
+                tracking_number: "7712".into(),
+                status,
+                occurred_at: Timestamp::from_second(1_764_600_000 + h * 3600).unwrap(),
+                description: words.map(str::to_string),
+                location: place.map(|i| {
+                    let (city, region, country) = PLACES[i];
+                    ScanLocation {
+                        // The same place written two ways is one scan to herald.
+                        city: Some(if shout {
+                            city.to_uppercase()
+                        } else {
+                            city.into()
+                        }),
+                        region: Some(region.into()),
+                        postal_code: None,
+                        country: country.map(str::to_string),
+                    }
+                }),
+            })
+    }
+
+    fn ny() -> TimeZone {
+        TimeZone::get("America/New_York").unwrap()
+    }
+
+    fn verdict(
+        events: &[TrackingEvent],
+        at_hours: i64,
+        standard: Option<u32>,
+    ) -> crate::problems::Verdict {
+        let orlando = geo::city("Orlando", "FL").unwrap();
+        let edison = geo::city("Edison", "NJ").unwrap();
+        let p = Parcel {
+            label_created_at: Some(Timestamp::from_second(1_764_590_000).unwrap()),
+            shipped_at: None,
+            estimated_delivery: None,
+            standard_business_days: standard,
+            events,
+            route: Some(Route::new(orlando, edison, 300.0, 0.25)),
+        };
+        evaluate(
+            &p,
+            Thresholds::default(),
+            &BusinessCalendar::default(),
+            &ny(),
+            Timestamp::from_second(1_764_600_000 + at_hours * 3600).unwrap(),
+        )
+    }
+
+    #[test]
+    fn keeps_only_the_events_the_rules_read() {
+        let mut evs: Vec<TrackingEvent> = (0..8)
+            .map(|h| TrackingEvent {
+                carrier: "usps".into(),
+                tracking_number: "9400".into(),
+                status: if h == 0 {
+                    TrackingStatus::Accepted
+                } else {
+                    TrackingStatus::InTransit
+                },
+                occurred_at: Timestamp::from_second(1_764_600_000 + h * 3600).unwrap(),
+                description: None,
+                location: Some(ScanLocation {
+                    city: Some(["Flagstaff", "Phoenix"][h as usize % 2].into()),
+                    region: Some("AZ".into()),
+                    ..Default::default()
+                }),
+            })
+            .collect();
+        // A last "no news" without a place: not a scan, not on the map.
+        evs.push(TrackingEvent {
+            status: TrackingStatus::Unknown,
+            occurred_at: Timestamp::from_second(1_764_700_000).unwrap(),
+            location: None,
+            ..evs[0].clone()
+        });
+        let d = Digest::of(&evs);
+        // The acceptance and the last scan (which is also the last placed one).
+        assert_eq!(d.events(), &[evs[0].clone(), evs[7].clone()]);
+        assert_eq!(current(d.events()), current(&evs));
+    }
+
+    proptest! {
+        #[test]
+        fn the_rules_judge_the_digest_as_they_judge_every_event(
+            events in prop::collection::vec(event(), 0..12),
+            chunk in 1usize..4,
+            seed in any::<u64>(),
+            at in 0i64..300,
+            standard in prop::option::of(1u32..6),
+        ) {
+            let whole = Digest::of(&events);
+            // Built as events trickle in, in another order, with a repeat.
+            let mut arriving = events.clone();
+            arriving.reverse();
+            if !arriving.is_empty() {
+                let k = (seed as usize) % arriving.len();
+                arriving.push(arriving[k].clone());
+                arriving.rotate_left(k);
+            }
+            let mut grown = Digest::default();
+            for c in arriving.chunks(chunk) {
+                grown.add(c);
+            }
+            prop_assert_eq!(&grown, &whole);
+            prop_assert!(whole.events().len() <= 4);
+            // Stored and read back, it is the same digest.
+            let back = Digest::from_stored(&whole.to_stored(), "fedex", "7712").unwrap();
+            prop_assert_eq!(&back, &whole);
+            let label = Some(Timestamp::from_second(1_764_590_000).unwrap());
+            prop_assert_eq!(parcel_status(whole.events(), label), parcel_status(&events, label));
+            let on_all = verdict(&events, at, standard);
+            let on_digest = verdict(whole.events(), at, standard);
+            prop_assert_eq!(on_digest.next_check, on_all.next_check);
+            prop_assert_eq!(on_digest.findings.len(), on_all.findings.len());
+            for (d, a) in on_digest.findings.iter().zip(&on_all.findings) {
+                prop_assert_eq!((d.kind, d.since), (a.kind, a.since));
+                if d.kind != crate::problems::ProblemKind::NotAccepted {
+                    prop_assert_eq!(&d.evidence, &a.evidence);
+                }
+            }
+        }
+    }
+}

@@ -82,12 +82,16 @@ pub fn postal_code(code: &str) -> Option<Coord> {
 
 /// The coordinates of a US city, by name and two-letter state (`Anchorage`, `AK`).
 pub fn city(name: &str, state: &str) -> Option<Coord> {
-    let name: String = name
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_uppercase();
-    let key = format!("{name}|{}", state.trim().to_uppercase());
+    // The key in one allocation: words upper-cased and single-spaced, `|`, the state.
+    let mut key = String::with_capacity(name.len() + state.len() + 1);
+    for (i, word) in name.split_whitespace().enumerate() {
+        if i > 0 {
+            key.push(' ');
+        }
+        key.extend(word.chars().flat_map(char::to_uppercase));
+    }
+    key.push('|');
+    key.extend(state.trim().chars().flat_map(char::to_uppercase));
     GAZETTEER.by_city.get(&key).copied()
 }
 

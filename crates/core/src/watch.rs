@@ -247,7 +247,12 @@ impl WatchPolicy {
 
     /// The service standard's slowest transit for a shipment, in business days.
     pub fn standard_business_days(&self, facts: &ShipmentFacts) -> Option<u32> {
-        let km = self.route(facts).map(|r| geo::distance_km(r.from, r.to));
+        self.standard_days_on(facts, self.route(facts))
+    }
+
+    /// As `standard_business_days`, with the shipment's route already worked out.
+    fn standard_days_on(&self, facts: &ShipmentFacts, route: Option<Route>) -> Option<u32> {
+        let km = route.map(|r| geo::distance_km(r.from, r.to));
         facts
             .service
             .as_deref()
@@ -307,7 +312,7 @@ impl WatchPolicy {
         now: Timestamp,
     ) -> Verdict {
         let route = self.route(facts);
-        let standard_business_days = self.standard_business_days(facts);
+        let standard_business_days = self.standard_days_on(facts, route);
         let parcel = Parcel {
             label_created_at: facts.label_created_at,
             shipped_at: facts.recorded_at,

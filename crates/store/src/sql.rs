@@ -522,6 +522,27 @@ pub(crate) const UPSERT_SHIPMENT_SQL: &str = "INSERT INTO shipments (order_id, c
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unknown', NULL, $9, $9) \
      ON CONFLICT (carrier, tracking_number) DO UPDATE SET order_id = excluded.order_id, service = COALESCE(excluded.service, shipments.service), label_created_at = COALESCE(excluded.label_created_at, shipments.label_created_at), origin_postal_code = COALESCE(excluded.origin_postal_code, shipments.origin_postal_code), destination_postal_code = COALESCE(excluded.destination_postal_code, shipments.destination_postal_code), estimated_delivery = COALESCE(excluded.estimated_delivery, shipments.estimated_delivery), updated_at = excluded.updated_at";
 
+/// A tracking event with what storing it needs worked out (its dedupe key and its JSON),
+/// before the database's writer is taken.
+pub(crate) struct PreparedEvent {
+    pub event: herald_core::tracking::TrackingEvent,
+    pub dedupe_key: String,
+    pub json: String,
+}
+
+pub(crate) fn prepare_events(
+    events: &[herald_core::tracking::TrackingEvent],
+) -> Vec<PreparedEvent> {
+    events
+        .iter()
+        .map(|e| PreparedEvent {
+            dedupe_key: e.dedupe_key(),
+            json: serde_json::to_string(e).expect("events serialise"),
+            event: e.clone(),
+        })
+        .collect()
+}
+
 /// Stores one tracking event unless the same event is stored; $1 carrier, $2 tracking number,
 /// $3 dedupe key, $4 event JSON, $5 occurred at, $6 now.
 pub(crate) const INSERT_TRACKING_EVENT_SQL: &str = "INSERT INTO tracking_events (carrier, tracking_number, dedupe_key, event, occurred_at, received_at) \

@@ -253,7 +253,7 @@ fn parcel_events(
 /// sweep when it has a problem.
 fn insert_events(
     tx: &Connection,
-    events: &[herald_core::tracking::TrackingEvent],
+    events: &[crate::sql::PreparedEvent],
     policy: &herald_core::watch::WatchPolicy,
     now_us: i64,
     window_us: i64,
@@ -266,13 +266,13 @@ fn insert_events(
     let mut touched = std::collections::BTreeMap::<(&str, &str), Vec<&TrackingEvent>>::new();
     {
         let mut st = tx.prepare_cached(&q(crate::sql::INSERT_TRACKING_EVENT_SQL))?;
-        for e in events {
-            let json = serde_json::to_string(e).expect("events serialise");
+        for p in events {
+            let e = &p.event;
             let n = st.execute(params![
                 e.carrier,
                 e.tracking_number,
-                e.dedupe_key(),
-                json,
+                p.dedupe_key,
+                p.json,
                 to_micros(e.occurred_at),
                 now_us
             ])?;
@@ -833,7 +833,7 @@ impl crate::Store for SqliteStore {
         policy: &herald_core::watch::WatchPolicy,
         now: Timestamp,
     ) -> Result<crate::Ingested> {
-        let (events, policy) = (events.to_vec(), policy.clone());
+        let (events, policy) = (crate::sql::prepare_events(events), policy.clone());
         let window = self.inner.window_us;
         let now_us = to_micros(now);
         self.write(move |c| {
@@ -1042,7 +1042,8 @@ impl crate::Store for SqliteStore {
         policy: &herald_core::watch::WatchPolicy,
         now: Timestamp,
     ) -> Result<(i64, crate::Ingested)> {
-        let (provider, body, events) = (provider.to_string(), body.to_vec(), events.to_vec());
+        let (provider, body) = (provider.to_string(), body.to_vec());
+        let events = crate::sql::prepare_events(events);
         let (policy, window) = (policy.clone(), self.inner.window_us);
         let reason = dead_letter.map(str::to_string);
         let now_us = to_micros(now);
@@ -1071,8 +1072,8 @@ impl crate::Store for SqliteStore {
                     .execute(params![
                         to_micros(eta),
                         now_us,
-                        e.carrier,
-                        e.tracking_number
+                        e.event.carrier,
+                        e.event.tracking_number
                     ])?;
             }
             let out = insert_events(&tx, &events, &policy, now_us, window)?;

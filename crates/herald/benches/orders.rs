@@ -5,8 +5,10 @@
 //!   and settings, measured in the same run; prints both rates and their ratio.
 //! - import: `herald import shopify` of a 100,000-order export (a third with two line items).
 //! - tracking: 100,000 tracking events for 10,000 known parcels through
-//!   `POST /api/v1/tracking-events` (batches of 1,000), timed until the sweep has run the
-//!   problem rules on every parcel they touched, against a raw insert of the same rows.
+//!   `POST /api/v1/tracking-events` (batches of 1,000; one request at a time, then two in
+//!   flight), timed until no parcel they touched is left due for the sweep (every problem rule
+//!   evaluated), then the same batches into the store alone; against a raw insert of the same
+//!   rows.
 //! - sweep: one parcel sweep reviewing the 1,000 due shipments among 100,000, 1,000,000 and
 //!   5,000,000 watched (`HERALD_BENCH_SWEEP_SCALES=100000,1000000` to choose).
 //! - list: 1,000,000 stored orders; p50/p99 of `GET /api/v1/orders?ship_by_state=at_risk`

@@ -123,6 +123,7 @@ conformance!(
     tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment,
     a_stalled_parcel_opens_one_case_that_the_seller_works_and_delivery_closes,
     the_sweep_reads_only_due_shipments,
+    a_shipment_from_before_digests_is_judged_on_all_its_events,
     two_nodes_sweeping_never_open_a_case_twice,
     any_arrival_order_of_events_gives_the_same_status_history_and_cases,
     webhooks_are_kept_and_unreadable_ones_are_dead_letters,
@@ -1010,6 +1011,112 @@ async fn the_sweep_reads_only_due_shipments(db: &Db) {
         .await
         .unwrap();
     assert_eq!((r.reviewed, r.closed), (1, 1));
+}
+
+/// Runs one SQL statement on the test database, behind the store's back.
+async fn exec(db: &Db, sql: &str) {
+    match db.url.strip_prefix("sqlite://") {
+        Some(path) => {
+            rusqlite::Connection::open(path)
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap();
+        }
+        None => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn a_shipment_from_before_digests_is_judged_on_all_its_events(db: &Db) {
+    use herald_core::tracking::TrackingStatus;
+    let s = &db.store;
+    let p = watch_policy();
+    let sh = shipped(s, "g1", "9400G").await;
+    s.ingest_tracking_events(
+        &[
+            scan_of(
+                "9400G",
+                "accepted",
+                "2025-12-01T22:00:00Z",
+                "Flagstaff",
+                "AZ",
+            ),
+            scan_of(
+                "9400G",
+                "in_transit",
+                "2025-12-02T09:00:00Z",
+                "Phoenix",
+                "AZ",
+            ),
+        ],
+        &p,
+        ts("2025-12-02T10:00:00Z"),
+    )
+    .await
+    .unwrap();
+    // As a shipment stored before this version: no digest.
+    exec(db, "UPDATE shipments SET digest = NULL").await;
+    // A late, older scan: judged with every stored event, so the parcel does not move back.
+    let done = s
+        .ingest_tracking_events(
+            &[scan_of(
+                "9400G",
+                "pre_transit",
+                "2025-12-01T21:00:00Z",
+                "Flagstaff",
+                "AZ",
+            )],
+            &p,
+            ts("2025-12-02T11:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.due_now, done.messages), (0, 0));
+    let got = s.get_shipment(sh.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.status_at),
+        (TrackingStatus::InTransit, Some(ts("2025-12-02T09:00:00Z")))
+    );
+    // Judged as moving (next due when it would stall), not as never scanned: a day later
+    // nothing is due and no "not accepted" case opens.
+    let r = s
+        .review_due_shipments(&p, ts("2025-12-03T12:00:00Z"), 100)
+        .await
+        .unwrap();
+    assert_eq!((r.reviewed, r.opened), (0, 0));
+    // Delivery: the customer's delivered notice is written with the scan, once.
+    let delivered = scan_of(
+        "9400G",
+        "delivered",
+        "2025-12-04T17:30:00Z",
+        "Hoboken",
+        "NJ",
+    );
+    let done = s
+        .ingest_tracking_events(
+            std::slice::from_ref(&delivered),
+            &p,
+            ts("2025-12-04T18:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.due_now, done.messages), (0, 1));
+    let late_repeat = s
+        .ingest_tracking_events(&[delivered], &p, ts("2025-12-04T19:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (late_repeat.fresh.as_slice(), late_repeat.messages),
+        (&[false][..], 0)
+    );
+    let got = s.get_shipment(sh.id).await.unwrap().unwrap();
+    assert_eq!(got.status, TrackingStatus::Delivered);
 }
 
 async fn two_nodes_sweeping_never_open_a_case_twice(db: &Db) {

@@ -98,31 +98,10 @@ async fn ingest_round(round: usize) -> (f64, f64) {
             .unwrap()
         })
         .collect();
-    let http = reqwest::Client::new();
     let url = format!("{}/api/v1/orders", server.base);
     let started = Instant::now();
     // Two requests in flight: one is parsed while the other is written.
-    let mut handles = Vec::new();
-    for lane in 0..2 {
-        let mine: Vec<Vec<u8>> = bodies.iter().skip(lane).step_by(2).cloned().collect();
-        let (http, url, t) = (http.clone(), url.clone(), t.clone());
-        handles.push(tokio::spawn(async move {
-            for body in mine {
-                let r = http
-                    .post(&url)
-                    .bearer_auth(&t)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-            }
-        }));
-    }
-    for h in handles {
-        h.await.unwrap();
-    }
+    post_all(&url, &t, &bodies, 2).await;
     let api_secs = started.elapsed().as_secs_f64();
     let api_rate = N as f64 / api_secs;
     let api_rss = server.peak_rss_mb();
@@ -524,6 +503,39 @@ async fn tracking() {
     );
 }
 
+/// Posts every body to `url` (JSON, the token as bearer), `in_flight` requests at a time;
+/// panics on any answer but 2xx.
+async fn post_all(url: &str, token: &str, bodies: &[Vec<u8>], in_flight: usize) {
+    let http = reqwest::Client::new();
+    let lanes: Vec<_> = (0..in_flight)
+        .map(|lane| {
+            let (http, url, token) = (http.clone(), url.to_string(), token.to_string());
+            let mine: Vec<Vec<u8>> = bodies
+                .iter()
+                .skip(lane)
+                .step_by(in_flight)
+                .cloned()
+                .collect();
+            tokio::spawn(async move {
+                for body in mine {
+                    let r = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+                }
+            })
+        })
+        .collect();
+    for lane in lanes {
+        lane.await.unwrap();
+    }
+}
+
 /// Posts `bodies` to `POST /api/v1/tracking-events` of a server on `db` (in `dir`), `in_flight`
 /// requests at a time; the rate of events stored, and the rate until no parcel they touched is
 /// left due for the sweep (every rule evaluated).
@@ -558,36 +570,9 @@ async fn tracking_api(
     };
     // Every parcel's review so far is done: the rules start from a clean slate.
     wait_reviewed(jiff::Timestamp::now().as_microsecond());
-    let http = reqwest::Client::new();
     let u = format!("{}/api/v1/tracking-events", server.base);
     let started = Instant::now();
-    let lanes: Vec<_> = (0..in_flight)
-        .map(|lane| {
-            let (http, u, t) = (http.clone(), u.clone(), t.clone());
-            let mine: Vec<Vec<u8>> = bodies
-                .iter()
-                .skip(lane)
-                .step_by(in_flight)
-                .cloned()
-                .collect();
-            tokio::spawn(async move {
-                for body in mine {
-                    let r = http
-                        .post(&u)
-                        .bearer_auth(&t)
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-                }
-            })
-        })
-        .collect();
-    for lane in lanes {
-        lane.await.unwrap();
-    }
+    post_all(&u, &t, bodies, in_flight).await;
     let api_rate = events as f64 / started.elapsed().as_secs_f64();
     wait_reviewed(jiff::Timestamp::now().as_microsecond());
     let ruled_rate = events as f64 / started.elapsed().as_secs_f64();

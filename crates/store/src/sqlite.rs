@@ -21,11 +21,12 @@ use herald_core::deadline::ShipByPolicy;
 use herald_core::digest::Digest;
 use herald_core::order::{NewOrder, Order};
 use herald_core::time::{from_micros, to_micros};
-use herald_core::tracking::TrackingEvent;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+mod arrivals;
 
 /// The SQLite schema, in order. Each runs once, in its own transaction.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -67,6 +68,30 @@ struct Inner {
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
+}
+
+impl Inner {
+    /// A read-only connection from the pool, or a new one.
+    fn take_reader(&self) -> Result<Connection> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        if let Some(c) = pooled {
+            return Ok(c);
+        }
+        let c = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&c)?;
+        Ok(c)
+    }
+
+    /// Returns a read-only connection to the pool (or closes it when the pool is full).
+    fn give_back(&self, c: Connection) {
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < self.max_readers {
+            pool.push(c);
+        }
+    }
 }
 
 fn configure(c: &Connection) -> rusqlite::Result<()> {
@@ -172,27 +197,9 @@ impl SqliteStore {
     ) -> Result<T> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = inner
-                .readers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop();
-            let conn = match conn {
-                Some(c) => c,
-                None => {
-                    let c = Connection::open_with_flags(
-                        &inner.path,
-                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )?;
-                    configure(&c)?;
-                    c
-                }
-            };
+            let conn = inner.take_reader()?;
             let out = f(&conn);
-            let mut pool = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
-            if pool.len() < inner.max_readers {
-                pool.push(conn);
-            }
+            inner.give_back(conn);
             out
         })
         .await
@@ -246,81 +253,6 @@ fn parcel_events(
         .query_map(params![carrier, tracking], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     crate::sql::decode_tracking_events(rows)
-}
-
-/// Stores events (each once) and judges each parcel they touch that has a shipment (see
-/// `watch::plan_arrival`): status, next check and delivered notice at once, or due for the
-/// sweep when it has a problem.
-fn insert_events(
-    tx: &Connection,
-    events: &[crate::sql::PreparedEvent],
-    policy: &herald_core::watch::WatchPolicy,
-    now_us: i64,
-    window_us: i64,
-) -> Result<crate::Ingested> {
-    use crate::watch;
-    let mut out = crate::Ingested {
-        fresh: Vec::with_capacity(events.len()),
-        ..Default::default()
-    };
-    let mut touched = std::collections::BTreeMap::<(&str, &str), Vec<&TrackingEvent>>::new();
-    {
-        let mut st = tx.prepare_cached(&q(crate::sql::INSERT_TRACKING_EVENT_SQL))?;
-        for p in events {
-            let e = &p.event;
-            let n = st.execute(params![
-                e.carrier,
-                e.tracking_number,
-                p.dedupe_key,
-                p.json,
-                to_micros(e.occurred_at),
-                now_us
-            ])?;
-            if n == 1 {
-                touched
-                    .entry((e.carrier.as_str(), e.tracking_number.as_str()))
-                    .or_default()
-                    .push(e);
-            }
-            out.fresh.push(n == 1);
-        }
-    }
-    let now = from_micros(now_us);
-    let mut read = tx.prepare_cached(&q(&watch::arrival_sql()))?;
-    let mut write = tx.prepare_cached(&q(watch::SET_ARRIVED_SQL))?;
-    for ((carrier, tracking), new) in touched {
-        let row = read
-            .query_row(params![carrier, tracking], |r| {
-                Ok(watch::ArrivalRow {
-                    shipment: shipment_row(r)?,
-                    problem_keys: r.get(11)?,
-                    status: r.get(12)?,
-                    next_check_at: r.get(13)?,
-                    digest: r.get(14)?,
-                })
-            })
-            .optional()?;
-        // Events for a parcel herald has no shipment for yet wait for it (`upsert_shipment`).
-        let Some(row) = row else { continue };
-        let digest = match watch::digest_after(&row, &new)? {
-            Some(d) => d,
-            None => Digest::of(&parcel_events(tx, carrier, tracking)?),
-        };
-        let plan = watch::plan_arrival(&row, &digest, policy, now);
-        write.execute(params![
-            plan.digest,
-            plan.status,
-            plan.status_at,
-            plan.next_check_at,
-            now_us,
-            row.shipment.id
-        ])?;
-        out.due_now += u64::from(plan.due_now);
-        for m in &plan.messages {
-            out.messages += u64::from(enqueue(tx, m, now_us, window_us)?);
-        }
-    }
-    Ok(out)
 }
 
 /// Writes a message to the outbox (once: a repeat of its dedupe key is ignored); whether it
@@ -838,7 +770,7 @@ impl crate::Store for SqliteStore {
         let now_us = to_micros(now);
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = insert_events(&tx, &events, &policy, now_us, window)?;
+            let out = arrivals::insert_events(&tx, &events, &policy, now_us, window)?;
             tx.commit()?;
             Ok(out)
         })
@@ -1076,7 +1008,7 @@ impl crate::Store for SqliteStore {
                         e.event.tracking_number
                     ])?;
             }
-            let out = insert_events(&tx, &events, &policy, now_us, window)?;
+            let out = arrivals::insert_events(&tx, &events, &policy, now_us, window)?;
             tx.commit()?;
             Ok((id, out))
         })

@@ -124,6 +124,7 @@ conformance!(
     a_stalled_parcel_opens_one_case_that_the_seller_works_and_delivery_closes,
     the_sweep_reads_only_due_shipments,
     a_shipment_from_before_digests_is_judged_on_all_its_events,
+    a_large_batch_is_judged_as_its_events_one_at_a_time,
     two_nodes_sweeping_never_open_a_case_twice,
     any_arrival_order_of_events_gives_the_same_status_history_and_cases,
     webhooks_are_kept_and_unreadable_ones_are_dead_letters,
@@ -1031,6 +1032,144 @@ async fn exec(db: &Db, sql: &str) {
                 .unwrap();
         }
     }
+}
+
+/// Rows of one SQL query on the test database, every column read as text.
+async fn query(db: &Db, sql: &str) -> Vec<Vec<Option<String>>> {
+    match db.url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let c = rusqlite::Connection::open(path).unwrap();
+            let mut st = c.prepare(sql).unwrap();
+            let n = st.column_count();
+            st.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        }
+        None => {
+            use sqlx::{Connection, Row};
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_all(&mut c)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+                .collect()
+        }
+    }
+}
+
+/// SQLite judges a batch touching many parcels on a second thread while the events go in
+/// (`sqlite/arrivals.rs`); what it stores must be what judging the same events one at a time
+/// stores.
+async fn a_large_batch_is_judged_as_its_events_one_at_a_time(db: &Db) {
+    let s = &db.store;
+    let p = watch_policy();
+    let now = ts("2025-12-04T12:00:00Z");
+    let journey = |t: &str, i: usize| {
+        let mut e = vec![scan_of(
+            t,
+            "accepted",
+            "2025-12-01T22:00:00Z",
+            "Flagstaff",
+            "AZ",
+        )];
+        e.push(match i % 4 {
+            0 => scan_of(t, "in_transit", "2025-12-02T09:00:00Z", "Phoenix", "AZ"),
+            1 => scan_of(t, "in_transit", "2025-12-02T09:00:00Z", "Anchorage", "AK"),
+            2 => scan_of(t, "delivered", "2025-12-03T15:00:00Z", "Hoboken", "NJ"),
+            // A later scan first, then the acceptance again: a repeat.
+            _ => scan_of(
+                t,
+                "out_for_delivery",
+                "2025-12-03T08:00:00Z",
+                "Newark",
+                "NJ",
+            ),
+        });
+        if i % 4 == 3 {
+            e.swap(0, 1);
+            e.push(e[1].clone());
+        }
+        e
+    };
+    const PARCELS: usize = 40;
+    let (mut batch, mut singles) = (Vec::new(), Vec::new());
+    for i in 0..PARCELS {
+        for (set, events) in [("L", &mut batch), ("S", &mut singles)] {
+            let t = format!("9400{set}{i:02}");
+            shipped(s, &format!("{set}{i}"), &t).await;
+            events.push(journey(&t, i));
+        }
+    }
+    // Every parcel's events spread through the batch, with two for a parcel with no shipment.
+    let interleave = |journeys: Vec<Vec<herald_core::tracking::TrackingEvent>>| {
+        let longest = journeys.iter().map(Vec::len).max().unwrap();
+        (0..longest)
+            .flat_map(|k| journeys.iter().filter_map(move |j| j.get(k).cloned()))
+            .collect::<Vec<_>>()
+    };
+    let mut batch = interleave(batch);
+    batch.insert(
+        7,
+        scan_of(
+            "9400LNONE",
+            "accepted",
+            "2025-12-01T22:00:00Z",
+            "Flagstaff",
+            "AZ",
+        ),
+    );
+    batch.push(scan_of(
+        "9400LNONE",
+        "in_transit",
+        "2025-12-02T22:00:00Z",
+        "Phoenix",
+        "AZ",
+    ));
+    let singles = interleave(singles);
+    let together = s.ingest_tracking_events(&batch, &p, now).await.unwrap();
+    let mut alone = herald_store::Ingested::default();
+    for e in &singles {
+        let one = s
+            .ingest_tracking_events(std::slice::from_ref(e), &p, now)
+            .await
+            .unwrap();
+        alone.fresh.extend(one.fresh);
+        alone.messages += one.messages;
+    }
+    let stored = |f: &[bool]| f.iter().filter(|f| **f).count();
+    assert_eq!(stored(&together.fresh), stored(&alone.fresh) + 2);
+    assert_eq!(together.fresh.len(), batch.len());
+    assert_eq!(
+        together.messages, 10,
+        "one delivered notice per delivered parcel"
+    );
+    assert_eq!(alone.messages, 10);
+    // A parcel due now may keep an earlier due time (both go to the next sweep).
+    let now_us = now.as_microsecond();
+    let state = |set: &'static str| {
+        let sql = format!(
+            "SELECT SUBSTR(tracking_number, 6), status, CAST(status_at AS TEXT), \
+             CASE WHEN next_check_at <= {now_us} THEN 'due now' \
+             ELSE CAST(next_check_at AS TEXT) END, digest FROM shipments \
+             WHERE tracking_number LIKE '9400{set}%' ORDER BY tracking_number"
+        );
+        async move { query(db, &sql).await }
+    };
+    let (l, s_) = (state("L").await, state("S").await);
+    assert_eq!(l.len(), PARCELS);
+    assert_eq!(l, s_);
+    // The rules did run: the Anchorage parcels are due now, the delivered ones are not watched.
+    let due = l.iter().filter(|r| r[3].as_deref() == Some("due now"));
+    assert_eq!(due.count(), PARCELS / 4);
+    assert_eq!(
+        l.iter()
+            .filter(|r| r[1].as_deref() == Some("delivered"))
+            .count(),
+        PARCELS / 4
+    );
 }
 
 async fn a_shipment_from_before_digests_is_judged_on_all_its_events(db: &Db) {

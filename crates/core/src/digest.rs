@@ -12,7 +12,7 @@
 //! full history, which the sweep reads when there is a finding.
 
 use crate::geo;
-use crate::tracking::{ScanLocation, TrackingEvent, TrackingStatus, history};
+use crate::tracking::{ScanLocation, TrackingEvent, TrackingStatus, history_of};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -23,8 +23,19 @@ pub struct Digest(Vec<TrackingEvent>);
 /// One event as a digest stores it: without the parcel's names (the row it sits in says them)
 /// and as a JSON array rather than an object, so that the shipment row stays small: every scan
 /// rewrites it. `[µs since 1970, status, description, [city, region, postal code, country]]`.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Stored(i64, String, Option<String>, Option<StoredPlace>);
+
+/// [`Stored`] as written, borrowing from the event.
+#[derive(Serialize)]
+struct StoredRef<'a>(i64, &'a str, Option<&'a str>, Option<StoredPlaceRef<'a>>);
+
+type StoredPlaceRef<'a> = (
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
 
 /// `[city, region, postal code, country]`.
 type StoredPlace = (
@@ -43,12 +54,14 @@ impl Digest {
     }
 
     /// Takes new events into account (repeats and events already in are harmless).
-    pub fn add(&mut self, events: &[TrackingEvent]) {
-        let mut all = std::mem::take(&mut self.0);
-        all.extend_from_slice(events);
-        // The distinct events as the history keeps them, in its order.
-        let kept = history(&all);
-        let latest = |f: &dyn Fn(&TrackingEvent) -> bool| kept.iter().rposition(f);
+    pub fn add<'a>(&mut self, events: impl IntoIterator<Item = &'a TrackingEvent>) {
+        let before = std::mem::take(&mut self.0);
+        // The distinct events as the history keeps them, in its order; only the picks are
+        // copied.
+        let mut all: Vec<&TrackingEvent> = before.iter().collect();
+        all.extend(events.into_iter().map(|e| -> &TrackingEvent { e }));
+        let kept = history_of(all);
+        let latest = |f: &dyn Fn(&TrackingEvent) -> bool| kept.iter().rposition(|e| f(e));
         let known = latest(&|e| e.status != TrackingStatus::Unknown);
         let any = if known.is_none() {
             kept.len().checked_sub(1)
@@ -73,17 +86,22 @@ impl Digest {
 
     /// The stored form (see [`Stored`]).
     pub fn to_stored(&self) -> String {
-        let rows: Vec<Stored> = self
+        let rows: Vec<StoredRef<'_>> = self
             .0
             .iter()
             .map(|e| {
-                Stored(
+                StoredRef(
                     e.occurred_at.as_microsecond(),
-                    e.status.as_str().to_string(),
-                    e.description.clone(),
-                    e.location
-                        .clone()
-                        .map(|l| (l.city, l.region, l.postal_code, l.country)),
+                    e.status.as_str(),
+                    e.description.as_deref(),
+                    e.location.as_ref().map(|l| {
+                        (
+                            l.city.as_deref(),
+                            l.region.as_deref(),
+                            l.postal_code.as_deref(),
+                            l.country.as_deref(),
+                        )
+                    }),
                 )
             })
             .collect();

@@ -240,18 +240,26 @@ impl TrackingEventInput {
 
 /// The distinct events of one parcel in the order they happened.
 pub fn history(events: &[TrackingEvent]) -> Vec<TrackingEvent> {
+    history_of(events.iter().collect())
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+/// [`history`] over borrowed events, for callers that keep only a few of them.
+pub fn history_of(events: Vec<&TrackingEvent>) -> Vec<&TrackingEvent> {
     // Already in order with no two events at one instant and stage (a parcel's usual story,
     // and always a digest's): nothing to sort or merge, and no key to build.
     // (Compared to the microsecond, as the dedupe key is.)
     let at = |e: &TrackingEvent| (e.occurred_at.as_microsecond(), e.status);
-    if events.windows(2).all(|w| at(&w[0]) < at(&w[1])) {
-        return events.to_vec();
+    if events.windows(2).all(|w| at(w[0]) < at(w[1])) {
+        return events;
     }
     // Each event's key is built once (building it is the costly part).
-    let mut keyed: Vec<_> = events.iter().map(|e| (e.order_key(), e)).collect();
+    let mut keyed: Vec<_> = events.into_iter().map(|e| (e.order_key(), e)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.dedup_by(|a, b| a.0.2 == b.0.2);
-    keyed.into_iter().map(|(_, e)| e.clone()).collect()
+    keyed.into_iter().map(|(_, e)| e).collect()
 }
 
 /// The parcel's current status and since when: the latest event by the carrier's time. Events

@@ -104,8 +104,7 @@ pub(crate) fn digest_after(
     let sh = &row.shipment;
     let mut d = Digest::from_stored(json, &sh.carrier, &sh.tracking_number)
         .map_err(|e| corrupt(&format!("shipment {} digest", sh.id), e))?;
-    let new: Vec<TrackingEvent> = new.iter().map(|e| (*e).clone()).collect();
-    d.add(&new);
+    d.add(new.iter().copied());
     Ok(Some(d))
 }
 

@@ -9,7 +9,18 @@ use axum::extract::{Path, State, rejection::BytesRejection};
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use herald_core::tracking::{ShipmentInput, TrackingEventInput};
-use serde_json::{Value, json};
+
+/// The answer to a batch of tracking events: one result per event, in the order sent.
+#[derive(serde::Serialize)]
+pub struct Tracked {
+    results: Vec<EventResult>,
+}
+
+/// Whether an event was new (`false`: herald had it already).
+#[derive(serde::Serialize)]
+struct EventResult {
+    stored: bool,
+}
 
 /// The most tracking events one request may carry.
 pub const MAX_EVENTS: usize = 10_000;
@@ -51,7 +62,7 @@ pub async fn track(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Tracked>, AppError> {
     require_json(&headers)?;
     let body = body?;
     let batch = parse_batch::<TrackingEventInput>(&body, "events", "tracking events", MAX_EVENTS)?;
@@ -63,10 +74,10 @@ pub async fn track(
     state.after_ingest(&stored, false);
     metrics::counter!("herald_tracking_events_total", "path" => "api")
         .increment(events.len() as u64);
-    let results: Vec<Value> = stored
+    let results = stored
         .fresh
         .iter()
-        .map(|s| json!({ "stored": s }))
+        .map(|&stored| EventResult { stored })
         .collect();
-    Ok(Json(json!({ "results": results })))
+    Ok(Json(Tracked { results }))
 }

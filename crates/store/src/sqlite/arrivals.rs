@@ -2,12 +2,15 @@
 //! writer's transaction (see `watch::plan_arrival` for what the judgement is).
 //!
 //! SQLite has one writer, so the writer's time bounds how many scans herald takes in a second.
-//! A large batch is therefore judged alongside its own insert: the writer reads the touched
-//! parcels' rows, then inserts the events while a second thread runs the rules on each parcel
-//! as soon as the writer has said which of its events were new; the writer writes the results
-//! as they come back. Storing events does not touch the shipment rows, so the rows read first
-//! are the rows the rules would have read after. Small batches are judged on the writer alone,
-//! the same way, as a thread is not worth starting for them.
+//! A large batch is therefore judged alongside its own insert: while the writer inserts the
+//! events, a second thread reads the touched parcels' rows on a read-only connection and runs
+//! the rules on each as soon as the writer has said which of its events were new; the writer
+//! writes the results as they come back. The read-only connection sees the database as it was
+//! when the writer's transaction began (WAL snapshot; no other write can commit while the
+//! writer holds its lock), which is what the writer itself would read, because storing events
+//! does not touch shipment rows; so this is only done when the transaction has changed no
+//! shipment row before (the caller says so by passing the store). Small batches are judged on
+//! the writer alone, the same way, as a thread is not worth starting for them.
 
 use super::{enqueue, parcel_events, q, shipment_row};
 use crate::sql::PreparedEvent;
@@ -81,6 +84,7 @@ pub(super) fn insert_events(
     policy: &WatchPolicy,
     now_us: i64,
     window_us: i64,
+    snapshot: Option<&super::Inner>,
 ) -> Result<Ingested> {
     let parcels = Parcels::of(events);
     let mut out = Ingested {
@@ -95,24 +99,20 @@ pub(super) fn insert_events(
         window_us,
         policy,
     };
-    if parcels.names.len() < ALONGSIDE_FROM {
-        let mut new = vec![Vec::new(); parcels.names.len()];
-        insert(tx, events, now_us, &mut out.fresh, |i, fresh| {
-            if fresh {
-                new[parcels.of_event[i]].push(&events[i].event);
+    match snapshot.filter(|_| parcels.names.len() >= ALONGSIDE_FROM) {
+        Some(inner) => judged_alongside(inner, &mut writes, events, &parcels, &mut out)?,
+        None => {
+            let mut new = vec![Vec::new(); parcels.names.len()];
+            insert(tx, events, now_us, &mut out.fresh, |i, fresh| {
+                if fresh {
+                    new[parcels.of_event[i]].push(&events[i].event);
+                }
+            })?;
+            for (p, new) in new.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
+                let row = read_arrival(&mut read, parcels.names[p])?;
+                writes.apply(judge(row, new, policy, now_us)?, &mut out)?;
             }
-        })?;
-        for (p, new) in new.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
-            let row = read_arrival(&mut read, parcels.names[p])?;
-            writes.apply(judge(row, new, policy, now_us)?, &mut out)?;
         }
-    } else {
-        let rows = parcels
-            .names
-            .iter()
-            .map(|&name| read_arrival(&mut read, name))
-            .collect::<Result<Vec<_>>>()?;
-        judged_alongside(&mut writes, rows, events, &parcels, &mut out)?;
     }
     Ok(out)
 }
@@ -120,8 +120,8 @@ pub(super) fn insert_events(
 /// The writer's side of a large batch: inserts, hands each parcel's new events to the judging
 /// thread once the parcel's last event is in, and writes what comes back.
 fn judged_alongside(
+    inner: &super::Inner,
     writes: &mut Writes<'_>,
-    mut rows: Vec<Option<ArrivalRow>>,
     events: &[PreparedEvent],
     parcels: &Parcels<'_>,
     out: &mut Ingested,
@@ -132,7 +132,8 @@ fn judged_alongside(
         let (to_write, judged) = mpsc::channel::<Vec<Result<Judged>>>();
         let judge_thread = std::thread::Builder::new()
             .name("herald-judge".into())
-            .spawn_scoped(s, move || {
+            .spawn_scoped(s, move || -> Result<()> {
+                let mut rows = read_snapshot(inner, &parcels.names)?;
                 for bunch in inbox {
                     let done = bunch
                         .into_iter()
@@ -142,6 +143,7 @@ fn judged_alongside(
                         break;
                     }
                 }
+                Ok(())
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start the judging thread: {e}")))?;
         let mut new = vec![Vec::new(); parcels.names.len()];
@@ -178,7 +180,7 @@ fn judged_alongside(
         }
         let joined = judge_thread
             .join()
-            .map_err(|_| StoreError::Corrupt("the judging thread failed".into()));
+            .unwrap_or_else(|_| Err(StoreError::Corrupt("the judging thread failed".into())));
         match (failed, joined) {
             (Some(e), _) | (None, Err(e)) => Err(e),
             (None, Ok(())) if written != handed => Err(StoreError::Corrupt(format!(
@@ -213,6 +215,25 @@ fn insert(
         each(i, n == 1);
     }
     Ok(())
+}
+
+/// The rows of `names` on a read-only connection of the store, in one read transaction: as
+/// the writer sees them, as long as its transaction has not changed a shipment row.
+fn read_snapshot(inner: &super::Inner, names: &[(&str, &str)]) -> Result<Vec<Option<ArrivalRow>>> {
+    let reader = inner.take_reader()?;
+    let rows = (|| {
+        reader.execute_batch("BEGIN")?;
+        let mut read = reader.prepare_cached(&q(&watch::arrival_sql()))?;
+        let rows = names
+            .iter()
+            .map(|&name| read_arrival(&mut read, name))
+            .collect::<Result<Vec<_>>>();
+        drop(read);
+        reader.execute_batch("COMMIT")?;
+        rows
+    })();
+    inner.give_back(reader);
+    rows
 }
 
 /// A parcel's row, with `read` prepared from `watch::arrival_sql`.

@@ -227,12 +227,16 @@ fn read_snapshot(inner: &super::Inner, names: &[(&str, &str)]) -> Result<Vec<Opt
         let rows = names
             .iter()
             .map(|&name| read_arrival(&mut read, name))
-            .collect::<Result<Vec<_>>>();
+            .collect::<Result<Vec<_>>>()?;
         drop(read);
         reader.execute_batch("COMMIT")?;
-        rows
+        Ok(rows)
     })();
-    inner.give_back(reader);
+    // A connection that failed part-way may still hold its read transaction (an old
+    // snapshot): it is closed rather than pooled.
+    if rows.is_ok() {
+        inner.give_back(reader);
+    }
     rows
 }
 

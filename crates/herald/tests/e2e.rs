@@ -1029,6 +1029,76 @@ async fn shipments_and_tracking_events_over_http(db: Db) {
     assert_eq!(st, 422);
     assert_eq!(e["errors"][0]["field"], "order_id");
     assert_eq!(s.get("/api/v1/shipments/424242").await.0, 404);
+    // One batch for forty parcels (on SQLite their rules run on a second thread while the
+    // events are stored): each parcel ends as its own scans say.
+    let orders: Vec<Value> = (0..40)
+        .map(|i| order(&format!("51{i:02}"), "2025-12-01T15:00:00Z"))
+        .collect();
+    let (st, o) = s.post_json("/api/v1/orders", &json!(orders)).await;
+    assert_eq!(st, 200, "{o}");
+    let mut ids = Vec::new();
+    for (i, r) in o["results"].as_array().unwrap().iter().enumerate() {
+        let (st, sh) = s
+            .post_json(
+                "/api/v1/shipments",
+                &json!({"order_id": r["id"], "carrier": "usps",
+                        "tracking_number": format!("9400B{i:02}"), "service": "Priority Mail",
+                        "label_created_at": "2025-12-01T20:00:00Z",
+                        "origin_postal_code": "86001", "destination_postal_code": "07030"}),
+            )
+            .await;
+        assert_eq!(st, 200, "{sh}");
+        ids.push(sh["id"].as_i64().unwrap());
+    }
+    let scans: Vec<Value> = (0..40)
+        .flat_map(|i| {
+            let t = format!("9400B{i:02}");
+            let last = if i % 2 == 0 { "delivered" } else { "in_transit" };
+            [
+                json!({"carrier": "usps", "tracking_number": t, "status": "accepted",
+                       "occurred_at": "2025-12-01T22:00:00Z", "location": {"city": "Flagstaff", "region": "AZ"}}),
+                json!({"carrier": "usps", "tracking_number": t, "status": last,
+                       "occurred_at": "2025-12-03T15:00:00Z", "location": {"city": "Hoboken", "region": "NJ"}}),
+            ]
+        })
+        .collect();
+    let (st, r) = s.post_json("/api/v1/tracking-events", &json!(scans)).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["results"].as_array().unwrap().len(), 80);
+    assert!(
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["stored"] == true)
+    );
+    for (i, id) in ids.iter().enumerate() {
+        let (_, got) = s.get(&format!("/api/v1/shipments/{id}")).await;
+        let want = if i % 2 == 0 {
+            "delivered"
+        } else {
+            "in_transit"
+        };
+        assert_eq!(got["status"], want, "parcel {i}: {got}");
+        assert_eq!(got["events"].as_array().unwrap().len(), 2);
+    }
+    // The judgement was written with the scans: one delivered notice per delivered parcel
+    // (the twenty, and the FedEx parcel above), each once.
+    let (_, delivered) = s.get("/api/v1/messages?kind=delivered&limit=100").await;
+    let mut orders: Vec<i64> = delivered["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["order_id"].as_i64().unwrap())
+        .collect();
+    orders.sort_unstable();
+    orders.dedup();
+    assert_eq!(
+        delivered["items"].as_array().unwrap().len(),
+        21,
+        "{delivered}"
+    );
+    assert_eq!(orders.len(), 21);
 }
 
 async fn provider_webhooks_feed_cases_the_seller_works(db: Db) {

@@ -111,6 +111,38 @@ pub(crate) fn shipped_message(
     )
 }
 
+/// What recording a shipment owes its customer: the shipped notice and, when the carrier's
+/// scans (which may come first) already say it was delivered, the delivered notice (each once,
+/// by its key; one about a moment long past is skipped as too late, with the reason).
+pub(crate) fn recorded_shipment_messages(
+    sh: &herald_core::tracking::NewShipment,
+    shipment_id: i64,
+    parcel: Option<(herald_core::tracking::TrackingStatus, Option<i64>)>,
+    now_us: i64,
+) -> Vec<NewMessage> {
+    let label = sh.label_created_at.map(herald_core::time::to_micros);
+    let mut out = vec![shipped_message(sh.order_id, shipment_id, label, now_us)];
+    if let Some((herald_core::tracking::TrackingStatus::Delivered, at)) = parcel {
+        out.push(delivered_message(
+            sh.order_id,
+            shipment_id,
+            at.unwrap_or(now_us),
+        ));
+    }
+    out
+}
+
+/// The delivered notice for a shipment, about the moment it was delivered.
+pub(crate) fn delivered_message(order_id: i64, shipment_id: i64, delivered_at: i64) -> NewMessage {
+    NewMessage::for_order(
+        order_id,
+        MessageKind::Delivered,
+        shipment_id.to_string(),
+        delivered_at,
+        serde_json::json!({ "shipment_id": shipment_id }),
+    )
+}
+
 /// The delayed notice for an order whose ship-by deadline is at risk or missed (`alert_kind`
 /// `order_at_risk` or `order_late`), about the moment it became so (or was placed, for an
 /// order that was at risk from the start).

@@ -98,7 +98,7 @@ async fn recompute_parcel(
     carrier: &str,
     tracking: &str,
     now_us: i64,
-) -> crate::Result<()> {
+) -> crate::Result<Option<(herald_core::tracking::TrackingStatus, Option<i64>)>> {
     let label: Option<Option<i64>> = sqlx::query_scalar(
         "SELECT label_created_at FROM shipments WHERE carrier = $1 AND tracking_number = $2",
     )
@@ -107,7 +107,7 @@ async fn recompute_parcel(
     .fetch_optional(&mut **tx)
     .await?;
     let Some(label) = label else {
-        return Ok(());
+        return Ok(None);
     };
     let digest = Digest::of(&parcel_events(tx, carrier, tracking).await?);
     let (status, at) = herald_core::tracking::parcel_status(
@@ -123,7 +123,7 @@ async fn recompute_parcel(
         .bind(digest.to_stored())
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(Some((status, at.map(herald_core::time::to_micros))))
 }
 
 async fn parcel_events(
@@ -613,7 +613,7 @@ impl crate::Store for PgStore {
             .bind(now_us)
             .execute(&mut *tx)
             .await?;
-        recompute_parcel(&mut tx, &sh.carrier, &sh.tracking_number, now_us).await?;
+        let parcel = recompute_parcel(&mut tx, &sh.carrier, &sh.tracking_number, now_us).await?;
         let id: i64 = sqlx::query_scalar(
             "SELECT id FROM shipments WHERE carrier = $1 AND tracking_number = $2",
         )
@@ -621,19 +621,8 @@ impl crate::Store for PgStore {
         .bind(&sh.tracking_number)
         .fetch_one(&mut *tx)
         .await?;
-        let shipped = crate::outbox::shipped_message(
-            sh.order_id,
-            id,
-            sh.label_created_at.map(herald_core::time::to_micros),
-            now_us,
-        );
-        enqueue_all(
-            &mut tx,
-            std::slice::from_ref(&shipped),
-            now_us,
-            self.window_us,
-        )
-        .await?;
+        let messages = crate::outbox::recorded_shipment_messages(sh, id, parcel, now_us);
+        enqueue_all(&mut tx, &messages, now_us, self.window_us).await?;
         let out = load_shipments(&mut tx, "id = $1", id).await?;
         tx.commit().await?;
         out.into_iter()

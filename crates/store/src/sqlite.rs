@@ -217,8 +217,13 @@ impl SqliteStore {
 }
 
 /// Recomputes the status and digest of a parcel herald has a shipment for, from all its
-/// events, and leaves it due for the sweep.
-fn recompute_parcel(c: &Connection, carrier: &str, tracking: &str, now_us: i64) -> Result<()> {
+/// events, and leaves it due for the sweep; the status and since when.
+fn recompute_parcel(
+    c: &Connection,
+    carrier: &str,
+    tracking: &str,
+    now_us: i64,
+) -> Result<Option<(herald_core::tracking::TrackingStatus, Option<i64>)>> {
     let label: Option<Option<i64>> = c
         .prepare_cached(
             "SELECT label_created_at FROM shipments WHERE carrier = ?1 AND tracking_number = ?2",
@@ -226,7 +231,7 @@ fn recompute_parcel(c: &Connection, carrier: &str, tracking: &str, now_us: i64) 
         .query_row(params![carrier, tracking], |r| r.get(0))
         .optional()?;
     let Some(label) = label else {
-        return Ok(());
+        return Ok(None);
     };
     let digest = Digest::of(&parcel_events(c, carrier, tracking)?);
     let (status, at) =
@@ -240,7 +245,7 @@ fn recompute_parcel(c: &Connection, carrier: &str, tracking: &str, now_us: i64) 
             tracking,
             digest.to_stored()
         ])?;
-    Ok(())
+    Ok(Some((status, at.map(to_micros))))
 }
 
 fn parcel_events(
@@ -733,23 +738,15 @@ impl crate::Store for SqliteStore {
                     sh.estimated_delivery.map(to_micros),
                     now_us
                 ])?;
-            recompute_parcel(&tx, &sh.carrier, &sh.tracking_number, now_us)?;
+            let parcel = recompute_parcel(&tx, &sh.carrier, &sh.tracking_number, now_us)?;
             let id: i64 = tx
                 .prepare_cached(
                     "SELECT id FROM shipments WHERE carrier = ?1 AND tracking_number = ?2",
                 )?
                 .query_row(params![sh.carrier, sh.tracking_number], |r| r.get(0))?;
-            enqueue(
-                &tx,
-                &crate::outbox::shipped_message(
-                    sh.order_id,
-                    id,
-                    sh.label_created_at.map(to_micros),
-                    now_us,
-                ),
-                now_us,
-                window,
-            )?;
+            for m in crate::outbox::recorded_shipment_messages(&sh, id, parcel, now_us) {
+                enqueue(&tx, &m, now_us, window)?;
+            }
             let out = load_shipments(&tx, "id = ?1", id)?;
             tx.commit()?;
             out.into_iter()

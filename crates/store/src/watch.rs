@@ -152,12 +152,10 @@ fn delivered_notice(
 ) -> Option<crate::NewMessage> {
     (status == TrackingStatus::Delivered && before != TrackingStatus::Delivered.as_str()).then(
         || {
-            crate::NewMessage::for_order(
+            crate::outbox::delivered_message(
                 sh.order_id,
-                herald_core::notify::MessageKind::Delivered,
-                sh.id.to_string(),
+                sh.id,
                 status_at.map_or(now_us, to_micros),
-                serde_json::json!({ "shipment_id": sh.id }),
             )
         },
     )

@@ -125,6 +125,7 @@ conformance!(
     the_sweep_reads_only_due_shipments,
     a_shipment_from_before_digests_is_judged_on_all_its_events,
     a_large_batch_is_judged_as_its_events_one_at_a_time,
+    a_shipment_recorded_after_its_delivery_owes_the_delivered_notice_once,
     two_nodes_sweeping_never_open_a_case_twice,
     any_arrival_order_of_events_gives_the_same_status_history_and_cases,
     webhooks_are_kept_and_unreadable_ones_are_dead_letters,
@@ -1492,6 +1493,75 @@ async fn messages_of(s: &Arc<dyn Store>, order: i64) -> herald_store::Page<heral
     })
     .await
     .unwrap()
+}
+
+/// The carrier's scans often come before the seller records the shipment; when they already
+/// say delivered, recording it owes the delivered notice (once, and not again from the sweep).
+async fn a_shipment_recorded_after_its_delivery_owes_the_delivered_notice_once(db: &Db) {
+    let s = &db.store;
+    let p = watch_policy();
+    let now = ts("2025-12-03T16:00:00Z");
+    let id = s
+        .upsert_orders(
+            &[ok(order("dl1", "2025-12-01T15:00:00Z"))],
+            &policy(),
+            ts("2025-12-01T15:05:00Z"),
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    s.ingest_tracking_events(
+        &[
+            scan_of(
+                "9400DL",
+                "accepted",
+                "2025-12-01T22:00:00Z",
+                "Flagstaff",
+                "AZ",
+            ),
+            scan_of(
+                "9400DL",
+                "delivered",
+                "2025-12-03T15:00:00Z",
+                "Hoboken",
+                "NJ",
+            ),
+        ],
+        &p,
+        now,
+    )
+    .await
+    .unwrap();
+    let shipment = herald_core::tracking::ShipmentInput {
+        order_id: id,
+        carrier: "usps".into(),
+        tracking_number: "9400DL".into(),
+        service: Some("Priority Mail".into()),
+        label_created_at: Some("2025-12-03T12:00:00Z".into()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    for _ in 0..2 {
+        let got = s.upsert_shipment(&shipment, now).await.unwrap();
+        assert_eq!(got.status, herald_core::tracking::TrackingStatus::Delivered);
+    }
+    s.review_due_shipments(&p, now, 100).await.unwrap();
+    let page = messages_of(s, id).await;
+    assert_eq!(
+        kinds_of(&page),
+        [
+            "delivered:pending",
+            "order_acknowledged:pending",
+            "shipped:pending"
+        ]
+    );
+    let delivered = page
+        .items
+        .iter()
+        .find(|m| m.kind == herald_core::notify::MessageKind::Delivered)
+        .unwrap();
+    assert_eq!(delivered.about_at, ts("2025-12-03T15:00:00Z"));
 }
 
 async fn every_step_owes_its_customer_one_message(db: &Db) {

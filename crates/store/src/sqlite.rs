@@ -85,8 +85,13 @@ impl Inner {
         Ok(c)
     }
 
-    /// Returns a read-only connection to the pool (or closes it when the pool is full).
+    /// Returns a read-only connection to the pool, or closes it when the pool is full or when
+    /// it is still inside a transaction (a read that failed part-way): pooled, it would keep
+    /// serving that transaction's old snapshot.
     fn give_back(&self, c: Connection) {
+        if !c.is_autocommit() {
+            return;
+        }
         let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < self.max_readers {
             pool.push(c);
@@ -1895,4 +1900,32 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
         raised_at: from_micros(r.get(5)?),
         case_id: r.get(6)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reader_left_inside_a_transaction_is_closed_not_pooled() {
+        let dir = std::env::temp_dir().join(format!("herald-pool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/pool.db", dir.display());
+        let store = SqliteStore::open(&url, &StoreOptions::default())
+            .await
+            .unwrap();
+        let inner = &store.inner;
+        let pooled = || inner.readers.lock().unwrap().len();
+        let c = inner.take_reader().unwrap();
+        c.execute_batch("BEGIN; SELECT COUNT(*) FROM orders;")
+            .unwrap();
+        inner.give_back(c);
+        assert_eq!(pooled(), 0, "a reader holding an old snapshot was pooled");
+        let c = inner.take_reader().unwrap();
+        c.execute_batch("SELECT COUNT(*) FROM orders;").unwrap();
+        inner.give_back(c);
+        assert_eq!(pooled(), 1);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

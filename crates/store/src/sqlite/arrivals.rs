@@ -232,11 +232,8 @@ fn read_snapshot(inner: &super::Inner, names: &[(&str, &str)]) -> Result<Vec<Opt
         reader.execute_batch("COMMIT")?;
         Ok(rows)
     })();
-    // A connection that failed part-way may still hold its read transaction (an old
-    // snapshot): it is closed rather than pooled.
-    if rows.is_ok() {
-        inner.give_back(reader);
-    }
+    // One that failed part-way, still in its read transaction, is closed rather than pooled.
+    inner.give_back(reader);
     rows
 }
 

@@ -462,6 +462,16 @@ async fn tracking() {
     );
 }
 
+/// A SQLite store on `db` in `dir`, with herald's schema and default settings.
+async fn open_store(dir: &std::path::Path, db: &str) -> SqliteStore {
+    SqliteStore::open(
+        &format!("sqlite://{}/{db}", dir.display()),
+        &StoreOptions::default(),
+    )
+    .await
+    .unwrap()
+}
+
 /// The same batches straight into `ingest_tracking_events` of a store on `db` (the rules in
 /// its transaction), then one sweep for whatever it left due: events per second.
 async fn tracking_store_alone(
@@ -470,12 +480,7 @@ async fn tracking_store_alone(
     events: &[herald_core::tracking::TrackingEvent],
     watch: &herald_core::watch::WatchPolicy,
 ) -> f64 {
-    let store = SqliteStore::open(
-        &format!("sqlite://{}/{db}", dir.display()),
-        &StoreOptions::default(),
-    )
-    .await
-    .unwrap();
+    let store = open_store(dir, db).await;
     store
         .review_due_shipments(watch, jiff::Timestamp::now(), u32::MAX)
         .await
@@ -501,12 +506,7 @@ async fn raw_tracking_insert(
     db: &str,
     events: &[herald_core::tracking::TrackingEvent],
 ) -> f64 {
-    let raw = SqliteStore::open(
-        &format!("sqlite://{}/{db}", dir.display()),
-        &StoreOptions::default(),
-    )
-    .await
-    .unwrap();
+    let raw = open_store(dir, db).await;
     let rows: Vec<(String, String, String, String, i64)> = events
         .iter()
         .map(|e| {
@@ -620,10 +620,7 @@ async fn tracking_api(
 /// A SQLite database holding `watched` open shipments (each with one acceptance scan, moving
 /// normally), of which `due` are due for review now.
 async fn watched_store(dir: &std::path::Path, watched: usize, due: usize) -> SqliteStore {
-    let url = format!("sqlite://{}/sweep.db", dir.display());
-    let store = SqliteStore::open(&url, &StoreOptions::default())
-        .await
-        .unwrap();
+    let store = open_store(dir, "sweep.db").await;
     let order: Vec<NewOrder> = vec![
         serde_json::from_value::<OrderInput>(order_json(0, "2025-12-06T15:37:33Z"))
             .unwrap()

@@ -9,7 +9,7 @@
 
 use crate::calendar::BusinessCalendar;
 use crate::geo::{self, Coord};
-use crate::tracking::{TrackingEvent, TrackingStatus, current, history};
+use crate::tracking::{TrackingEvent, TrackingStatus, current_of, history_of};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -170,13 +170,14 @@ pub fn evaluate(
     tz: &TimeZone,
     now: Timestamp,
 ) -> Verdict {
-    let events = history(parcel.events);
+    // Borrowed: the rules copy only the events they cite.
+    let events = history_of(parcel.events.iter().collect());
     let mut findings = Vec::new();
     let mut next: Option<Timestamp> = None;
     let due = |t: Timestamp, next: &mut Option<Timestamp>| {
         *next = Some(next.map_or(t, |n: Timestamp| n.min(t)));
     };
-    let Some((status, status_at)) = current(&events) else {
+    let Some((status, status_at)) = current_of(events.iter().copied()) else {
         // No scans at all: only "not accepted" can apply.
         if let Some(start) = parcel
             .label_created_at
@@ -206,7 +207,7 @@ pub fn evaluate(
         .rev()
         .find(|e| e.status != TrackingStatus::Unknown)
         .or(events.last())
-        .cloned()
+        .copied()
         .expect("a current status means events");
     let accepted_at = events
         .iter()
@@ -259,7 +260,7 @@ pub fn evaluate(
                 findings.push(Finding {
                     kind: ProblemKind::NotAccepted,
                     since: deadline,
-                    evidence: events.clone(),
+                    evidence: events.iter().map(|&e| e.clone()).collect(),
                 });
             } else {
                 due(deadline, &mut next);
@@ -289,7 +290,7 @@ pub fn evaluate(
         findings.push(Finding {
             kind: ProblemKind::Misrouted,
             since: scan.0.occurred_at,
-            evidence: vec![scan.0.clone()],
+            evidence: vec![(*scan.0).clone()],
         });
     }
     // Overdue: against the carrier's estimate, else the service standard from acceptance.

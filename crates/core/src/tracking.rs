@@ -266,15 +266,23 @@ pub fn history_of(events: Vec<&TrackingEvent>) -> Vec<&TrackingEvent> {
 /// whose status is `unknown` (an aggregator's "no news", "tracking expired") say nothing of
 /// where the parcel is, so they count only while there is nothing else.
 pub fn current(events: &[TrackingEvent]) -> Option<(TrackingStatus, Timestamp)> {
+    current_of(events)
+}
+
+/// [`current`] over borrowed events.
+pub fn current_of<'a>(
+    events: impl IntoIterator<Item = &'a TrackingEvent> + Clone,
+) -> Option<(TrackingStatus, Timestamp)> {
     // Events at the same instant with the same status give the same answer, so time and
     // journey stage decide; no need to tell such events apart.
     let known = events
-        .iter()
+        .clone()
+        .into_iter()
         .filter(|e| e.status != TrackingStatus::Unknown)
         .map(|e| (e.occurred_at, e.status))
         .max();
     known
-        .or_else(|| events.iter().map(|e| (e.occurred_at, e.status)).max())
+        .or_else(|| events.into_iter().map(|e| (e.occurred_at, e.status)).max())
         .map(|(at, status)| (status, at))
 }
 

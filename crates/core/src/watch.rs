@@ -68,6 +68,11 @@ fn ground_bands() -> Vec<(f64, u32)> {
     ]
 }
 
+/// A service's key in the threshold and standard tables: `carrier/servicekey`.
+fn table_key(carrier: &str, service: &str) -> String {
+    format!("{carrier}/{}", service_key(carrier, service))
+}
+
 /// A service name as herald keys it: lowercase letters and digits only, without the carrier's
 /// own name in front (`FEDEX_GROUND` and `Ground` are both `ground`; `Priority Mail` is
 /// `prioritymail`).
@@ -207,15 +212,17 @@ pub struct ShipmentFacts {
 impl WatchPolicy {
     /// The thresholds for a carrier and service.
     pub fn thresholds_for(&self, carrier: &str, service: Option<&str>) -> Thresholds {
+        let key = service.map(|s| table_key(carrier, s));
+        self.thresholds_by_key(carrier, key.as_deref())
+    }
+
+    /// [`Self::thresholds_for`] with the service's table key (`carrier/service`) worked out.
+    fn thresholds_by_key(&self, carrier: &str, key: Option<&str>) -> Thresholds {
         let mut t = self.thresholds;
         if let Some(o) = self.overrides.get(carrier) {
             t = o.apply(t);
         }
-        if let Some(s) = service
-            && let Some(o) = self
-                .overrides
-                .get(&format!("{carrier}/{}", service_key(carrier, s)))
-        {
+        if let Some(o) = key.and_then(|k| self.overrides.get(k)) {
             t = o.apply(t);
         }
         t
@@ -223,8 +230,7 @@ impl WatchPolicy {
 
     /// The service standard for a carrier and service, if the table has one.
     pub fn standard_for(&self, carrier: &str, service: &str) -> Option<&Standard> {
-        self.standards
-            .get(&format!("{carrier}/{}", service_key(carrier, service)))
+        self.standards.get(&table_key(carrier, service))
     }
 
     /// The route a shipment should follow, when both ends are known places.
@@ -252,12 +258,17 @@ impl WatchPolicy {
 
     /// As `standard_business_days`, with the shipment's route already worked out.
     fn standard_days_on(&self, facts: &ShipmentFacts, route: Option<Route>) -> Option<u32> {
-        let km = route.map(|r| geo::distance_km(r.from, r.to));
-        facts
+        let key = facts
             .service
             .as_deref()
-            .and_then(|s| self.standard_for(&facts.carrier, s))
-            .map(|s| s.max_days(km))
+            .map(|s| table_key(&facts.carrier, s));
+        self.standard_days_by_key(key.as_deref(), route)
+    }
+
+    /// [`Self::standard_days_on`] with the service's table key worked out.
+    fn standard_days_by_key(&self, key: Option<&str>, route: Option<Route>) -> Option<u32> {
+        let standard = self.standards.get(key?)?;
+        Some(standard.max_days(route.map(|r| geo::distance_km(r.from, r.to))))
     }
 
     /// The calendar a carrier's days are counted in.
@@ -312,7 +323,12 @@ impl WatchPolicy {
         now: Timestamp,
     ) -> Verdict {
         let route = self.route(facts);
-        let standard_business_days = self.standard_days_on(facts, route);
+        // The service's table key, worked out once for both tables.
+        let key = facts
+            .service
+            .as_deref()
+            .map(|s| table_key(&facts.carrier, s));
+        let standard_business_days = self.standard_days_by_key(key.as_deref(), route);
         let parcel = Parcel {
             label_created_at: facts.label_created_at,
             shipped_at: facts.recorded_at,
@@ -324,7 +340,7 @@ impl WatchPolicy {
         let cal = self.calendar_for(&facts.carrier);
         problems::evaluate(
             &parcel,
-            self.thresholds_for(&facts.carrier, facts.service.as_deref()),
+            self.thresholds_by_key(&facts.carrier, key.as_deref()),
             cal,
             &self.time_zone,
             now,

@@ -768,13 +768,11 @@ impl crate::Store for SqliteStore {
         now: Timestamp,
     ) -> Result<crate::Ingested> {
         let (events, policy) = (crate::sql::prepare_events(events), policy.clone());
-        let (window, inner) = (self.inner.window_us, self.inner.clone());
+        let window = self.inner.window_us;
         let now_us = to_micros(now);
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // Nothing in this transaction has changed a shipment row: a read-only connection
-            // sees them as the writer does.
-            let out = arrivals::insert_events(&tx, &events, &policy, now_us, window, Some(&inner))?;
+            let out = arrivals::insert_events(&tx, &events, &policy, now_us, window)?;
             tx.commit()?;
             Ok(out)
         })
@@ -1012,9 +1010,7 @@ impl crate::Store for SqliteStore {
                         e.event.tracking_number
                     ])?;
             }
-            // The estimate above may have changed a shipment row: judged on the writer alone
-            // (a provider's webhook carries one parcel).
-            let out = arrivals::insert_events(&tx, &events, &policy, now_us, window, None)?;
+            let out = arrivals::insert_events(&tx, &events, &policy, now_us, window)?;
             tx.commit()?;
             Ok((id, out))
         })

@@ -2,15 +2,13 @@
 //! writer's transaction (see `watch::plan_arrival` for what the judgement is).
 //!
 //! SQLite has one writer, so the writer's time bounds how many scans herald takes in a second.
-//! A large batch is therefore judged alongside its own insert: while the writer inserts the
-//! events, a second thread reads the touched parcels' rows on a read-only connection and runs
-//! the rules on each as soon as the writer has said which of its events were new; the writer
-//! writes the results as they come back. The read-only connection sees the database as it was
-//! when the writer's transaction began (WAL snapshot; no other write can commit while the
-//! writer holds its lock), which is what the writer itself would read, because storing events
-//! does not touch shipment rows; so this is only done when the transaction has changed no
-//! shipment row before (the caller says so by passing the store). Small batches are judged on
-//! the writer alone, the same way, as a thread is not worth starting for them.
+//! A large batch is therefore judged alongside its own insert: as soon as a parcel's last
+//! event in the batch is in, the writer reads the parcel's row (a bunch of parcels at a time,
+//! one statement per bunch, from its own warm page cache) and hands it with the parcel's new
+//! events to a second thread, which runs the rules; once the insert is done the writer judges
+//! the bunches the thread has not taken yet itself, so both cores finish together, and writes
+//! every result. Small batches are judged on the writer alone, the same way, as a thread is
+//! not worth starting for them.
 
 use super::{enqueue, parcel_events, q, shipment_row};
 use crate::sql::PreparedEvent;
@@ -20,15 +18,15 @@ use herald_core::digest::Digest;
 use herald_core::time::{from_micros, to_micros};
 use herald_core::tracking::TrackingEvent;
 use herald_core::watch::WatchPolicy;
-use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
-use std::collections::HashMap;
-use std::sync::mpsc;
+use rusqlite::{CachedStatement, Connection, params};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 
 /// From how many parcels in one batch the second thread is worth starting.
 const ALONGSIDE_FROM: usize = 32;
 
 /// How many parcels go between the threads at a time: a hand-over may wake a sleeping thread,
-/// which costs a system call, so they go in bunches.
+/// which costs a system call, and reading rows costs a statement per bunch.
 const HANDOVER: usize = 64;
 
 /// The parcels of a batch in the order they first appear, and where each one's last event is.
@@ -84,14 +82,12 @@ pub(super) fn insert_events(
     policy: &WatchPolicy,
     now_us: i64,
     window_us: i64,
-    snapshot: Option<&super::Inner>,
 ) -> Result<Ingested> {
     let parcels = Parcels::of(events);
     let mut out = Ingested {
         fresh: Vec::with_capacity(events.len()),
         ..Default::default()
     };
-    let mut read = tx.prepare_cached(&q(&watch::arrival_sql()))?;
     let mut writes = Writes {
         tx,
         statement: tx.prepare_cached(&q(watch::SET_ARRIVED_SQL))?,
@@ -99,96 +95,260 @@ pub(super) fn insert_events(
         window_us,
         policy,
     };
-    match snapshot.filter(|_| parcels.names.len() >= ALONGSIDE_FROM) {
-        Some(inner) => judged_alongside(inner, &mut writes, events, &parcels, &mut out)?,
-        None => {
-            let mut new = vec![Vec::new(); parcels.names.len()];
-            insert(tx, events, now_us, &mut out.fresh, |i, fresh| {
-                if fresh {
-                    new[parcels.of_event[i]].push(&events[i].event);
-                }
-            })?;
-            for (p, new) in new.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
-                let row = read_arrival(&mut read, parcels.names[p])?;
-                writes.apply(judge(row, new, policy, now_us)?, &mut out)?;
+    let mut many = tx.prepare_cached(&arrivals_sql())?;
+    if parcels.names.len() >= ALONGSIDE_FROM {
+        judged_alongside(&mut writes, &mut many, events, &parcels, &mut out)?;
+    } else {
+        let mut new = vec![Vec::new(); parcels.names.len()];
+        insert(tx, events, now_us, &mut out.fresh, |i, fresh| {
+            if fresh {
+                new[parcels.of_event[i]].push(&events[i].event);
             }
+            Ok(())
+        })?;
+        let touched: Vec<usize> = (0..new.len()).filter(|&p| !new[p].is_empty()).collect();
+        let names: Vec<(&str, &str)> = touched.iter().map(|&p| parcels.names[p]).collect();
+        for (row, p) in read_arrivals(&mut many, &names)?.into_iter().zip(touched) {
+            writes.apply(judge(row, &new[p], policy, now_us)?, &mut out)?;
         }
     }
     Ok(out)
 }
 
-/// The writer's side of a large batch: inserts, hands each parcel's new events to the judging
-/// thread once the parcel's last event is in, and writes what comes back.
+/// Parcels whose events are all in, waiting to be judged; shared by the writer and the judging
+/// thread. The thread takes them as the writer's insert hands them over; once the insert is
+/// done, the writer takes them too.
+struct Ready<'e> {
+    /// The bunches not taken yet, and whether the writer will hand over no more.
+    queue: Mutex<(VecDeque<Bunch<'e>>, bool)>,
+    more: Condvar,
+}
+
+/// Parcels with their rows (`None`: no shipment) and their new events.
+type Bunch<'e> = Vec<(Option<ArrivalRow>, Vec<&'e TrackingEvent>)>;
+
+impl<'e> Ready<'e> {
+    fn new() -> Self {
+        Self {
+            queue: Mutex::new((VecDeque::new(), false)),
+            more: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (VecDeque<Bunch<'e>>, bool)> {
+        // The queue stays whole whatever panicked while holding it.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn hand_over(&self, bunch: Bunch<'e>) {
+        self.lock().0.push_back(bunch);
+        self.more.notify_one();
+    }
+
+    /// No more bunches will come; `drop_waiting` also forgets those not taken yet (the batch
+    /// failed).
+    fn close(&self, drop_waiting: bool) {
+        let mut q = self.lock();
+        q.1 = true;
+        if drop_waiting {
+            q.0.clear();
+        }
+        drop(q);
+        self.more.notify_all();
+    }
+
+    /// The next bunch, if one is waiting.
+    fn take(&self) -> Option<Bunch<'e>> {
+        self.lock().0.pop_front()
+    }
+
+    /// The next bunch, waiting for one; `None` once closed and empty.
+    fn wait(&self) -> Option<Bunch<'e>> {
+        let mut q = self.lock();
+        loop {
+            if let Some(b) = q.0.pop_front() {
+                return Some(b);
+            }
+            if q.1 {
+                return None;
+            }
+            q = self.more.wait(q).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Closes the queue when dropped.
+struct CloseOnDrop<'a, 'e>(&'a Ready<'e>);
+
+impl Drop for CloseOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        self.0.close(true);
+    }
+}
+
+/// The writer's side of a large batch: inserts; once a bunch of parcels have their last event
+/// in, reads their rows and hands them over; then judges what the thread has not taken yet
+/// itself, and writes every result.
 fn judged_alongside(
-    inner: &super::Inner,
     writes: &mut Writes<'_>,
+    many: &mut CachedStatement<'_>,
     events: &[PreparedEvent],
     parcels: &Parcels<'_>,
     out: &mut Ingested,
 ) -> Result<()> {
-    let (policy, now_us) = (writes.policy, writes.now_us);
+    let (policy, now_us, tx) = (writes.policy, writes.now_us, writes.tx);
+    let ready = Ready::new();
     std::thread::scope(|s| {
-        let (to_judge, inbox) = mpsc::channel::<Vec<(usize, Vec<&TrackingEvent>)>>();
         let (to_write, judged) = mpsc::channel::<Vec<Result<Judged>>>();
+        let ready = &ready;
         let judge_thread = std::thread::Builder::new()
             .name("herald-judge".into())
-            .spawn_scoped(s, move || -> Result<()> {
-                let mut rows = read_snapshot(inner, &parcels.names)?;
-                for bunch in inbox {
-                    let done = bunch
-                        .into_iter()
-                        .map(|(p, new)| judge(rows[p].take(), &new, policy, now_us))
-                        .collect();
-                    if to_write.send(done).is_err() {
+            .spawn_scoped(s, move || {
+                while let Some(bunch) = ready.wait() {
+                    if to_write.send(judge_bunch(bunch, policy, now_us)).is_err() {
+                        // The writer gave up on the batch.
                         break;
                     }
                 }
-                Ok(())
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start the judging thread: {e}")))?;
-        let mut new = vec![Vec::new(); parcels.names.len()];
+        // Should the writer panic, the thread must still stop, or the scope would wait for it
+        // forever.
+        let _stops_the_thread = CloseOnDrop(ready);
+        let mut new: Vec<Vec<&TrackingEvent>> = vec![Vec::new(); parcels.names.len()];
         let mut handed = 0usize;
-        let mut bunch = Vec::with_capacity(HANDOVER);
-        let inserted = insert(writes.tx, events, now_us, &mut out.fresh, |i, fresh| {
+        let mut bunch: Vec<usize> = Vec::with_capacity(HANDOVER);
+        let inserted = insert(tx, events, now_us, &mut out.fresh, |i, fresh| {
             let p = parcels.of_event[i];
             if fresh {
                 new[p].push(&events[i].event);
             }
-            // The parcel's last event is in: the judging thread can take it.
+            // The parcel's last event is in: it can be judged.
             if i == parcels.last_event[p] && !new[p].is_empty() {
-                handed += 1;
-                bunch.push((p, std::mem::take(&mut new[p])));
+                bunch.push(p);
                 if bunch.len() == HANDOVER {
-                    // The thread only stops early when told to; a failed send is caught below
-                    // by counting what came back.
-                    let _ =
-                        to_judge.send(std::mem::replace(&mut bunch, Vec::with_capacity(HANDOVER)));
+                    handed += hand_over(many, parcels, &mut bunch, &mut new, ready)?;
                 }
             }
+            Ok(())
+        })
+        .and_then(|()| {
+            handed += hand_over(many, parcels, &mut bunch, &mut new, ready)?;
+            Ok(())
         });
-        let _ = to_judge.send(bunch);
-        drop(to_judge);
+        ready.close(inserted.is_err());
         let mut failed = inserted.err();
         let mut written = 0usize;
-        for j in judged.iter().flatten() {
+        let mut write = |j: Result<Judged>, failed: &mut Option<StoreError>| {
             if failed.is_none() {
                 match j.and_then(|j| writes.apply(j, out)) {
                     Ok(()) => written += 1,
-                    Err(e) => failed = Some(e),
+                    Err(e) => *failed = Some(e),
                 }
+            }
+        };
+        // The writer judges too, writing what the thread sent back in between.
+        while failed.is_none() {
+            for j in judged.try_iter().flatten() {
+                write(j, &mut failed);
+            }
+            let Some(bunch) = ready.take() else { break };
+            for j in judge_bunch(bunch, policy, now_us) {
+                write(j, &mut failed);
+            }
+        }
+        if failed.is_some() {
+            // Nothing more is written: the thread stops at its next bunch.
+            ready.close(true);
+            drop(judged);
+        } else {
+            for j in judged.iter().flatten() {
+                write(j, &mut failed);
             }
         }
         let joined = judge_thread
             .join()
-            .unwrap_or_else(|_| Err(StoreError::Corrupt("the judging thread failed".into())));
+            .map_err(|_| StoreError::Corrupt("the judging thread failed".into()));
         match (failed, joined) {
             (Some(e), _) | (None, Err(e)) => Err(e),
             (None, Ok(())) if written != handed => Err(StoreError::Corrupt(format!(
-                "{handed} parcels were handed to the judging thread and {written} came back"
+                "{handed} parcels were handed over to be judged and {written} were written"
             ))),
             (None, Ok(())) => Ok(()),
         }
     })
+}
+
+/// Reads the rows of the parcels in `bunch` and hands them over with their new events (taken
+/// out of `new`); how many.
+fn hand_over<'e>(
+    many: &mut CachedStatement<'_>,
+    parcels: &Parcels<'_>,
+    bunch: &mut Vec<usize>,
+    new: &mut [Vec<&'e TrackingEvent>],
+    ready: &Ready<'e>,
+) -> Result<usize> {
+    if bunch.is_empty() {
+        return Ok(0);
+    }
+    let names: Vec<(&str, &str)> = bunch.iter().map(|&p| parcels.names[p]).collect();
+    let rows = read_arrivals(many, &names)?;
+    let n = bunch.len();
+    ready.hand_over(
+        rows.into_iter()
+            .zip(bunch.drain(..))
+            .map(|(row, p)| (row, std::mem::take(&mut new[p])))
+            .collect(),
+    );
+    Ok(n)
+}
+
+/// Judges each parcel of a bunch.
+fn judge_bunch(bunch: Bunch<'_>, policy: &WatchPolicy, now_us: i64) -> Vec<Result<Judged>> {
+    bunch
+        .into_iter()
+        .map(|(row, new)| judge(row, &new, policy, now_us))
+        .collect()
+}
+
+/// The rows of one carrier's parcels ($1 carrier, $2 JSON array of tracking numbers) as
+/// `watch::arrival_sql` reads one: a statement per bunch of parcels costs a third of one per
+/// parcel.
+fn arrivals_sql() -> String {
+    format!(
+        "SELECT {}, problem_keys, status, next_check_at, digest FROM shipments WHERE carrier = ?1 AND tracking_number IN (SELECT value FROM json_each(?2))",
+        crate::sql::SHIPMENT_COLUMNS
+    )
+}
+
+/// The rows of `names` (each parcel once), in their order, with `many` prepared from
+/// [`arrivals_sql`].
+fn read_arrivals(
+    many: &mut CachedStatement<'_>,
+    names: &[(&str, &str)],
+) -> Result<Vec<Option<ArrivalRow>>> {
+    let mut rows: Vec<Option<ArrivalRow>> = names.iter().map(|_| None).collect();
+    let mut carriers: Vec<&str> = names.iter().map(|n| n.0).collect();
+    carriers.sort_unstable();
+    carriers.dedup();
+    for carrier in carriers {
+        let at: HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.0 == carrier)
+            .map(|(i, n)| (n.1, i))
+            .collect();
+        let numbers = serde_json::to_string(&at.keys().collect::<Vec<_>>())
+            .map_err(|e| StoreError::Corrupt(format!("tracking numbers as JSON: {e}")))?;
+        let mut found = many.query(params![carrier, numbers])?;
+        while let Some(r) = found.next()? {
+            let row = arrival_row(r)?;
+            if let Some(&i) = at.get(row.shipment.tracking_number.as_str()) {
+                rows[i] = Some(row);
+            }
+        }
+    }
+    Ok(rows)
 }
 
 /// Inserts each event unless it is stored already, recording which were new and telling
@@ -198,7 +358,7 @@ fn insert(
     events: &[PreparedEvent],
     now_us: i64,
     fresh: &mut Vec<bool>,
-    mut each: impl FnMut(usize, bool),
+    mut each: impl FnMut(usize, bool) -> Result<()>,
 ) -> Result<()> {
     let mut st = tx.prepare_cached(&q(crate::sql::INSERT_TRACKING_EVENT_SQL))?;
     for (i, p) in events.iter().enumerate() {
@@ -212,47 +372,20 @@ fn insert(
             now_us
         ])?;
         fresh.push(n == 1);
-        each(i, n == 1);
+        each(i, n == 1)?;
     }
     Ok(())
 }
 
-/// The rows of `names` on a read-only connection of the store, in one read transaction: as
-/// the writer sees them, as long as its transaction has not changed a shipment row.
-fn read_snapshot(inner: &super::Inner, names: &[(&str, &str)]) -> Result<Vec<Option<ArrivalRow>>> {
-    let reader = inner.take_reader()?;
-    let rows = (|| {
-        reader.execute_batch("BEGIN")?;
-        let mut read = reader.prepare_cached(&q(&watch::arrival_sql()))?;
-        let rows = names
-            .iter()
-            .map(|&name| read_arrival(&mut read, name))
-            .collect::<Result<Vec<_>>>()?;
-        drop(read);
-        reader.execute_batch("COMMIT")?;
-        Ok(rows)
-    })();
-    // One that failed part-way, still in its read transaction, is closed rather than pooled.
-    inner.give_back(reader);
-    rows
-}
-
-/// A parcel's row, with `read` prepared from `watch::arrival_sql`.
-fn read_arrival(
-    read: &mut CachedStatement<'_>,
-    (carrier, tracking): (&str, &str),
-) -> Result<Option<ArrivalRow>> {
-    Ok(read
-        .query_row(params![carrier, tracking], |r| {
-            Ok(ArrivalRow {
-                shipment: shipment_row(r)?,
-                problem_keys: r.get(11)?,
-                status: r.get(12)?,
-                next_check_at: r.get(13)?,
-                digest: r.get(14)?,
-            })
-        })
-        .optional()?)
+/// A row of [`arrivals_sql`].
+fn arrival_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArrivalRow> {
+    Ok(ArrivalRow {
+        shipment: shipment_row(r)?,
+        problem_keys: r.get(11)?,
+        status: r.get(12)?,
+        next_check_at: r.get(13)?,
+        digest: r.get(14)?,
+    })
 }
 
 fn judge(

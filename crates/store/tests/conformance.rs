@@ -1129,6 +1129,17 @@ async fn a_large_batch_is_judged_as_its_events_one_at_a_time(db: &Db) {
         "Phoenix",
         "AZ",
     ));
+    // Another carrier's parcel with the same number as one of ours: a parcel of its own, with
+    // no shipment; it must not touch ours.
+    let mut theirs = scan_of(
+        "9400L00",
+        "delivered",
+        "2025-12-03T20:00:00Z",
+        "Hoboken",
+        "NJ",
+    );
+    theirs.carrier = "ups".into();
+    batch.push(theirs);
     let singles = interleave(singles);
     let together = s.ingest_tracking_events(&batch, &p, now).await.unwrap();
     let mut alone = herald_store::Ingested::default();
@@ -1141,7 +1152,7 @@ async fn a_large_batch_is_judged_as_its_events_one_at_a_time(db: &Db) {
         alone.messages += one.messages;
     }
     let stored = |f: &[bool]| f.iter().filter(|f| **f).count();
-    assert_eq!(stored(&together.fresh), stored(&alone.fresh) + 2);
+    assert_eq!(stored(&together.fresh), stored(&alone.fresh) + 3);
     assert_eq!(together.fresh.len(), batch.len());
     assert_eq!(
         together.messages, 10,

@@ -14,36 +14,116 @@
 use crate::geo;
 use crate::tracking::{ScanLocation, TrackingEvent, TrackingStatus, history_of};
 use jiff::Timestamp;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
-/// At most four of a parcel's distinct events, in the order they happened.
+/// At most four of a parcel's distinct events, in the order they happened, without their
+/// wording (the rules never read it, and every scan rewrites the digest with the shipment's row:
+/// its bytes are the pages each commit writes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Digest(Vec<TrackingEvent>);
 
-/// One event as a digest stores it: without the parcel's names (the row it sits in says them)
-/// and as a JSON array rather than an object, so that the shipment row stays small: every scan
-/// rewrites it. `[µs since 1970, status, description, [city, region, postal code, country]]`.
-#[derive(Deserialize)]
-struct Stored(i64, String, Option<String>, Option<StoredPlace>);
+/// One event as a digest stores it: without the parcel's names (the row it sits in says them),
+/// as a JSON array rather than an object: `[µs since 1970, status]`, or with the place
+/// `[µs since 1970, status, [city, region, postal code, country]]`, the place's trailing nulls
+/// left out. Digests written before read as well: `[µs, status, description, place]`.
+struct Stored {
+    at: i64,
+    status: String,
+    place: Option<Vec<Option<String>>>,
+}
 
 /// [`Stored`] as written, borrowing from the event.
-#[derive(Serialize)]
-struct StoredRef<'a>(i64, &'a str, Option<&'a str>, Option<StoredPlaceRef<'a>>);
+struct StoredRef<'a>(&'a TrackingEvent);
 
-type StoredPlaceRef<'a> = (
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-);
+impl Serialize for StoredRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let e = self.0;
+        let place = e.location.as_ref().map(|l| {
+            let mut p = vec![
+                l.city.as_deref(),
+                l.region.as_deref(),
+                l.postal_code.as_deref(),
+                l.country.as_deref(),
+            ];
+            while p.last() == Some(&None) {
+                p.pop();
+            }
+            p
+        });
+        let mut seq = s.serialize_seq(Some(2 + usize::from(place.is_some())))?;
+        seq.serialize_element(&e.occurred_at.as_microsecond())?;
+        seq.serialize_element(e.status.as_str())?;
+        if let Some(p) = place {
+            seq.serialize_element(&p)?;
+        }
+        seq.end()
+    }
+}
 
-/// `[city, region, postal code, country]`.
-type StoredPlace = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// The third element of a stored event: the place (this form) or the description (before).
+enum Third {
+    Place(Vec<Option<String>>),
+    Description,
+}
+
+impl<'de> Deserialize<'de> for Third {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Third;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a place (array) or a description (string or null)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Third, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Third::Place)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Third, E> {
+                Ok(Third::Description)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Third, E> {
+                Ok(Third::Description)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Third, E> {
+                Ok(Third::Description)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Stored {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Stored;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("[time, status, place?]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Stored, A::Error> {
+                let at = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let status = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                let place = match seq.next_element::<Third>()? {
+                    None => None,
+                    Some(Third::Place(p)) => Some(p),
+                    // Written before: the description (dropped), then the place or null.
+                    Some(Third::Description) => seq.next_element::<Option<Vec<_>>>()?.flatten(),
+                };
+                if seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::invalid_length(5, &self));
+                }
+                Ok(Stored { at, status, place })
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
 
 impl Digest {
     /// The digest of a set of events.
@@ -76,7 +156,13 @@ impl Digest {
             .collect();
         picks.sort_unstable();
         picks.dedup();
-        self.0 = picks.into_iter().map(|i| kept[i].clone()).collect();
+        self.0 = picks
+            .into_iter()
+            .map(|i| TrackingEvent {
+                description: None,
+                ..kept[i].clone()
+            })
+            .collect();
     }
 
     /// The events the rules read, in the order they happened.
@@ -86,25 +172,7 @@ impl Digest {
 
     /// The stored form (see [`Stored`]).
     pub fn to_stored(&self) -> String {
-        let rows: Vec<StoredRef<'_>> = self
-            .0
-            .iter()
-            .map(|e| {
-                StoredRef(
-                    e.occurred_at.as_microsecond(),
-                    e.status.as_str(),
-                    e.description.as_deref(),
-                    e.location.as_ref().map(|l| {
-                        (
-                            l.city.as_deref(),
-                            l.region.as_deref(),
-                            l.postal_code.as_deref(),
-                            l.country.as_deref(),
-                        )
-                    }),
-                )
-            })
-            .collect();
+        let rows: Vec<StoredRef<'_>> = self.0.iter().map(StoredRef).collect();
         serde_json::to_string(&rows).expect("digests serialise")
     }
 
@@ -112,19 +180,23 @@ impl Digest {
     pub fn from_stored(s: &str, carrier: &str, tracking_number: &str) -> Result<Self, String> {
         let rows: Vec<Stored> = serde_json::from_str(s).map_err(|e| e.to_string())?;
         rows.into_iter()
-            .map(|Stored(at, status, description, location)| {
+            .map(|Stored { at, status, place }| {
                 Ok(TrackingEvent {
                     carrier: carrier.to_string(),
                     tracking_number: tracking_number.to_string(),
                     status: TrackingStatus::parse(&status)
                         .ok_or_else(|| format!("{status:?} is not a tracking status"))?,
                     occurred_at: Timestamp::from_microsecond(at).map_err(|e| e.to_string())?,
-                    description,
-                    location: location.map(|(city, region, postal_code, country)| ScanLocation {
-                        city,
-                        region,
-                        postal_code,
-                        country,
+                    description: None,
+                    location: place.map(|p| {
+                        let mut p = p.into_iter();
+                        let mut next = || p.next().flatten();
+                        ScanLocation {
+                            city: next(),
+                            region: next(),
+                            postal_code: next(),
+                            country: next(),
+                        }
                     }),
                 })
             })
@@ -246,6 +318,45 @@ mod tests {
         assert_eq!(current(d.events()), current(&evs));
     }
 
+    #[test]
+    fn stored_without_wording_and_read_back_in_either_form() {
+        let e = |status, h: i64, place: Option<ScanLocation>| TrackingEvent {
+            carrier: "usps".into(),
+            tracking_number: "9400".into(),
+            status,
+            occurred_at: Timestamp::from_second(1_764_600_000 + h * 3600).unwrap(),
+            description: Some("Arrived at USPS Regional Facility".into()),
+            location: place,
+        };
+        let phoenix = ScanLocation {
+            city: Some("Phoenix".into()),
+            region: Some("AZ".into()),
+            ..Default::default()
+        };
+        let d = Digest::of(&[
+            e(TrackingStatus::Accepted, 0, None),
+            e(TrackingStatus::InTransit, 5, Some(phoenix.clone())),
+        ]);
+        let stored = d.to_stored();
+        assert_eq!(
+            stored,
+            r#"[[1764600000000000,"accepted"],[1764618000000000,"in_transit",["Phoenix","AZ"]]]"#
+        );
+        assert_eq!(Digest::from_stored(&stored, "usps", "9400").unwrap(), d);
+        assert!(d.events().iter().all(|e| e.description.is_none()));
+        // As digests were stored before: with the wording and every place field.
+        let before = r#"[[1764600000000000,"accepted","Accepted at USPS Origin Facility",null],[1764618000000000,"in_transit","Arrived",["Phoenix","AZ",null,null]]]"#;
+        assert_eq!(Digest::from_stored(before, "usps", "9400").unwrap(), d);
+        for bad in [
+            r#"[[1764600000000000]]"#,
+            r#"[[1764600000000000,"accepted",null,null,null]]"#,
+            r#"[[1764600000000000,"lost"]]"#,
+            r#"[[1764600000000000,"accepted",7]]"#,
+        ] {
+            assert!(Digest::from_stored(bad, "usps", "9400").is_err(), "{bad}");
+        }
+    }
+
     proptest! {
         #[test]
         fn the_rules_judge_the_digest_as_they_judge_every_event(
@@ -282,7 +393,13 @@ mod tests {
             for (d, a) in on_digest.findings.iter().zip(&on_all.findings) {
                 prop_assert_eq!((d.kind, d.since), (a.kind, a.since));
                 if d.kind != crate::problems::ProblemKind::NotAccepted {
-                    prop_assert_eq!(&d.evidence, &a.evidence);
+                    // The same scans; the digest does not keep their wording.
+                    let unworded = |v: &[TrackingEvent]| -> Vec<TrackingEvent> {
+                        v.iter()
+                            .map(|e| TrackingEvent { description: None, ..e.clone() })
+                            .collect()
+                    };
+                    prop_assert_eq!(&d.evidence, &unworded(&a.evidence));
                 }
             }
         }

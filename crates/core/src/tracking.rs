@@ -135,16 +135,17 @@ impl TrackingEvent {
         )
     }
 
-    /// Sorting key: time, journey stage, identity, wording, then the place as written, so that
+    /// Sorting key: time, journey stage, identity, the place as written, then wording, so that
     /// even two reports of one scan worded or spelled differently settle the same way whatever
-    /// order they came in.
+    /// order they came in. The wording comes last: the report of a scan that history keeps is
+    /// then the one a parcel's digest keeps too (a digest drops the wording).
     fn order_key(&self) -> OrderKey<'_> {
         (
             self.occurred_at,
             self.status,
             self.dedupe_key(),
-            self.description.as_deref(),
             self.location.as_ref(),
+            self.description.as_deref(),
         )
     }
 }
@@ -154,8 +155,8 @@ type OrderKey<'a> = (
     Timestamp,
     TrackingStatus,
     String,
-    Option<&'a str>,
     Option<&'a ScanLocation>,
+    Option<&'a str>,
 );
 
 /// Checks and normalises the two fields that name a parcel, recording what is wrong.

@@ -73,6 +73,12 @@ fn table_key(carrier: &str, service: &str) -> String {
     format!("{carrier}/{}", service_key(carrier, service))
 }
 
+/// A shipment's service's key in the tables, when it names a service.
+fn service_table_key(facts: &ShipmentFacts) -> Option<String> {
+    let service = facts.service.as_deref()?;
+    Some(table_key(&facts.carrier, service))
+}
+
 /// A service name as herald keys it: lowercase letters and digits only, without the carrier's
 /// own name in front (`FEDEX_GROUND` and `Ground` are both `ground`; `Priority Mail` is
 /// `prioritymail`).
@@ -258,11 +264,7 @@ impl WatchPolicy {
 
     /// As `standard_business_days`, with the shipment's route already worked out.
     fn standard_days_on(&self, facts: &ShipmentFacts, route: Option<Route>) -> Option<u32> {
-        let key = facts
-            .service
-            .as_deref()
-            .map(|s| table_key(&facts.carrier, s));
-        self.standard_days_by_key(key.as_deref(), route)
+        self.standard_days_by_key(service_table_key(facts).as_deref(), route)
     }
 
     /// [`Self::standard_days_on`] with the service's table key worked out.
@@ -324,10 +326,7 @@ impl WatchPolicy {
     ) -> Verdict {
         let route = self.route(facts);
         // The service's table key, worked out once for both tables.
-        let key = facts
-            .service
-            .as_deref()
-            .map(|s| table_key(&facts.carrier, s));
+        let key = service_table_key(facts);
         let standard_business_days = self.standard_days_by_key(key.as_deref(), route);
         let parcel = Parcel {
             label_created_at: facts.label_created_at,

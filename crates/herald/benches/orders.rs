@@ -12,6 +12,7 @@
 //!   batch's parcels neighbours in the shipments table and in tracking-number order (the
 //!   friendliest case for the raw insert, whose index entries then cluster), and with them
 //!   spread over all 10,000 (as parcels shipped on different days are scanned together).
+//!   `tracking-neighbours` or `tracking-spread` runs one of the two.
 //! - sweep: one parcel sweep reviewing the 1,000 due shipments among 100,000, 1,000,000 and
 //!   5,000,000 watched (`HERALD_BENCH_SWEEP_SCALES=100000,1000000` to choose).
 //! - list: 1,000,000 stored orders; p50/p99 of `GET /api/v1/orders?ship_by_state=at_risk`
@@ -742,8 +743,10 @@ async fn main() {
     if want("import") {
         import();
     }
-    if want("tracking") {
+    if want("tracking") || want("tracking-neighbours") {
         tracking(Parcels::Neighbours).await;
+    }
+    if want("tracking") || want("tracking-spread") {
         tracking(Parcels::Spread).await;
     }
     if want("list") {

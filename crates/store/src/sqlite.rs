@@ -99,6 +99,18 @@ impl Inner {
     }
 }
 
+/// How many pages (4 KiB each) the write-ahead log may hold before the writer copies them into
+/// the database file (SQLite's default is 1,000). A checkpoint copies each page once however
+/// often it changed since the last one, and each costs two fsyncs; scans of parcels spread over
+/// the shipments table change the same pages batch after batch, so checkpointing ten times less
+/// often took 1,000-scan batches from ~22,000 to ~33,000 events/s (docs/benchmarks.md, "the
+/// write-ahead log checkpointed less often"). The log then grows to about 40 MiB between
+/// checkpoints; [`WAL_FILE_LIMIT`] keeps the file from staying larger after a big transaction.
+const CHECKPOINT_PAGES: u32 = 10_000;
+
+/// The size the write-ahead log file is cut back to when it is reset after a checkpoint.
+const WAL_FILE_LIMIT: u64 = 64 << 20;
+
 fn configure(c: &Connection) -> rusqlite::Result<()> {
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     c.execute_batch(
@@ -165,6 +177,9 @@ impl SqliteStore {
             let mut w = Connection::open(&path).map_err(connect_err)?;
             w.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).map_err(connect_err)?;
             configure(&w)?;
+            w.execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}; PRAGMA journal_size_limit = {WAL_FILE_LIMIT};"
+            ))?;
             migrate(&mut w)?;
             let _ = url;
             Ok(Self {
@@ -1921,6 +1936,32 @@ mod tests {
         c.execute_batch("SELECT COUNT(*) FROM orders;").unwrap();
         inner.give_back(c);
         assert_eq!(pooled(), 1);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_writer_checkpoints_every_ten_thousand_pages() {
+        let dir = std::env::temp_dir().join(format!("herald-wal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/wal.db", dir.display());
+        let store = SqliteStore::open(&url, &StoreOptions::default())
+            .await
+            .unwrap();
+        let (pages, limit, mode) = store
+            .with_writer(|c| {
+                let get = |p: &str| c.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, i64>(0));
+                Ok((
+                    get("wal_autocheckpoint")?,
+                    get("journal_size_limit")?,
+                    c.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(pages, i64::from(CHECKPOINT_PAGES));
+        assert_eq!(limit, WAL_FILE_LIMIT as i64);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

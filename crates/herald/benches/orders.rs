@@ -13,6 +13,8 @@
 //!   friendliest case for the raw insert, whose index entries then cluster), and with them
 //!   spread over all 10,000 (as parcels shipped on different days are scanned together).
 //!   `tracking-neighbours` or `tracking-spread` runs one of the two.
+//! - tracking-postgres: the same batches into the store alone on PostgreSQL (both shapes; a
+//!   fresh database on `HERALD_BENCH_POSTGRES_URL`, default the local server); events/s.
 //! - sweep: one parcel sweep reviewing the 1,000 due shipments among 100,000, 1,000,000 and
 //!   5,000,000 watched (`HERALD_BENCH_SWEEP_SCALES=100000,1000000` to choose).
 //! - list: 1,000,000 stored orders; p50/p99 of `GET /api/v1/orders?ship_by_state=at_risk`
@@ -358,53 +360,58 @@ enum Parcels {
     Spread,
 }
 
-async fn tracking(shape: Parcels) {
-    use herald_core::tracking::{NewShipment, ScanLocation, TrackingEvent, TrackingStatus};
-    const PARCELS: usize = 10_000;
-    const PER: usize = 10;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/tracking.db", dir.path().display());
+/// How many parcels the tracking benchmark watches, and how many scans each gets.
+const PARCELS: usize = 10_000;
+const PER: usize = 10;
+
+/// When the tracking benchmark's parcels were first scanned: six hours apart, the last one six
+/// hours ago.
+fn first_scan() -> jiff::Timestamp {
+    jiff::Timestamp::now() - jiff::SignedDuration::from_hours(6 * PER as i64)
+}
+
+/// Stores `PARCELS` orders, each with a healthy parcel (as most are): labelled two hours before
+/// the carrier's first scan at `base`.
+async fn watched_parcels(store: &dyn Store, base: jiff::Timestamp) {
+    use herald_core::tracking::NewShipment;
     let placed = "2025-12-06T15:37:33Z";
-    // Healthy parcels, as most are: labelled two hours before the carrier's first scan, then
-    // scanned every six hours, the last one six hours ago.
-    let base = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(6 * PER as i64);
-    {
-        let store = SqliteStore::open(&url, &StoreOptions::default())
+    let orders: Vec<NewOrder> = (0..PARCELS)
+        .map(|i| {
+            serde_json::from_value::<OrderInput>(order_json(i, placed))
+                .unwrap()
+                .validate()
+                .unwrap()
+        })
+        .collect();
+    let ids = store
+        .upsert_orders(&orders, &ShipByPolicy::default(), jiff::Timestamp::now())
+        .await
+        .unwrap();
+    for (i, u) in ids.iter().enumerate() {
+        let s = NewShipment {
+            order_id: u.id,
+            carrier: "usps".into(),
+            tracking_number: format!("9400{i:018}"),
+            service: Some("Priority Mail".into()),
+            label_created_at: Some(base - jiff::SignedDuration::from_hours(2)),
+            origin_postal_code: Some("86001".into()),
+            destination_postal_code: Some(
+                ["07030", "10001", "60601", "94103", "33101"][i % 5].into(),
+            ),
+            estimated_delivery: None,
+        };
+        store
+            .upsert_shipment(&s, jiff::Timestamp::now())
             .await
             .unwrap();
-        let policy = ShipByPolicy::default();
-        let orders: Vec<NewOrder> = (0..PARCELS)
-            .map(|i| {
-                serde_json::from_value::<OrderInput>(order_json(i, placed))
-                    .unwrap()
-                    .validate()
-                    .unwrap()
-            })
-            .collect();
-        let ids = store
-            .upsert_orders(&orders, &policy, jiff::Timestamp::now())
-            .await
-            .unwrap();
-        for (i, u) in ids.iter().enumerate() {
-            let s = NewShipment {
-                order_id: u.id,
-                carrier: "usps".into(),
-                tracking_number: format!("9400{i:018}"),
-                service: Some("Priority Mail".into()),
-                label_created_at: Some(base - jiff::SignedDuration::from_hours(2)),
-                origin_postal_code: Some("86001".into()),
-                destination_postal_code: Some(
-                    ["07030", "10001", "60601", "94103", "33101"][i % 5].into(),
-                ),
-                estimated_delivery: None,
-            };
-            store
-                .upsert_shipment(&s, jiff::Timestamp::now())
-                .await
-                .unwrap();
-        }
     }
-    let events: Vec<TrackingEvent> = (0..PARCELS * PER)
+}
+
+/// `PER` scans of every parcel from `base` on, in the order they are sent: each batch of 1,000
+/// holds 1,000 parcels laid out as `shape` says.
+fn scans(shape: Parcels, base: jiff::Timestamp) -> Vec<herald_core::tracking::TrackingEvent> {
+    use herald_core::tracking::{ScanLocation, TrackingEvent, TrackingStatus};
+    (0..PARCELS * PER)
         .map(|n| {
             let step = n / PARCELS;
             // 7,919 is prime and does not divide 10,000: multiplying by it permutes the parcels.
@@ -429,22 +436,44 @@ async fn tracking(shape: Parcels) {
                 }),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The watch policy of the tracking benchmark's seller.
+fn bench_watch_policy() -> herald_core::watch::WatchPolicy {
+    herald_core::watch::WatchPolicy {
+        time_zone: jiff::tz::TimeZone::get("America/Phoenix").unwrap(),
+        ..Default::default()
+    }
+}
+
+fn shape_label(shape: Parcels) -> &'static str {
+    match shape {
+        Parcels::Neighbours => "neighbouring parcels",
+        Parcels::Spread => "spread parcels",
+    }
+}
+
+async fn tracking(shape: Parcels) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/tracking.db", dir.path().display());
+    let base = first_scan();
+    {
+        let store = SqliteStore::open(&url, &StoreOptions::default())
+            .await
+            .unwrap();
+        watched_parcels(&store, base).await;
+    }
+    let events = scans(shape, base);
     let bodies: Vec<Vec<u8>> = events
         .chunks(1_000)
         .map(|c| serde_json::to_vec(c).unwrap())
         .collect();
-    let watch = herald_core::watch::WatchPolicy {
-        time_zone: jiff::tz::TimeZone::get("America/Phoenix").unwrap(),
-        ..Default::default()
-    };
+    let watch = bench_watch_policy();
     // This machine's speed drifts by a fifth from one minute to the next, so each way of
     // sending is followed at once by its own raw insert, over three rounds, and the medians
     // are reported.
-    let label = match shape {
-        Parcels::Neighbours => "neighbouring parcels",
-        Parcels::Spread => "spread parcels",
-    };
+    let label = shape_label(shape);
     let (mut one, mut two, mut alone) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..3 {
         for (way, results) in [("one", &mut one), ("two", &mut two), ("store", &mut alone)] {
@@ -502,7 +531,16 @@ async fn tracking_store_alone(
     events: &[herald_core::tracking::TrackingEvent],
     watch: &herald_core::watch::WatchPolicy,
 ) -> f64 {
-    let store = open_store(dir, db).await;
+    ingest_all(&open_store(dir, db).await, events, watch).await
+}
+
+/// `events` in batches of 1,000 straight into `store.ingest_tracking_events`, one batch at a
+/// time, then one sweep for whatever they left due: events per second.
+async fn ingest_all(
+    store: &dyn Store,
+    events: &[herald_core::tracking::TrackingEvent],
+    watch: &herald_core::watch::WatchPolicy,
+) -> f64 {
     store
         .review_due_shipments(watch, jiff::Timestamp::now(), u32::MAX)
         .await
@@ -519,6 +557,40 @@ async fn tracking_store_alone(
         .await
         .unwrap();
     events.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The tracking benchmark's batches into the store alone on PostgreSQL: a fresh database on the
+/// server of `HERALD_BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`),
+/// dropped afterwards; skipped with a note when that server cannot be reached.
+async fn tracking_postgres(shape: Parcels) {
+    let admin = std::env::var("HERALD_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("herald_bench_{}", std::process::id());
+    let psql = |sql: String| {
+        Command::new("psql")
+            .args([admin.as_str(), "-qc", &sql])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    if !psql(format!("CREATE DATABASE {name}")) {
+        println!("tracking_events_postgres: skipped, cannot create a database on {admin}");
+        return;
+    }
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let base = first_scan();
+    let rate = {
+        let store = herald_store::open(&url, &StoreOptions::default())
+            .await
+            .unwrap();
+        watched_parcels(&*store, base).await;
+        ingest_all(&*store, &scans(shape, base), &bench_watch_policy()).await
+    };
+    println!(
+        "tracking_events_postgres ({}): {rate:.0} events/s with every touched parcel's rules evaluated, into the store alone, one batch at a time",
+        shape_label(shape)
+    );
+    psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
 
 /// The events' rows inserted raw into a fresh database `db` with herald's schema and
@@ -748,6 +820,10 @@ async fn main() {
     }
     if want("tracking") || want("tracking-spread") {
         tracking(Parcels::Spread).await;
+    }
+    if want("tracking-postgres") {
+        tracking_postgres(Parcels::Neighbours).await;
+        tracking_postgres(Parcels::Spread).await;
     }
     if want("list") {
         list().await;

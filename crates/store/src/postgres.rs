@@ -1827,8 +1827,9 @@ fn alert_from((id, kind, order_id, message, due_at, raised_at, case_id): AlertRo
     }
 }
 
-/// Stores events (each once) and marks their parcels due; per event, whether it was new. The
-/// caller holds the parcels' locks.
+/// Stores events (each once) and judges each parcel they touch that has a shipment
+/// (`watch::plan_arrival`), a statement for the events, one for the parcels' rows and one for
+/// their new values, whatever the batch's size. The caller holds the parcels' locks.
 async fn insert_events(
     tx: &mut Transaction<'static, Postgres>,
     events: &[herald_core::tracking::TrackingEvent],
@@ -1837,73 +1838,129 @@ async fn insert_events(
     window_us: i64,
 ) -> crate::Result<crate::Ingested> {
     use crate::watch;
+    use sqlx::Row as _;
+    let prepared = crate::sql::prepare_events(events);
+    let fresh = insert_event_rows(tx, &prepared, now_us).await?;
+    let mut touched = std::collections::BTreeMap::<(&str, &str), Vec<&TrackingEvent>>::new();
+    for (e, _) in events.iter().zip(&fresh).filter(|(_, new)| **new) {
+        touched
+            .entry((e.carrier.as_str(), e.tracking_number.as_str()))
+            .or_default()
+            .push(e);
+    }
     let mut out = crate::Ingested {
-        fresh: Vec::with_capacity(events.len()),
+        fresh,
         ..Default::default()
     };
-    let mut touched = std::collections::BTreeMap::<(&str, &str), Vec<&TrackingEvent>>::new();
-    for e in events {
-        let res = sqlx::query(crate::sql::INSERT_TRACKING_EVENT_SQL)
-            .bind(&e.carrier)
-            .bind(&e.tracking_number)
-            .bind(e.dedupe_key())
-            .bind(serde_json::to_string(e).expect("events serialise"))
-            .bind(herald_core::time::to_micros(e.occurred_at))
-            .bind(now_us)
-            .execute(&mut **tx)
-            .await?;
-        let new = res.rows_affected() == 1;
-        if new {
-            touched
-                .entry((e.carrier.as_str(), e.tracking_number.as_str()))
-                .or_default()
-                .push(e);
-        }
-        out.fresh.push(new);
-    }
+    // FOR UPDATE: a sweep reviewing one of these parcels on another node finishes first, so
+    // the problem keys read here are its latest.
+    let (carriers, numbers): (Vec<&str>, Vec<&str>) = touched.keys().copied().unzip();
+    let rows = if touched.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM shipments \
+             WHERE (carrier, tracking_number) IN (SELECT * FROM unnest($1::text[], $2::text[])) \
+             ORDER BY id FOR UPDATE",
+            watch::arrival_columns()
+        )))
+        .bind(&carriers)
+        .bind(&numbers)
+        .fetch_all(&mut **tx)
+        .await?
+    };
     let now = herald_core::time::from_micros(now_us);
-    // FOR UPDATE: a sweep reviewing the parcel on another node finishes first, so the problem
-    // keys read here are its latest.
-    let read = format!("{} FOR UPDATE", watch::arrival_sql());
+    let mut set = ArrivedRows::default();
     let mut messages = Vec::new();
-    for ((carrier, tracking), new) in touched {
-        use sqlx::Row as _;
-        let Some(r) = sqlx::query(sqlx::AssertSqlSafe(read.as_str()))
-            .bind(carrier)
-            .bind(tracking)
-            .fetch_optional(&mut **tx)
-            .await?
-        else {
-            // Events for a parcel herald has no shipment for yet wait for it.
-            continue;
-        };
+    for r in &rows {
         let row = watch::ArrivalRow {
-            shipment: shipment_row(&r)?,
+            shipment: shipment_row(r)?,
             problem_keys: r.try_get(11)?,
             status: r.try_get(12)?,
             next_check_at: r.try_get(13)?,
             digest: r.try_get(14)?,
         };
-        let digest = match watch::digest_after(&row, &new)? {
+        let sh = &row.shipment;
+        // Events for a parcel herald has no shipment for yet are not read here: they wait.
+        let Some(new) = touched.get(&(sh.carrier.as_str(), sh.tracking_number.as_str())) else {
+            continue;
+        };
+        let digest = match watch::digest_after(&row, new)? {
             Some(d) => d,
-            None => Digest::of(&parcel_events(tx, carrier, tracking).await?),
+            None => Digest::of(&parcel_events(tx, &sh.carrier, &sh.tracking_number).await?),
         };
         let plan = watch::plan_arrival(&row, &digest, policy, now);
-        sqlx::query(watch::SET_ARRIVED_SQL)
-            .bind(plan.digest)
-            .bind(plan.status)
-            .bind(plan.status_at)
-            .bind(plan.next_check_at)
-            .bind(now_us)
-            .bind(row.shipment.id)
-            .execute(&mut **tx)
-            .await?;
+        set.id.push(sh.id);
+        set.digest.push(plan.digest);
+        set.status.push(plan.status);
+        set.status_at.push(plan.status_at);
+        set.next_check_at.push(plan.next_check_at);
         out.due_now += u64::from(plan.due_now);
         messages.extend(plan.messages);
+    }
+    if !set.id.is_empty() {
+        sqlx::query(SET_ARRIVED_ROWS_SQL)
+            .bind(&set.id)
+            .bind(&set.digest)
+            .bind(&set.status)
+            .bind(&set.status_at)
+            .bind(&set.next_check_at)
+            .bind(now_us)
+            .execute(&mut **tx)
+            .await?;
     }
     out.messages = enqueue_all(tx, &messages, now_us, window_us).await?;
     Ok(out)
 }
+
+/// Stores each event unless the same event is stored, in one statement: whether each was new.
+/// Of repeats within the batch, the first is the one kept.
+async fn insert_event_rows(
+    tx: &mut Transaction<'static, Postgres>,
+    events: &[crate::sql::PreparedEvent],
+    now_us: i64,
+) -> crate::Result<Vec<bool>> {
+    let column =
+        |f: fn(&crate::sql::PreparedEvent) -> &str| -> Vec<&str> { events.iter().map(f).collect() };
+    let occurred: Vec<i64> = events
+        .iter()
+        .map(|p| herald_core::time::to_micros(p.event.occurred_at))
+        .collect();
+    let mut kept: std::collections::HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO tracking_events (carrier, tracking_number, dedupe_key, event, occurred_at, received_at) \
+         SELECT c, t, k, e, o, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) \
+         WITH ORDINALITY AS u(c, t, k, e, o, n) ORDER BY n \
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
+    )
+    .bind(column(|p| &p.event.carrier))
+    .bind(column(|p| &p.event.tracking_number))
+    .bind(column(|p| &p.dedupe_key))
+    .bind(column(|p| &p.json))
+    .bind(&occurred)
+    .bind(now_us)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
+    Ok(events.iter().map(|p| kept.remove(&p.dedupe_key)).collect())
+}
+
+/// The judged parcels' new values, a column each, for [`SET_ARRIVED_ROWS_SQL`].
+#[derive(Default)]
+struct ArrivedRows {
+    id: Vec<i64>,
+    digest: Vec<String>,
+    status: Vec<&'static str>,
+    status_at: Vec<Option<i64>>,
+    next_check_at: Vec<Option<i64>>,
+}
+
+/// `watch::SET_ARRIVED_SQL` for many shipments in one statement: $1 ids, $2 digests, $3
+/// statuses, $4 since, $5 next checks, $6 now.
+const SET_ARRIVED_ROWS_SQL: &str = "UPDATE shipments AS s SET digest = u.digest, status = u.status, status_at = u.status_at, next_check_at = u.next_check_at, \
+     updated_at = CASE WHEN s.status <> u.status OR s.status_at IS NULL OR s.status_at <> u.status_at THEN $6 ELSE s.updated_at END \
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u(id, digest, status, status_at, next_check_at) \
+     WHERE s.id = u.id";
 
 fn case_row(r: &sqlx::postgres::PgRow) -> crate::Result<crate::watch::CaseRow> {
     use sqlx::Row as _;

@@ -58,11 +58,11 @@ pub(crate) const MARK_OVERDUE_ALERTED_SQL: &str =
 /// Columns of a case with its parcel, in [`CaseRow`]'s order.
 pub(crate) const CASE_COLUMNS: &str = "c.id, c.shipment_id, c.order_id, s.carrier, s.tracking_number, c.kind, c.file, c.opened_at, c.closed_at, c.close_reason, c.first_action_due, c.first_action_at";
 
-/// A parcel touched by new events ($1 carrier, $2 tracking number): a shipment's columns, then
-/// its problem keys, status, next check and digest.
-pub(crate) fn arrival_sql() -> String {
+/// What is read of a parcel touched by new events: a shipment's columns, then its problem
+/// keys, status, next check and digest (`ArrivalRow`).
+pub(crate) fn arrival_columns() -> String {
     format!(
-        "SELECT {}, problem_keys, status, next_check_at, digest FROM shipments WHERE carrier = $1 AND tracking_number = $2",
+        "{}, problem_keys, status, next_check_at, digest",
         crate::sql::SHIPMENT_COLUMNS
     )
 }

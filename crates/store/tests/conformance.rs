@@ -1154,6 +1154,11 @@ async fn a_large_batch_is_judged_as_its_events_one_at_a_time(db: &Db) {
     let stored = |f: &[bool]| f.iter().filter(|f| **f).count();
     assert_eq!(stored(&together.fresh), stored(&alone.fresh) + 3);
     assert_eq!(together.fresh.len(), batch.len());
+    // Of an event sent twice in the batch, the first is the one stored.
+    for (i, e) in batch.iter().enumerate() {
+        let first = !batch[..i].iter().any(|b| b.dedupe_key() == e.dedupe_key());
+        assert_eq!(together.fresh[i], first, "event {i} of the batch");
+    }
     assert_eq!(
         together.messages, 10,
         "one delivered notice per delivered parcel"

@@ -125,6 +125,7 @@ conformance!(
     the_sweep_reads_only_due_shipments,
     a_shipment_from_before_digests_is_judged_on_all_its_events,
     a_large_batch_is_judged_as_its_events_one_at_a_time,
+    concurrent_batches_for_the_same_parcels_store_each_event_once,
     a_shipment_recorded_after_its_delivery_owes_the_delivered_notice_once,
     two_nodes_sweeping_never_open_a_case_twice,
     any_arrival_order_of_events_gives_the_same_status_history_and_cases,
@@ -1187,6 +1188,79 @@ async fn a_large_batch_is_judged_as_its_events_one_at_a_time(db: &Db) {
             .count(),
         PARCELS / 4
     );
+}
+
+async fn concurrent_batches_for_the_same_parcels_store_each_event_once(db: &Db) {
+    let s = &db.store;
+    let p = watch_policy();
+    let now = ts("2025-12-04T12:00:00Z");
+    const PARCELS: usize = 40;
+    // Each parcel's journey; set C is sent as two overlapping batches at once (each holds every
+    // parcel, in opposite orders, sharing the middle scan), set Q one batch after the other.
+    let journey = |t: &str, i: usize| {
+        vec![
+            scan_of(t, "accepted", "2025-12-01T22:00:00Z", "Flagstaff", "AZ"),
+            scan_of(t, "in_transit", "2025-12-02T09:00:00Z", "Phoenix", "AZ"),
+            if i % 3 == 0 {
+                scan_of(t, "delivered", "2025-12-03T15:00:00Z", "Hoboken", "NJ")
+            } else {
+                scan_of(t, "in_transit", "2025-12-03T01:00:00Z", "Anchorage", "AK")
+            },
+        ]
+    };
+    let (mut first, mut second, mut sequential) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..PARCELS {
+        let c = format!("9400C{i:02}");
+        let q = format!("9400Q{i:02}");
+        shipped(s, &format!("C{i}"), &c).await;
+        shipped(s, &format!("Q{i}"), &q).await;
+        let j = journey(&c, i);
+        first.extend([j[0].clone(), j[1].clone()]);
+        second.extend([j[2].clone(), j[1].clone()]);
+        sequential.extend(journey(&q, i));
+    }
+    second.reverse();
+    let (a, b) = {
+        let (s1, s2, p1, p2) = (s.clone(), s.clone(), p.clone(), p.clone());
+        let (f, g) = (first.clone(), second.clone());
+        tokio::join!(
+            tokio::spawn(async move { s1.ingest_tracking_events(&f, &p1, now).await }),
+            tokio::spawn(async move { s2.ingest_tracking_events(&g, &p2, now).await }),
+        )
+    };
+    let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
+    let stored = |f: &[bool]| f.iter().filter(|f| **f).count();
+    // Each parcel's shared scan is stored by one batch only.
+    assert_eq!(stored(&a.fresh) + stored(&b.fresh), 3 * PARCELS);
+    assert_eq!(a.messages + b.messages, PARCELS.div_ceil(3) as u64);
+    let q = s
+        .ingest_tracking_events(&sequential, &p, now)
+        .await
+        .unwrap();
+    assert_eq!(stored(&q.fresh), 3 * PARCELS);
+    // A parcel due now may keep an earlier due time (both go to the next sweep).
+    let now_us = now.as_microsecond();
+    let state = |set: &'static str| {
+        let sql = format!(
+            "SELECT SUBSTR(tracking_number, 6), status, CAST(status_at AS TEXT), \
+             CASE WHEN next_check_at <= {now_us} THEN 'due now' \
+             ELSE CAST(next_check_at AS TEXT) END, digest FROM shipments \
+             WHERE tracking_number LIKE '9400{set}%' ORDER BY tracking_number"
+        );
+        async move { query(db, &sql).await }
+    };
+    let (c, q) = (state("C").await, state("Q").await);
+    assert_eq!(c.len(), PARCELS);
+    assert_eq!(
+        c, q,
+        "two batches at once end where one after the other does"
+    );
+    let events = query(
+        db,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM tracking_events WHERE tracking_number LIKE '9400C%'",
+    )
+    .await;
+    assert_eq!(events[0][0].as_deref(), Some("120"));
 }
 
 async fn a_shipment_from_before_digests_is_judged_on_all_its_events(db: &Db) {

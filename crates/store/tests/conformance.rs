@@ -1201,7 +1201,7 @@ async fn concurrent_batches_for_the_same_parcels_store_each_event_once(db: &Db) 
         vec![
             scan_of(t, "accepted", "2025-12-01T22:00:00Z", "Flagstaff", "AZ"),
             scan_of(t, "in_transit", "2025-12-02T09:00:00Z", "Phoenix", "AZ"),
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 scan_of(t, "delivered", "2025-12-03T15:00:00Z", "Hoboken", "NJ")
             } else {
                 scan_of(t, "in_transit", "2025-12-03T01:00:00Z", "Anchorage", "AK")

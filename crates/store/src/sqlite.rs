@@ -103,12 +103,14 @@ impl Inner {
 /// the database file (SQLite's default is 1,000). A checkpoint copies each page once however
 /// often it changed since the last one, and each costs two fsyncs; scans of parcels spread over
 /// the shipments table change the same pages batch after batch, so checkpointing ten times less
-/// often took 1,000-scan batches from ~22,000 to ~33,000 events/s (docs/benchmarks.md, "the
-/// write-ahead log checkpointed less often"). The log then grows to about 40 MiB between
+/// often took 1,000-scan batches from ~22,000 to 26,000-33,000 events/s (docs/benchmarks.md,
+/// "the write-ahead log checkpointed less often"). The log then grows to about 40 MiB between
 /// checkpoints; [`WAL_FILE_LIMIT`] keeps the file from staying larger after a big transaction.
 const CHECKPOINT_PAGES: u32 = 10_000;
 
-/// The size the write-ahead log file is cut back to when it is reset after a checkpoint.
+/// The size the write-ahead log file is cut back to when it is reset after a checkpoint. Only a
+/// transaction larger than that (a big import) leaves a longer log; the first commit after it
+/// pays the cut, once (about 140 ms for a 600 MB log here).
 const WAL_FILE_LIMIT: u64 = 64 << 20;
 
 fn configure(c: &Connection) -> rusqlite::Result<()> {

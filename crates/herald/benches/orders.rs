@@ -76,6 +76,18 @@ impl Drop for Server {
     }
 }
 
+/// `n` orders as the benchmarks send them (`order_json`), validated.
+fn orders_of(n: usize, placed: &str) -> Vec<NewOrder> {
+    (0..n)
+        .map(|i| {
+            serde_json::from_value::<OrderInput>(order_json(i, placed))
+                .unwrap()
+                .validate()
+                .unwrap()
+        })
+        .collect()
+}
+
 fn token(url: &str) -> String {
     let out = Command::new(BIN)
         .args(["--database-url", url, "token", "create", "--name", "bench"])
@@ -120,14 +132,7 @@ async fn ingest_round(round: usize) -> (f64, f64) {
         .await
         .unwrap();
     let policy = ShipByPolicy::default();
-    let orders: Vec<NewOrder> = (0..N)
-        .map(|i| {
-            serde_json::from_value::<OrderInput>(order_json(i, placed))
-                .unwrap()
-                .validate()
-                .unwrap()
-        })
-        .collect();
+    let orders: Vec<NewOrder> = orders_of(N, placed);
     let rows: Vec<_> = orders
         .iter()
         .map(|o| {
@@ -375,14 +380,7 @@ fn first_scan() -> jiff::Timestamp {
 async fn watched_parcels(store: &dyn Store, base: jiff::Timestamp) {
     use herald_core::tracking::NewShipment;
     let placed = "2025-12-06T15:37:33Z";
-    let orders: Vec<NewOrder> = (0..PARCELS)
-        .map(|i| {
-            serde_json::from_value::<OrderInput>(order_json(i, placed))
-                .unwrap()
-                .validate()
-                .unwrap()
-        })
-        .collect();
+    let orders: Vec<NewOrder> = orders_of(PARCELS, placed);
     let ids = store
         .upsert_orders(&orders, &ShipByPolicy::default(), jiff::Timestamp::now())
         .await

@@ -1065,6 +1065,20 @@ async fn query(db: &Db, sql: &str) -> Vec<Vec<Option<String>>> {
 /// SQLite judges a batch touching many parcels on a second thread while the events go in
 /// (`sqlite/arrivals.rs`); what it stores must be what judging the same events one at a time
 /// stores.
+/// The parcels whose tracking numbers start `9400{set}`, by number: the number after that
+/// prefix, status, since, next check and digest. A parcel due by `now` reads "due now" (one due
+/// now may keep an earlier due time; both go to the next sweep).
+async fn parcel_states(db: &Db, set: &str, now: Timestamp) -> Vec<Vec<Option<String>>> {
+    let now_us = now.as_microsecond();
+    let sql = format!(
+        "SELECT SUBSTR(tracking_number, 6), status, CAST(status_at AS TEXT), \
+         CASE WHEN next_check_at <= {now_us} THEN 'due now' \
+         ELSE CAST(next_check_at AS TEXT) END, digest FROM shipments \
+         WHERE tracking_number LIKE '9400{set}%' ORDER BY tracking_number"
+    );
+    query(db, &sql).await
+}
+
 async fn a_large_batch_is_judged_as_its_events_one_at_a_time(db: &Db) {
     let s = &db.store;
     let p = watch_policy();
@@ -1165,17 +1179,7 @@ async fn a_large_batch_is_judged_as_its_events_one_at_a_time(db: &Db) {
         "one delivered notice per delivered parcel"
     );
     assert_eq!(alone.messages, 10);
-    // A parcel due now may keep an earlier due time (both go to the next sweep).
-    let now_us = now.as_microsecond();
-    let state = |set: &'static str| {
-        let sql = format!(
-            "SELECT SUBSTR(tracking_number, 6), status, CAST(status_at AS TEXT), \
-             CASE WHEN next_check_at <= {now_us} THEN 'due now' \
-             ELSE CAST(next_check_at AS TEXT) END, digest FROM shipments \
-             WHERE tracking_number LIKE '9400{set}%' ORDER BY tracking_number"
-        );
-        async move { query(db, &sql).await }
-    };
+    let state = |set| parcel_states(db, set, now);
     let (l, s_) = (state("L").await, state("S").await);
     assert_eq!(l.len(), PARCELS);
     assert_eq!(l, s_);
@@ -1238,17 +1242,7 @@ async fn concurrent_batches_for_the_same_parcels_store_each_event_once(db: &Db) 
         .await
         .unwrap();
     assert_eq!(stored(&q.fresh), 3 * PARCELS);
-    // A parcel due now may keep an earlier due time (both go to the next sweep).
-    let now_us = now.as_microsecond();
-    let state = |set: &'static str| {
-        let sql = format!(
-            "SELECT SUBSTR(tracking_number, 6), status, CAST(status_at AS TEXT), \
-             CASE WHEN next_check_at <= {now_us} THEN 'due now' \
-             ELSE CAST(next_check_at AS TEXT) END, digest FROM shipments \
-             WHERE tracking_number LIKE '9400{set}%' ORDER BY tracking_number"
-        );
-        async move { query(db, &sql).await }
-    };
+    let state = |set| parcel_states(db, set, now);
     let (c, q) = (state("C").await, state("Q").await);
     assert_eq!(c.len(), PARCELS);
     assert_eq!(

@@ -1919,14 +1919,21 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_reader_left_inside_a_transaction_is_closed_not_pooled() {
-        let dir = std::env::temp_dir().join(format!("herald-pool-{}", std::process::id()));
+    /// A store on a fresh database in a folder of its own (`name` and this process), and the
+    /// folder, for the caller to remove.
+    async fn scratch_store(name: &str) -> (SqliteStore, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("herald-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}/pool.db", dir.display());
+        let url = format!("sqlite://{}/{name}.db", dir.display());
         let store = SqliteStore::open(&url, &StoreOptions::default())
             .await
             .unwrap();
+        (store, dir)
+    }
+
+    #[tokio::test]
+    async fn a_reader_left_inside_a_transaction_is_closed_not_pooled() {
+        let (store, dir) = scratch_store("pool").await;
         let inner = &store.inner;
         let pooled = || inner.readers.lock().unwrap().len();
         let c = inner.take_reader().unwrap();
@@ -1944,12 +1951,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_writer_checkpoints_every_ten_thousand_pages() {
-        let dir = std::env::temp_dir().join(format!("herald-wal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}/wal.db", dir.display());
-        let store = SqliteStore::open(&url, &StoreOptions::default())
-            .await
-            .unwrap();
+        let (store, dir) = scratch_store("wal").await;
         let (pages, limit, mode) = store
             .with_writer(|c| {
                 let get = |p: &str| c.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, i64>(0));

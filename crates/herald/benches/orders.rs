@@ -7,8 +7,10 @@
 //! - tracking: 100,000 tracking events for 10,000 known parcels through
 //!   `POST /api/v1/tracking-events` (batches of 1,000; one request at a time, then two in
 //!   flight), timed until no parcel they touched is left due for the sweep (every problem rule
-//!   evaluated), then the same batches into the store alone; each followed by a raw insert of
-//!   the same rows, over three rounds; prints every round and the medians. Twice: with each
+//!   evaluated), then the same batches into the store alone; against a raw insert of the same
+//!   rows (one request at a time and the store alone batch by batch, each batch followed at
+//!   once by its raw insert; two in flight followed by its own raw insert), over three rounds;
+//!   prints every round and the medians. Twice: with each
 //!   batch's parcels neighbours in the shipments table and in tracking-number order (the
 //!   friendliest case for the raw insert, whose index entries then cluster), and with them
 //!   spread over all 10,000 (as parcels shipped on different days are scanned together).
@@ -468,21 +470,32 @@ async fn tracking(shape: Parcels) {
         .map(|c| serde_json::to_vec(c).unwrap())
         .collect();
     let watch = bench_watch_policy();
-    // This machine's speed drifts by a fifth from one minute to the next, so each way of
-    // sending is followed at once by its own raw insert, over three rounds, and the medians
-    // are reported.
+    let raw_batches = raw_rows(&events);
+    // This machine's speed drifts by a fifth from one minute to the next. One request at a
+    // time and the store alone are therefore measured in pairs: each batch is followed at once
+    // by the raw insert of its rows into a database of its own, and each side's times are
+    // summed, so both see the machine in the same state (these healthy parcels leave the
+    // server's sweep nothing to do while the raw insert runs). Two requests in flight cannot be
+    // paired batch by batch; that way is followed by its own raw insert. Three rounds; the
+    // medians are reported.
     let label = shape_label(shape);
     let (mut one, mut two, mut alone) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..3 {
         for (way, results) in [("one", &mut one), ("two", &mut two), ("store", &mut alone)] {
             let db = format!("{way}{round}.db");
             std::fs::copy(dir.path().join("tracking.db"), dir.path().join(&db)).unwrap();
-            let rate = match way {
-                "one" => tracking_api(dir.path(), &db, &bodies, 1).await,
-                "two" => tracking_api(dir.path(), &db, &bodies, 2).await,
-                _ => tracking_store_alone(dir.path(), &db, &events, &watch).await,
+            let raw_db = format!("raw-{db}");
+            let (rate, raw) = match way {
+                "one" => tracking_api_paired(dir.path(), &db, &raw_db, &bodies, &raw_batches).await,
+                "two" => (
+                    tracking_api(dir.path(), &db, &bodies, 2).await,
+                    raw_tracking_insert(dir.path(), &raw_db, &raw_batches).await,
+                ),
+                _ => {
+                    tracking_store_paired(dir.path(), &db, &raw_db, &events, &raw_batches, &watch)
+                        .await
+                }
             };
-            let raw = raw_tracking_insert(dir.path(), &format!("raw-{db}"), &events).await;
             println!(
                 "tracking ({label}) round {round} {way}: {rate:.0} events/s with the rules, raw insert {raw:.0} rows/s, ratio {:.2}",
                 rate / raw
@@ -522,14 +535,34 @@ async fn open_store(dir: &std::path::Path, db: &str) -> SqliteStore {
 }
 
 /// The same batches straight into `ingest_tracking_events` of a store on `db` (the rules in
-/// its transaction), then one sweep for whatever it left due: events per second.
-async fn tracking_store_alone(
+/// its transaction), then one sweep for whatever they left due, each batch paired with the raw
+/// insert of its rows into `raw_db`: (events/s with the rules, raw rows/s).
+async fn tracking_store_paired(
     dir: &std::path::Path,
     db: &str,
+    raw_db: &str,
     events: &[herald_core::tracking::TrackingEvent],
+    raw_batches: &[Vec<RawRow>],
     watch: &herald_core::watch::WatchPolicy,
-) -> f64 {
-    ingest_all(&open_store(dir, db).await, events, watch).await
+) -> (f64, f64) {
+    let (store, raw) = (open_store(dir, db).await, open_store(dir, raw_db).await);
+    let review = || store.review_due_shipments(watch, jiff::Timestamp::now(), u32::MAX);
+    review().await.unwrap();
+    let (mut ruled, mut raw_took) = (Duration::ZERO, Duration::ZERO);
+    for (batch, rows) in events.chunks(1_000).zip(raw_batches) {
+        let started = Instant::now();
+        store
+            .ingest_tracking_events(batch, watch, jiff::Timestamp::now())
+            .await
+            .unwrap();
+        ruled += started.elapsed();
+        raw_took += raw_batch(&raw, rows.clone()).await;
+    }
+    let started = Instant::now();
+    review().await.unwrap();
+    ruled += started.elapsed();
+    let n = events.len() as f64;
+    (n / ruled.as_secs_f64(), n / raw_took.as_secs_f64())
 }
 
 /// `events` in batches of 1,000 straight into `store.ingest_tracking_events`, one batch at a
@@ -591,46 +624,73 @@ async fn tracking_postgres(shape: Parcels) {
     psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
 
-/// The events' rows inserted raw into a fresh database `db` with herald's schema and
-/// settings, in transactions of 1,000: rows per second.
-async fn raw_tracking_insert(
-    dir: &std::path::Path,
-    db: &str,
-    events: &[herald_core::tracking::TrackingEvent],
-) -> f64 {
-    let raw = open_store(dir, db).await;
-    let rows: Vec<(String, String, String, String, i64)> = events
-        .iter()
-        .map(|e| {
-            (
-                e.carrier.clone(),
-                e.tracking_number.clone(),
-                e.dedupe_key(),
-                serde_json::to_string(e).unwrap(),
-                e.occurred_at.as_microsecond(),
-            )
+/// One tracking event's row as the raw insert writes it: carrier, tracking number, dedupe
+/// key, the event as JSON, when it occurred.
+type RawRow = (String, String, String, String, i64);
+
+/// The events' rows for the raw insert, in batches of 1,000.
+fn raw_rows(events: &[herald_core::tracking::TrackingEvent]) -> Vec<Vec<RawRow>> {
+    events
+        .chunks(1_000)
+        .map(|c| {
+            c.iter()
+                .map(|e| {
+                    (
+                        e.carrier.clone(),
+                        e.tracking_number.clone(),
+                        e.dedupe_key(),
+                        serde_json::to_string(e).unwrap(),
+                        e.occurred_at.as_microsecond(),
+                    )
+                })
+                .collect()
         })
-        .collect();
-    let n = rows.len();
+        .collect()
+}
+
+/// One batch of rows inserted raw, in one transaction, into `raw`: how long it took.
+async fn raw_batch(raw: &SqliteStore, rows: Vec<RawRow>) -> Duration {
     let started = Instant::now();
     raw.with_writer(move |c| {
-        for chunk in rows.chunks(1_000) {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            {
-                let mut st = tx.prepare_cached(
-                    "INSERT INTO tracking_events (carrier, tracking_number, dedupe_key, event, occurred_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                )?;
-                for r in chunk {
-                    st.execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4])?;
-                }
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO tracking_events (carrier, tracking_number, dedupe_key, event, occurred_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?;
+            for r in &rows {
+                st.execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4])?;
             }
-            tx.commit()?;
         }
+        tx.commit()?;
         Ok(())
     })
     .await
     .unwrap();
-    n as f64 / started.elapsed().as_secs_f64()
+    started.elapsed()
+}
+
+/// The batches' rows inserted raw into a fresh database `db` with herald's schema and
+/// settings, a transaction per batch: rows per second.
+async fn raw_tracking_insert(dir: &std::path::Path, db: &str, batches: &[Vec<RawRow>]) -> f64 {
+    let raw = open_store(dir, db).await;
+    let mut took = Duration::ZERO;
+    for rows in batches {
+        took += raw_batch(&raw, rows.clone()).await;
+    }
+    batches.iter().map(Vec::len).sum::<usize>() as f64 / took.as_secs_f64()
+}
+
+/// Posts one JSON body to `url` with the token as bearer; panics on any answer but 2xx.
+async fn post(http: &reqwest::Client, url: &str, token: &str, body: Vec<u8>) {
+    let r = http
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 }
 
 /// Posts every body to `url` (JSON, the token as bearer), `in_flight` requests at a time;
@@ -648,21 +708,61 @@ async fn post_all(url: &str, token: &str, bodies: &[Vec<u8>], in_flight: usize) 
                 .collect();
             tokio::spawn(async move {
                 for body in mine {
-                    let r = http
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+                    post(&http, &url, &token, body).await;
                 }
             })
         })
         .collect();
     for lane in lanes {
         lane.await.unwrap();
+    }
+}
+
+/// A herald server on a tracking benchmark's database, with an API token.
+struct TrackingServer {
+    server: Server,
+    token: String,
+    db_path: std::path::PathBuf,
+}
+
+impl TrackingServer {
+    /// Starts a server on `db` (in `dir`) and waits until every parcel's review so far is
+    /// done, so the rules start from a clean slate.
+    fn start(dir: &std::path::Path, db: &str) -> Self {
+        let url = format!("sqlite://{}/{db}", dir.display());
+        let token = token(&url);
+        let s = Self {
+            server: Server::start(&url),
+            token,
+            db_path: dir.join(db),
+        };
+        s.wait_reviewed();
+        s
+    }
+
+    fn events_url(&self) -> String {
+        format!("{}/api/v1/tracking-events", self.server.base)
+    }
+
+    /// Waits until no parcel is due for the sweep by now: every rule has been evaluated.
+    fn wait_reviewed(&self) {
+        let at_us = jiff::Timestamp::now().as_microsecond();
+        let c = rusqlite::Connection::open_with_flags(
+            &self.db_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let due = || -> i64 {
+            c.query_row(
+                "SELECT COUNT(*) FROM shipments WHERE next_check_at <= ?1",
+                [at_us],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        while due() > 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -675,38 +775,38 @@ async fn tracking_api(
     bodies: &[Vec<u8>],
     in_flight: usize,
 ) -> f64 {
-    let url = format!("sqlite://{}/{db}", dir.display());
-    let events = bodies.len() * 1_000;
-    let t = token(&url);
-    let server = Server::start(&url);
-    let db_path = dir.join(db);
-    let due_by = |at_us: i64| -> i64 {
-        let c = rusqlite::Connection::open_with_flags(
-            &db_path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        c.query_row(
-            "SELECT COUNT(*) FROM shipments WHERE next_check_at <= ?1",
-            [at_us],
-            |r| r.get(0),
-        )
-        .unwrap()
-    };
-    let wait_reviewed = |at_us: i64| {
-        while due_by(at_us) > 0 {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
-    // Every parcel's review so far is done: the rules start from a clean slate.
-    wait_reviewed(jiff::Timestamp::now().as_microsecond());
-    let u = format!("{}/api/v1/tracking-events", server.base);
+    let s = TrackingServer::start(dir, db);
     let started = Instant::now();
-    post_all(&u, &t, bodies, in_flight).await;
-    wait_reviewed(jiff::Timestamp::now().as_microsecond());
-    let ruled_rate = events as f64 / started.elapsed().as_secs_f64();
-    drop(server);
-    ruled_rate
+    post_all(&s.events_url(), &s.token, bodies, in_flight).await;
+    s.wait_reviewed();
+    (bodies.len() * 1_000) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// As [`tracking_api`] one request at a time, each request paired with the raw insert of its
+/// rows into `raw_db`: (events/s with the rules, raw rows/s).
+async fn tracking_api_paired(
+    dir: &std::path::Path,
+    db: &str,
+    raw_db: &str,
+    bodies: &[Vec<u8>],
+    raw_batches: &[Vec<RawRow>],
+) -> (f64, f64) {
+    let raw = open_store(dir, raw_db).await;
+    let s = TrackingServer::start(dir, db);
+    let (url, http) = (s.events_url(), reqwest::Client::new());
+    let (mut ruled, mut raw_took) = (Duration::ZERO, Duration::ZERO);
+    for (body, rows) in bodies.iter().zip(raw_batches) {
+        let body = body.clone();
+        let started = Instant::now();
+        post(&http, &url, &s.token, body).await;
+        ruled += started.elapsed();
+        raw_took += raw_batch(&raw, rows.clone()).await;
+    }
+    let started = Instant::now();
+    s.wait_reviewed();
+    ruled += started.elapsed();
+    let n = (bodies.len() * 1_000) as f64;
+    (n / ruled.as_secs_f64(), n / raw_took.as_secs_f64())
 }
 
 /// A SQLite database holding `watched` open shipments (each with one acceptance scan, moving

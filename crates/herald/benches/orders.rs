@@ -20,7 +20,8 @@
 //! - sweep: one parcel sweep reviewing the 1,000 due shipments among 100,000, 1,000,000 and
 //!   5,000,000 watched (`HERALD_BENCH_SWEEP_SCALES=100000,1000000` to choose).
 //! - list: 1,000,000 stored orders; p50/p99 of `GET /api/v1/orders?ship_by_state=at_risk`
-//!   over 1,000 requests, and the server's peak resident memory.
+//!   over 1,000 requests, and the server's peak resident memory; then lists of the orders
+//!   placed in the last week, quarter and year (five pages each, through the cursor).
 
 use herald_core::deadline::ShipByPolicy;
 use herald_core::order::{NewOrder, OrderInput};
@@ -356,6 +357,45 @@ async fn list() {
         times.len(),
         server.peak_rss_mb()
     );
+    // Orders placed in a date range, as a seller looks back over a week, a quarter or the
+    // whole year: the first page, then four more through the cursor.
+    let now = jiff::Timestamp::now();
+    for (label, days) in [("week", 7), ("quarter", 91), ("year", 366)] {
+        let from = now - jiff::SignedDuration::from_hours(24 * days);
+        let first = format!(
+            "{}/api/v1/orders?placed_from={from}&placed_to={now}&limit=100",
+            server.base
+        );
+        let mut times = Vec::new();
+        for _ in 0..10 {
+            let started = Instant::now();
+            let mut next: Option<String> = None;
+            for _ in 0..5 {
+                let url = match &next {
+                    Some(c) => format!("{first}&cursor={c}"),
+                    None => first.clone(),
+                };
+                let r: Value = http
+                    .get(&url)
+                    .bearer_auth(&t)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                assert_eq!(r["orders"].as_array().unwrap().len(), 100, "{r}");
+                next = r["next_cursor"].as_str().map(str::to_string);
+            }
+            times.push(started.elapsed() / 5);
+        }
+        times.sort();
+        println!(
+            "list_placed_{label}_1M: orders placed in the last {days} days, 100 a page: median {:.2} ms a page, slowest {:.2} ms (five pages through the cursor, ten times)",
+            times[times.len() / 2].as_secs_f64() * 1000.0,
+            times[times.len() - 1].as_secs_f64() * 1000.0,
+        );
+    }
 }
 
 /// How a batch's parcels lie among the watched ones.

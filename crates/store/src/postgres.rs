@@ -400,7 +400,7 @@ impl crate::Store for PgStore {
         let mut last_key = None;
         for r in rows.iter().take(limit) {
             let id: i64 = r.try_get(0)?;
-            last_key = Some((id, r.try_get::<Option<i64>, _>(6)?));
+            last_key = Some((id, r.try_get(6)?, r.try_get(7)?));
             items.push(decode(r, now)?);
         }
         let next_cursor = crate::sql::next_cursor(filter, last_key, rows.len() > limit);

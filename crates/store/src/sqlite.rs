@@ -570,7 +570,7 @@ impl crate::Store for SqliteStore {
                     more = true;
                     break;
                 }
-                last = Some((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(6)?));
+                last = Some((r.get(0)?, r.get(6)?, r.get(7)?));
                 items.push(decode(r, now)?);
             }
             let next_cursor = crate::sql::next_cursor(&filter, last, more);
@@ -1967,6 +1967,26 @@ mod tests {
             OrderFilter {
                 state: Some(OrderState::Shipped),
                 cursor: Some(Cursor::ById(500_000)),
+                ..Default::default()
+            },
+            OrderFilter {
+                placed_from: Some(Timestamp::UNIX_EPOCH),
+                placed_to: Some(Timestamp::now()),
+                ..Default::default()
+            },
+            OrderFilter {
+                placed_from: Some(Timestamp::UNIX_EPOCH),
+                ..Default::default()
+            },
+            OrderFilter {
+                placed_to: Some(Timestamp::now()),
+                cursor: Some(Cursor::ByPlaced(1_700_000_000_000_000, 500_000)),
+                ..Default::default()
+            },
+            OrderFilter {
+                placed_from: Some(Timestamp::UNIX_EPOCH),
+                placed_to: Some(Timestamp::now()),
+                ship_by_state: Some(herald_core::deadline::ShipByState::ShippedLate),
                 ..Default::default()
             },
         ];

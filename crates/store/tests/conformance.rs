@@ -351,6 +351,36 @@ async fn filters_and_cursor_pagination(db: &Db) {
         assert_eq!(seen.len(), want);
         assert_eq!(pages, want.div_ceil(7));
     }
+
+    // A date range comes newest placed first (ties by id), page after page, each order once;
+    // most of these were placed in the same instant.
+    let mut listed = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let page = list(OrderFilter {
+            placed_from: Some(ts("2025-11-20T00:00:00Z")),
+            placed_to: Some(ts("2025-12-10T00:00:00Z")),
+            cursor,
+            limit: 7,
+            ..Default::default()
+        })
+        .await;
+        listed.extend(page.items.iter().map(|o| (o.facts.placed_at, o.id)));
+        assert!(listed.len() <= 32, "pages repeat: {listed:?}");
+        match page.next_cursor {
+            Some(c) => {
+                assert!(c.starts_with('p'), "a placed-date cursor: {c}");
+                cursor = Some(Cursor::parse(&c).unwrap());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), 32);
+    assert!(
+        listed.windows(2).all(|w| w[0] > w[1]),
+        "newest placed first, each once: {listed:?}"
+    );
+    assert_eq!(listed.last().unwrap().0, ts("2025-11-24T15:00:00Z"));
 }
 
 async fn at_risk_and_late_alerts_are_raised_once(db: &Db) {

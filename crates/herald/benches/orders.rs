@@ -21,7 +21,8 @@
 //!   5,000,000 watched (`HERALD_BENCH_SWEEP_SCALES=100000,1000000` to choose).
 //! - list: 1,000,000 stored orders; p50/p99 of `GET /api/v1/orders?ship_by_state=at_risk`
 //!   over 1,000 requests, and the server's peak resident memory; then lists of the orders
-//!   placed in the last week, quarter and year (five pages each, through the cursor).
+//!   shipped late, and of those placed in the last week, quarter and year (five pages each,
+//!   through the cursor).
 
 use herald_core::deadline::ShipByPolicy;
 use herald_core::order::{NewOrder, OrderInput};
@@ -356,6 +357,33 @@ async fn list() {
         ms(p(0.99)),
         times.len(),
         server.peak_rss_mb()
+    );
+    // The orders that shipped after their deadline (few: here none), as a seller checks.
+    let u = format!(
+        "{}/api/v1/orders?ship_by_state=shipped_late&limit=100",
+        server.base
+    );
+    let mut times = Vec::new();
+    let mut late = 0;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let r: Value = http
+            .get(&u)
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        times.push(started.elapsed());
+        late = r["orders"].as_array().unwrap().len();
+    }
+    times.sort();
+    println!(
+        "list_shipped_late_1M: {late} orders on the first page; median {:.2} ms, slowest {:.2} ms over 20 requests",
+        times[times.len() / 2].as_secs_f64() * 1000.0,
+        times[times.len() - 1].as_secs_f64() * 1000.0,
     );
     // Orders placed in a date range, as a seller looks back over a week, a quarter or the
     // whole year: the first page, then four more through the cursor.

@@ -59,6 +59,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/sqlite/0011_orders_channel.sql"),
     ),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_orders_shipped_late.sql"),
+    ),
 ];
 
 struct Inner {
@@ -1990,23 +1994,42 @@ mod tests {
                 ..Default::default()
             },
         ];
-        for f in filters {
-            let (sql, binds) = crate::sql::order_list_sql(&f, Timestamp::now());
+        // Orders shipped late are few: their list reads only them, not every order.
+        let scans = [
+            OrderFilter {
+                ship_by_state: Some(herald_core::deadline::ShipByState::ShippedLate),
+                ..Default::default()
+            },
+            OrderFilter {
+                ship_by_state: Some(herald_core::deadline::ShipByState::ShippedLate),
+                cursor: Some(Cursor::ById(500_000)),
+                ..Default::default()
+            },
+        ];
+        let plan_of = |f: &OrderFilter| {
+            let (sql, binds) = crate::sql::order_list_sql(f, Timestamp::now());
             // The plan does not depend on the values (no statistics are kept).
             let values = vec![rusqlite::types::Value::Null; binds.len()];
-            let plan: Vec<String> = store
-                .with_writer(move |c| {
-                    let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {}", q(&sql)))?;
-                    let rows = st.query_map(rusqlite::params_from_iter(values), |r| {
-                        r.get::<_, String>(3)
-                    })?;
-                    Ok(rows.collect::<rusqlite::Result<_>>()?)
-                })
-                .await
-                .unwrap();
+            store.with_writer(move |c| {
+                let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {}", q(&sql)))?;
+                let rows = st.query_map(rusqlite::params_from_iter(values), |r| {
+                    r.get::<_, String>(3)
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+            })
+        };
+        for f in filters.iter().chain(&scans) {
+            let plan = plan_of(f).await.unwrap();
             // A sort would read every order the filter matches for each page.
             assert!(
                 !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{f:?}: {plan:?}"
+            );
+        }
+        for f in &scans {
+            let plan = plan_of(f).await.unwrap();
+            assert!(
+                plan.iter().any(|step| step.contains("orders_shipped_late")),
                 "{f:?}: {plan:?}"
             );
         }

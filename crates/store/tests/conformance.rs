@@ -381,6 +381,32 @@ async fn filters_and_cursor_pagination(db: &Db) {
         "newest placed first, each once: {listed:?}"
     );
     assert_eq!(listed.last().unwrap().0, ts("2025-11-24T15:00:00Z"));
+
+    // Shipped after its deadline (placed Monday the 24th, shipped a week later).
+    let mut tardy = order("t1", "2025-11-24T15:00:00Z");
+    tardy.shipped_at = Some("2025-12-01T15:00:00Z".into());
+    s.upsert_orders(&[ok(tardy)], &policy(), ts(NOW))
+        .await
+        .unwrap();
+    let shipped_late = list(OrderFilter {
+        ship_by_state: Some(ShipByState::ShippedLate),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    let ids: Vec<&str> = shipped_late
+        .items
+        .iter()
+        .map(|o| o.facts.external_id.as_str())
+        .collect();
+    assert_eq!(ids, ["t1"]);
+    let on_time = list(OrderFilter {
+        ship_by_state: Some(ShipByState::ShippedOnTime),
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(on_time.items.len(), 1);
 }
 
 async fn at_risk_and_late_alerts_are_raised_once(db: &Db) {

@@ -388,10 +388,15 @@ async fn list() {
     // Orders placed in a date range, as a seller looks back over a week, a quarter or the
     // whole year: the first page, then four more through the cursor.
     let now = jiff::Timestamp::now();
-    for (label, days) in [("week", 7), ("quarter", 91), ("year", 366)] {
+    for (label, days, also) in [
+        ("week", 7, ""),
+        ("quarter", 91, ""),
+        ("year", 366, ""),
+        ("year_of_a_channel", 366, "&channel=shopify"),
+    ] {
         let from = now - jiff::SignedDuration::from_hours(24 * days);
         let first = format!(
-            "{}/api/v1/orders?placed_from={from}&placed_to={now}&limit=100",
+            "{}/api/v1/orders?placed_from={from}&placed_to={now}&limit=100{also}",
             server.base
         );
         let mut times = Vec::new();

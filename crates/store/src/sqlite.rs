@@ -63,6 +63,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/sqlite/0012_orders_shipped_late.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_orders_placed_by_channel_and_state.sql"),
+    ),
 ];
 
 struct Inner {
@@ -1991,6 +1995,18 @@ mod tests {
                 placed_from: Some(Timestamp::UNIX_EPOCH),
                 placed_to: Some(Timestamp::now()),
                 ship_by_state: Some(herald_core::deadline::ShipByState::ShippedLate),
+                ..Default::default()
+            },
+            OrderFilter {
+                channel: Some("shopify".into()),
+                placed_from: Some(Timestamp::UNIX_EPOCH),
+                placed_to: Some(Timestamp::now()),
+                cursor: Some(Cursor::ByPlaced(1_700_000_000_000_000, 500_000)),
+                ..Default::default()
+            },
+            OrderFilter {
+                state: Some(OrderState::Shipped),
+                placed_from: Some(Timestamp::UNIX_EPOCH),
                 ..Default::default()
             },
         ];

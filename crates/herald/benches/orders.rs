@@ -21,7 +21,8 @@
 //!   5,000,000 watched (`HERALD_BENCH_SWEEP_SCALES=100000,1000000` to choose).
 //! - list: 1,000,000 stored orders; p50/p99 of `GET /api/v1/orders?ship_by_state=at_risk`
 //!   over 1,000 requests, and the server's peak resident memory; then lists of the orders
-//!   shipped late, and of those placed in the last week, quarter and year (five pages each,
+//!   shipped late, and of those placed in the last week, quarter and year, and in the last year
+//!   in one channel (five pages each,
 //!   through the cursor).
 
 use herald_core::deadline::ShipByPolicy;

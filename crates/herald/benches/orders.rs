@@ -22,8 +22,7 @@
 //! - list: 1,000,000 stored orders; p50/p99 of `GET /api/v1/orders?ship_by_state=at_risk`
 //!   over 1,000 requests, and the server's peak resident memory; then lists of the orders
 //!   shipped late, and of those placed in the last week, quarter and year, and in the last year
-//!   in one channel (five pages each,
-//!   through the cursor).
+//!   in one channel (five pages each, through the cursor).
 
 use herald_core::deadline::ShipByPolicy;
 use herald_core::order::{NewOrder, OrderInput};

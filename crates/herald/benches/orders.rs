@@ -310,15 +310,7 @@ async fn list() {
         if let Some(c) = &next {
             url += &format!("&cursor={c}");
         }
-        let r: Value = http
-            .get(&url)
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r: Value = get_json(&http, &url, &t).await;
         at_risk_total += r["orders"].as_array().unwrap().len();
         match r["next_cursor"].as_str() {
             Some(c) => next = Some(c.to_string()),
@@ -333,15 +325,7 @@ async fn list() {
     let mut listed = 0;
     for i in 0..1100 {
         let started = Instant::now();
-        let r: Value = http
-            .get(&u)
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r: Value = get_json(&http, &u, &t).await;
         let took = started.elapsed();
         if i >= 100 {
             times.push(took);
@@ -367,15 +351,7 @@ async fn list() {
     let mut late = 0;
     for _ in 0..20 {
         let started = Instant::now();
-        let r: Value = http
-            .get(&u)
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r: Value = get_json(&http, &u, &t).await;
         times.push(started.elapsed());
         late = r["orders"].as_array().unwrap().len();
     }
@@ -408,15 +384,7 @@ async fn list() {
                     Some(c) => format!("{first}&cursor={c}"),
                     None => first.clone(),
                 };
-                let r: Value = http
-                    .get(&url)
-                    .bearer_auth(&t)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let r: Value = get_json(&http, &url, &t).await;
                 assert_eq!(r["orders"].as_array().unwrap().len(), 100, "{r}");
                 next = r["next_cursor"].as_str().map(str::to_string);
             }
@@ -429,6 +397,18 @@ async fn list() {
             times[times.len() - 1].as_secs_f64() * 1000.0,
         );
     }
+}
+
+/// GETs `url` with the token as bearer: the JSON answer.
+async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    http.get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// How a batch's parcels lie among the watched ones.

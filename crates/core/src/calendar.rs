@@ -119,6 +119,33 @@ pub fn us_federal_closures(year: i16) -> Vec<Holiday> {
     all
 }
 
+/// The name of the federal holiday of `year` observed on `day`, if any. The year's list is kept
+/// per thread for the years asked last: every parcel judged in a week with a holiday asks
+/// again, and building the list costs more than the rest of the judgement.
+fn observed_holiday(year: i16, day: Date) -> Option<&'static str> {
+    use std::cell::RefCell;
+    thread_local! {
+        static YEARS: RefCell<Vec<(i16, Vec<Holiday>)>> = const { RefCell::new(Vec::new()) };
+    }
+    YEARS.with_borrow_mut(|years| {
+        let at = match years.iter().position(|(y, _)| *y == year) {
+            Some(at) => at,
+            None => {
+                if years.len() == 4 {
+                    years.remove(0);
+                }
+                years.push((year, us_federal_holidays(year)));
+                years.len() - 1
+            }
+        };
+        years[at]
+            .1
+            .iter()
+            .find(|h| h.observed == day)
+            .map(|h| h.name)
+    })
+}
+
 /// A working calendar: closed weekdays, a public holiday set and extra closed dates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusinessCalendar {
@@ -158,7 +185,10 @@ impl BusinessCalendar {
             HolidaySet::None => None,
             HolidaySet::Us => {
                 // Most days are nowhere near a holiday: only days within a day of a fixed-date
-                // holiday, and Mondays and Thursdays of the months with floating ones, can be.
+                // holiday, and the Mondays and Thursdays of the weeks the floating ones fall in
+                // (third Monday of January and February, last of May, first of September,
+                // second of October, fourth Thursday of November), can be. The lists below are
+                // looked up only for those (a test checks that no holiday of 1990-2109 is missed).
                 let (m, d) = (day.month(), day.day());
                 let near_fixed = matches!(
                     (m, d),
@@ -170,8 +200,11 @@ impl BusinessCalendar {
                         | (12, 24..=26)
                 );
                 let floating = match day.weekday() {
-                    Weekday::Monday => matches!(m, 1 | 2 | 5 | 9 | 10),
-                    Weekday::Thursday => m == 11,
+                    Weekday::Monday => matches!(
+                        (m, d),
+                        (1 | 2, 15..=21) | (5, 25..=31) | (9, 1..=7) | (10, 8..=14)
+                    ),
+                    Weekday::Thursday => matches!((m, d), (11, 22..=28)),
                     _ => false,
                 };
                 if !near_fixed && !floating {
@@ -183,9 +216,7 @@ impl BusinessCalendar {
                 years
                     .into_iter()
                     .filter(|y| (FIRST_YEAR..=LAST_YEAR + 1).contains(y))
-                    .flat_map(us_federal_holidays)
-                    .find(|h| h.observed == day)
-                    .map(|h| h.name)
+                    .find_map(|y| observed_holiday(y, day))
             }
         }
     }

@@ -30,8 +30,8 @@ pub struct Digest(Vec<TrackingEvent>);
 /// left out. Digests written before read as well: `[µs, status, description, place]`.
 struct Stored {
     at: i64,
-    status: String,
-    place: Option<Vec<Option<String>>>,
+    status: TrackingStatus,
+    place: Option<ScanLocation>,
 }
 
 /// [`Stored`] as written, borrowing from the event.
@@ -42,30 +42,91 @@ impl Serialize for StoredRef<'_> {
         use serde::ser::SerializeSeq;
         let e = self.0;
         let place = e.location.as_ref().map(|l| {
-            let mut p = vec![
+            let p = [
                 l.city.as_deref(),
                 l.region.as_deref(),
                 l.postal_code.as_deref(),
                 l.country.as_deref(),
             ];
-            while p.last() == Some(&None) {
-                p.pop();
-            }
-            p
+            let len = p.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+            (p, len)
         });
         let mut seq = s.serialize_seq(Some(2 + usize::from(place.is_some())))?;
         seq.serialize_element(&e.occurred_at.as_microsecond())?;
         seq.serialize_element(e.status.as_str())?;
-        if let Some(p) = place {
-            seq.serialize_element(&p)?;
+        if let Some((p, len)) = place {
+            seq.serialize_element(&p[..len])?;
         }
         seq.end()
     }
 }
 
+// Digests are read for every parcel a batch touches, so they are read straight into the
+// event's own types, without the intermediate strings and vectors of a generic reading.
+
+/// A stored status, read without copying it.
+struct Status(TrackingStatus);
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Status;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a tracking status")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Status, E> {
+                TrackingStatus::parse(s)
+                    .map(Status)
+                    .ok_or_else(|| E::custom(format!("{s:?} is not a tracking status")))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A stored place, `[city, region, postal code, country]` (fields after the fourth are
+/// ignored).
+fn place_of<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<ScanLocation, A::Error> {
+    let mut fields: [Option<String>; 4] = Default::default();
+    let mut i = 0;
+    while let Some(field) = seq.next_element::<Option<String>>()? {
+        if let Some(slot) = fields.get_mut(i) {
+            *slot = field;
+        }
+        i += 1;
+    }
+    let [city, region, postal_code, country] = fields;
+    Ok(ScanLocation {
+        city,
+        region,
+        postal_code,
+        country,
+    })
+}
+
+/// A place in its own position (the description's, in digests written before).
+struct Place(ScanLocation);
+
+impl<'de> Deserialize<'de> for Place {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Place;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a place (array)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Place, A::Error> {
+                place_of(seq).map(Place)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
 /// The third element of a stored event: the place (this form) or the description (before).
 enum Third {
-    Place(Vec<Option<String>>),
+    Place(ScanLocation),
     Description,
 }
 
@@ -78,7 +139,7 @@ impl<'de> Deserialize<'de> for Third {
                 f.write_str("a place (array) or a description (string or null)")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Third, A::Error> {
-                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Third::Place)
+                place_of(seq).map(Third::Place)
             }
             fn visit_str<E: de::Error>(self, _: &str) -> Result<Third, E> {
                 Ok(Third::Description)
@@ -106,14 +167,16 @@ impl<'de> Deserialize<'de> for Stored {
                 let at = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-                let status = seq
+                let Status(status) = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(1, &self))?;
                 let place = match seq.next_element::<Third>()? {
                     None => None,
                     Some(Third::Place(p)) => Some(p),
                     // Written before: the description (dropped), then the place or null.
-                    Some(Third::Description) => seq.next_element::<Option<Vec<_>>>()?.flatten(),
+                    Some(Third::Description) => {
+                        seq.next_element::<Option<Place>>()?.flatten().map(|p| p.0)
+                    }
                 };
                 if seq.next_element::<de::IgnoredAny>()?.is_some() {
                     return Err(de::Error::invalid_length(5, &self));
@@ -173,7 +236,10 @@ impl Digest {
     /// The stored form (see [`Stored`]).
     pub fn to_stored(&self) -> String {
         let rows: Vec<StoredRef<'_>> = self.0.iter().map(StoredRef).collect();
-        serde_json::to_string(&rows).expect("digests serialise")
+        // Sized for a usual digest, so that the text is not copied as it grows.
+        let mut out = Vec::with_capacity(128);
+        serde_json::to_writer(&mut out, &rows).expect("digests serialise");
+        String::from_utf8(out).expect("JSON is UTF-8")
     }
 
     /// Reads the stored form back for the parcel (`carrier`, `tracking_number`).
@@ -184,20 +250,10 @@ impl Digest {
                 Ok(TrackingEvent {
                     carrier: carrier.to_string(),
                     tracking_number: tracking_number.to_string(),
-                    status: TrackingStatus::parse(&status)
-                        .ok_or_else(|| format!("{status:?} is not a tracking status"))?,
+                    status,
                     occurred_at: Timestamp::from_microsecond(at).map_err(|e| e.to_string())?,
                     description: None,
-                    location: place.map(|p| {
-                        let mut p = p.into_iter();
-                        let mut next = || p.next().flatten();
-                        ScanLocation {
-                            city: next(),
-                            region: next(),
-                            postal_code: next(),
-                            country: next(),
-                        }
-                    }),
+                    location: place,
                 })
             })
             .collect::<Result<_, String>>()

@@ -84,14 +84,24 @@ pub fn postal_code(code: &str) -> Option<Coord> {
 pub fn city(name: &str, state: &str) -> Option<Coord> {
     // The key in one allocation: words upper-cased and single-spaced, `|`, the state.
     let mut key = String::with_capacity(name.len() + state.len() + 1);
+    let upper = |key: &mut String, word: &str| {
+        if word.is_ascii() {
+            // The usual case, a byte at a time (the same as the general rule for ASCII).
+            let at = key.len();
+            key.push_str(word);
+            key[at..].make_ascii_uppercase();
+        } else {
+            key.extend(word.chars().flat_map(char::to_uppercase));
+        }
+    };
     for (i, word) in name.split_whitespace().enumerate() {
         if i > 0 {
             key.push(' ');
         }
-        key.extend(word.chars().flat_map(char::to_uppercase));
+        upper(&mut key, word);
     }
     key.push('|');
-    key.extend(state.trim().chars().flat_map(char::to_uppercase));
+    upper(&mut key, state.trim());
     GAZETTEER.by_city.get(&key).copied()
 }
 
@@ -181,6 +191,11 @@ mod tests {
         let anchorage = locate(&loc("anchorage", "ak")).unwrap();
         assert!((anchorage.lat - 61.2).abs() < 0.5);
         assert!(locate(&loc("Kenly", "NC")).is_some());
+        // Case and spacing do not matter, in ASCII or not.
+        let st_louis = city("Saint Louis", "MO").unwrap();
+        assert_eq!(city("  saint\t  LOUIS ", " mo "), Some(st_louis));
+        // (The long s upper-cases to S.)
+        assert_eq!(city("ſaint louiſ", "mo"), Some(st_louis));
         assert!(
             locate(&ScanLocation {
                 country: Some("DE".into()),

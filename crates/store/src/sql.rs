@@ -578,7 +578,12 @@ pub(crate) fn prepare_events(
         .iter()
         .map(|e| PreparedEvent {
             dedupe_key: e.dedupe_key(),
-            json: serde_json::to_string(e).expect("events serialise"),
+            json: {
+                // Sized for a usual event, so that the text is not copied as it grows.
+                let mut json = Vec::with_capacity(256);
+                serde_json::to_writer(&mut json, e).expect("events serialise");
+                String::from_utf8(json).expect("JSON is UTF-8")
+            },
             event: e.clone(),
         })
         .collect()

@@ -676,9 +676,62 @@ pub(crate) fn order_missing(order_id: i64) -> crate::StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_cursor_is_one_the_api_wrote_or_refused() {
+        assert_eq!(Cursor::parse("i42"), Some(Cursor::ById(42)));
+        assert_eq!(
+            Cursor::parse("d1765000000000000.7"),
+            Some(Cursor::ByDeadline(1_765_000_000_000_000, 7))
+        );
+        assert_eq!(Cursor::parse("p-5.9"), Some(Cursor::ByPlaced(-5, 9)));
+        for text in [
+            "",
+            "i",
+            "d",
+            "p",
+            "42",
+            "x42",
+            "I42",
+            "i 42",
+            "i42 ",
+            "i4.2",
+            "i9223372036854775808",
+            "d1",
+            "d1.",
+            "d.1",
+            "d1.-",
+            "p1.2.3",
+            "p 1.2",
+            "p1.99999999999999999999",
+            "i٤٢",
+        ] {
+            assert_eq!(Cursor::parse(text), None, "{text:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_cursor_reads_back_as_written(kind in 0u8..3, a in any::<i64>(), b in any::<i64>()) {
+            let cursor = match kind {
+                0 => Cursor::ById(a),
+                1 => Cursor::ByDeadline(a, b),
+                _ => Cursor::ByPlaced(a, b),
+            };
+            prop_assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));
+        }
+
+        #[test]
+        fn any_text_is_refused_or_reads_back_the_same(text in "[idpx0-9.+ -]{0,24}") {
+            if let Some(cursor) = Cursor::parse(&text) {
+                prop_assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));
+            }
+        }
     }
 
     #[test]

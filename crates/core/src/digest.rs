@@ -105,25 +105,6 @@ fn place_of<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<ScanLocation, A::Error
     })
 }
 
-/// A place in its own position (the description's, in digests written before).
-struct Place(ScanLocation);
-
-impl<'de> Deserialize<'de> for Place {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Place;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a place (array)")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Place, A::Error> {
-                place_of(seq).map(Place)
-            }
-        }
-        d.deserialize_seq(V)
-    }
-}
-
 /// The third element of a stored event: the place (this form) or the description (before).
 enum Third {
     Place(ScanLocation),
@@ -174,9 +155,15 @@ impl<'de> Deserialize<'de> for Stored {
                     None => None,
                     Some(Third::Place(p)) => Some(p),
                     // Written before: the description (dropped), then the place or null.
-                    Some(Third::Description) => {
-                        seq.next_element::<Option<Place>>()?.flatten().map(|p| p.0)
-                    }
+                    Some(Third::Description) => match seq.next_element::<Option<Third>>()? {
+                        Some(Some(Third::Place(p))) => Some(p),
+                        None | Some(None) => None,
+                        Some(Some(Third::Description)) => {
+                            return Err(de::Error::custom(
+                                "a place (array) or null after the description",
+                            ));
+                        }
+                    },
                 };
                 if seq.next_element::<de::IgnoredAny>()?.is_some() {
                     return Err(de::Error::invalid_length(5, &self));
@@ -408,6 +395,7 @@ mod tests {
             r#"[[1764600000000000,"accepted",null,null,null]]"#,
             r#"[[1764600000000000,"lost"]]"#,
             r#"[[1764600000000000,"accepted",7]]"#,
+            r#"[[1764600000000000,"accepted","Arrived","Phoenix"]]"#,
         ] {
             assert!(Digest::from_stored(bad, "usps", "9400").is_err(), "{bad}");
         }

@@ -206,11 +206,38 @@ impl Digest {
             .collect();
         picks.sort_unstable();
         picks.dedup();
-        self.0 = picks
+        // Picks the digest held already are moved back in; only new events are copied (without
+        // their wording, which the digest's own events never have). Every batch does this for
+        // every parcel it touches.
+        enum Pick {
+            Held(usize),
+            New(TrackingEvent),
+        }
+        let plan: Vec<Pick> = picks
             .into_iter()
-            .map(|i| TrackingEvent {
-                description: None,
-                ..kept[i].clone()
+            .map(|i| {
+                let e = kept[i];
+                match before.iter().position(|b| std::ptr::eq(b, e)) {
+                    Some(at) => Pick::Held(at),
+                    None => Pick::New(TrackingEvent {
+                        carrier: e.carrier.clone(),
+                        tracking_number: e.tracking_number.clone(),
+                        status: e.status,
+                        occurred_at: e.occurred_at,
+                        description: None,
+                        location: e.location.clone(),
+                    }),
+                }
+            })
+            .collect();
+        let mut held: Vec<Option<TrackingEvent>> = before.into_iter().map(Some).collect();
+        self.0 = plan
+            .into_iter()
+            .map(|p| match p {
+                Pick::Held(at) => held[at]
+                    .take()
+                    .expect("each of the digest's events is picked at most once"),
+                Pick::New(e) => e,
             })
             .collect();
     }

@@ -86,9 +86,16 @@ impl Drop for Server {
 
 /// `n` orders as the benchmarks send them (`order_json`), validated.
 fn orders_of(n: usize, placed: &str) -> Vec<NewOrder> {
+    orders_edited(n, placed, |_| {})
+}
+
+/// As [`orders_of`], each order's JSON changed by `edit` first.
+fn orders_edited(n: usize, placed: &str, edit: impl Fn(&mut Value)) -> Vec<NewOrder> {
     (0..n)
         .map(|i| {
-            serde_json::from_value::<OrderInput>(order_json(i, placed))
+            let mut order = order_json(i, placed);
+            edit(&mut order);
+            serde_json::from_value::<OrderInput>(order)
                 .unwrap()
                 .validate()
                 .unwrap()
@@ -441,16 +448,9 @@ async fn watched_parcels(store: &dyn Store, base: jiff::Timestamp) {
     // Shipped orders, as the orders of parcels in transit are: no late-order alerts compete
     // with the scans.
     let placed = "2025-12-06T15:37:33Z";
-    let orders: Vec<NewOrder> = (0..PARCELS)
-        .map(|i| {
-            let mut o = order_json(i, placed);
-            o["shipped_at"] = json!("2025-12-07T15:37:33Z");
-            serde_json::from_value::<OrderInput>(o)
-                .unwrap()
-                .validate()
-                .unwrap()
-        })
-        .collect();
+    let orders = orders_edited(PARCELS, placed, |o| {
+        o["shipped_at"] = json!("2025-12-07T15:37:33Z");
+    });
     let ids = store
         .upsert_orders(&orders, &ShipByPolicy::default(), jiff::Timestamp::now())
         .await

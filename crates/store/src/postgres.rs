@@ -1879,6 +1879,7 @@ async fn insert_events(
             status: r.try_get(12)?,
             next_check_at: r.try_get(13)?,
             digest: r.try_get(14)?,
+            status_at: r.try_get(15)?,
         };
         let sh = &row.shipment;
         // Events for a parcel herald has no shipment for yet are not read here: they wait.

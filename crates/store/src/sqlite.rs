@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 mod arrivals;
+mod parcels;
 
 /// The SQLite schema, in order. Each runs once, in its own transaction.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -72,6 +73,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// The rows the writer wrote last (`parcels`); locked only by a thread holding `writer`.
+    held: Mutex<parcels::Parcels>,
     readers: Mutex<Vec<Connection>>,
     max_readers: usize,
     /// `StoreOptions::message_window`, in µs.
@@ -95,6 +98,11 @@ impl Inner {
         )?;
         configure(&c, READER_CACHE_KIB)?;
         Ok(c)
+    }
+
+    /// The writer's held parcel rows; call only while holding the writer.
+    fn held(&self) -> std::sync::MutexGuard<'_, parcels::Parcels> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Returns a read-only connection to the pool, or closes it when the pool is full or when
@@ -209,6 +217,7 @@ impl SqliteStore {
                 inner: Arc::new(Inner {
                     path,
                     writer: Mutex::new(w),
+                    held: Mutex::new(parcels::Parcels::default()),
                     readers: Mutex::new(Vec::new()),
                     max_readers,
                     window_us,
@@ -250,12 +259,17 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the writer connection (the caller opens any transaction), for tools and
-    /// benchmarks.
+    /// benchmarks. The writer forgets the parcel rows it held, as `f` may change any.
     pub async fn with_writer<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.write(f).await
+        let inner = self.inner.clone();
+        self.write(move |c| {
+            inner.held().forget_all();
+            f(c)
+        })
+        .await
     }
 }
 
@@ -759,8 +773,10 @@ impl crate::Store for SqliteStore {
         let window = self.inner.window_us;
         let sh = shipment.clone();
         let now_us = to_micros(now);
+        let inner = self.inner.clone();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            inner.held().forget(&sh.carrier, &sh.tracking_number);
             let order_exists = tx
                 .prepare_cached("SELECT 1 FROM orders WHERE id = ?1")?
                 .query_row([sh.order_id], |_| Ok(()))
@@ -808,10 +824,14 @@ impl crate::Store for SqliteStore {
         let (events, policy) = (crate::sql::prepare_events(events), policy.clone());
         let window = self.inner.window_us;
         let now_us = to_micros(now);
+        let inner = self.inner.clone();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = arrivals::insert_events(&tx, &events, &policy, now_us, window)?;
+            let mut held = inner.held();
+            let (out, written) =
+                arrivals::insert_events(&tx, &mut held, &events, &policy, now_us, window)?;
             tx.commit()?;
+            held.keep(written);
             Ok(out)
         })
         .await
@@ -837,8 +857,10 @@ impl crate::Store for SqliteStore {
         use crate::watch::{self, CaseWrite};
         let policy = policy.clone();
         let now_us = to_micros(now);
+        let inner = self.inner.clone();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut held = inner.held();
             let mut report = crate::SweepReport::default();
             let due: Vec<watch::DueRow> = tx
                 .prepare_cached(&q(&watch::due_shipments_sql()))?
@@ -852,6 +874,7 @@ impl crate::Store for SqliteStore {
                 .collect::<rusqlite::Result<_>>()?;
             for due in &due {
                 let row = &due.shipment;
+                held.forget(&row.carrier, &row.tracking_number);
                 let events = parcel_events(&tx, &row.carrier, &row.tracking_number)?;
                 let open: Option<(i64, String)> = tx
                     .prepare_cached(&q(watch::OPEN_CASE_SQL))?
@@ -1019,8 +1042,10 @@ impl crate::Store for SqliteStore {
         let (policy, window) = (policy.clone(), self.inner.window_us);
         let reason = dead_letter.map(str::to_string);
         let now_us = to_micros(now);
+        let inner = self.inner.clone();
         self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut held = inner.held();
             let id: i64 = tx
                 .prepare_cached(&q(crate::sql::INSERT_WEBHOOK_SQL))?
                 .query_row(
@@ -1040,6 +1065,7 @@ impl crate::Store for SqliteStore {
                 )?;
             // The estimate first: the new events are judged against it.
             if let (Some(eta), Some(e)) = (estimated_delivery, events.first()) {
+                held.forget(&e.event.carrier, &e.event.tracking_number);
                 tx.prepare_cached(&q(crate::sql::SET_ESTIMATE_SQL))?
                     .execute(params![
                         to_micros(eta),
@@ -1048,8 +1074,10 @@ impl crate::Store for SqliteStore {
                         e.event.tracking_number
                     ])?;
             }
-            let out = arrivals::insert_events(&tx, &events, &policy, now_us, window)?;
+            let (out, written) =
+                arrivals::insert_events(&tx, &mut held, &events, &policy, now_us, window)?;
             tx.commit()?;
+            held.keep(written);
             Ok((id, out))
         })
         .await
@@ -2101,6 +2129,215 @@ mod tests {
         // Negative: KiB.
         assert_eq!(writer, -i64::from(WRITER_CACHE_KIB));
         assert_eq!(reader, -i64::from(READER_CACHE_KIB));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// One step of [`held_parcel_rows_are_always_the_stored_ones`].
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Scans of parcels 0-5: (parcel, status, hours after the start, place).
+        Scans(Vec<(usize, usize, u16, usize)>),
+        /// The seller records or updates the shipment of a parcel, with an estimate in days.
+        Ship(usize, Option<u8>),
+        /// A provider's webhook: one scan with the carrier's estimate in days.
+        Webhook(usize, usize, u16, u8),
+        /// The sweep, `hours` later.
+        Sweep(u16),
+        /// Another connection changes every parcel's next check.
+        Outside,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        let scan = (0..6usize, 0..STATUSES.len(), 0..400u16, 0..PLACES.len());
+        prop_oneof![
+            3 => proptest::collection::vec(scan.clone(), 1..40).prop_map(Step::Scans),
+            2 => (0..6usize, proptest::option::of(1..9u8)).prop_map(|(p, d)| Step::Ship(p, d)),
+            1 => (scan, 1..9u8).prop_map(|((p, s, h, _), d)| Step::Webhook(p, s, h, d)),
+            1 => (0..200u16).prop_map(Step::Sweep),
+            1 => Just(Step::Outside),
+        ]
+    }
+
+    const STATUSES: [&str; 6] = [
+        "accepted",
+        "in_transit",
+        "out_for_delivery",
+        "delivered",
+        "exception",
+        "returned_to_sender",
+    ];
+    const PLACES: [(&str, &str); 3] = [("Phoenix", "AZ"), ("Anchorage", "AK"), ("Newark", "NJ")];
+
+    fn scan(
+        parcel: usize,
+        status: usize,
+        hours: u16,
+        place: usize,
+    ) -> herald_core::tracking::TrackingEvent {
+        let at = Timestamp::from_second(1_764_000_000).unwrap()
+            + jiff::SignedDuration::from_hours(i64::from(hours));
+        herald_core::tracking::TrackingEventInput {
+            carrier: "usps".into(),
+            tracking_number: format!("9400HELD{parcel}"),
+            status: STATUSES[status].into(),
+            occurred_at: at.to_string(),
+            description: None,
+            location: Some(herald_core::tracking::ScanLocation {
+                city: Some(PLACES[place].0.into()),
+                region: Some(PLACES[place].1.into()),
+                ..Default::default()
+            }),
+        }
+        .validate()
+        .unwrap()
+    }
+
+    /// Every row the writer holds, once it has checked for other connections' writes as a
+    /// batch does before using them, equals the stored row of its parcel; how many it holds.
+    async fn assert_held_rows_are_stored(store: &SqliteStore) -> usize {
+        let inner = store.inner.clone();
+        store.write(move |c| inner.held().check(c)).await.unwrap();
+        let held: Vec<(String, String, String)> = store
+            .inner
+            .held()
+            .rows()
+            .map(|r| {
+                (
+                    r.shipment.carrier.clone(),
+                    r.shipment.tracking_number.clone(),
+                    format!("{r:?}"),
+                )
+            })
+            .collect();
+        let n = held.len();
+        store
+            .read(move |c| {
+                let mut st = c.prepare(&format!(
+                    "{} WHERE carrier = ?1 AND tracking_number = ?2",
+                    arrivals::arrivals_sql().split(" WHERE ").next().unwrap()
+                ))?;
+                for (carrier, number, row) in held {
+                    let stored = st.query_row(params![carrier, number], arrivals::arrival_row)?;
+                    assert_eq!(row, format!("{stored:?}"), "parcel {number}");
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        n
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(24))]
+
+        /// The writer's memory of parcel rows (`parcels`) never differs from the database,
+        /// whatever mix of scans, shipment updates, webhooks with estimates, sweeps and writes
+        /// by another connection comes.
+        #[test]
+        fn held_parcel_rows_are_always_the_stored_ones(
+            steps in proptest::collection::vec(step(), 1..24)
+        ) {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(held_rows_follow(steps));
+        }
+    }
+
+    async fn held_rows_follow(steps: Vec<Step>) {
+        use crate::Store;
+        use herald_core::tracking::NewShipment;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static RUN: AtomicU32 = AtomicU32::new(0);
+        let name = format!("held{}", RUN.fetch_add(1, Ordering::Relaxed));
+        let (store, dir) = scratch_store(&name).await;
+        let start = Timestamp::from_second(1_764_000_000).unwrap();
+        let orders: Vec<NewOrder> = (0..6)
+            .map(|i| {
+                herald_core::order::OrderInput {
+                    channel: "shopify".into(),
+                    external_id: format!("held-{i}"),
+                    placed_at: "2025-11-24T10:00:00Z".into(),
+                    items: vec![herald_core::order::LineItem {
+                        sku: Some("MUG".into()),
+                        name: "Mug".into(),
+                        quantity: 1,
+                        quantity_shipped: 0,
+                        price: Some("12.00".into()),
+                    }],
+                    ..Default::default()
+                }
+                .validate()
+                .unwrap()
+            })
+            .collect();
+        let ids = store
+            .upsert_orders(&orders, &ShipByPolicy::default(), start)
+            .await
+            .unwrap();
+        let policy = herald_core::watch::WatchPolicy::default();
+        let mut now = start;
+        let mut most_held = 0;
+        for step in steps {
+            match step {
+                Step::Scans(scans) => {
+                    let events: Vec<_> =
+                        scans.iter().map(|&(p, s, h, l)| scan(p, s, h, l)).collect();
+                    store
+                        .ingest_tracking_events(&events, &policy, now)
+                        .await
+                        .unwrap();
+                }
+                Step::Ship(p, days) => {
+                    let s = NewShipment {
+                        order_id: ids[p].id,
+                        carrier: "usps".into(),
+                        tracking_number: format!("9400HELD{p}"),
+                        service: Some("Priority Mail".into()),
+                        label_created_at: Some(start),
+                        origin_postal_code: Some("85001".into()),
+                        destination_postal_code: Some("07102".into()),
+                        estimated_delivery: days
+                            .map(|d| start + jiff::SignedDuration::from_hours(24 * i64::from(d))),
+                    };
+                    store.upsert_shipment(&s, now).await.unwrap();
+                }
+                Step::Webhook(p, s, h, days) => {
+                    let eta = start + jiff::SignedDuration::from_hours(24 * i64::from(days));
+                    store
+                        .record_webhook(
+                            "easypost",
+                            b"{}",
+                            &[scan(p, s, h, 0)],
+                            Some(eta),
+                            None,
+                            &policy,
+                            now,
+                        )
+                        .await
+                        .unwrap();
+                }
+                Step::Sweep(hours) => {
+                    now += jiff::SignedDuration::from_hours(i64::from(hours));
+                    store.review_due_shipments(&policy, now, 100).await.unwrap();
+                }
+                Step::Outside => {
+                    let path = store.inner.path.clone();
+                    tokio::task::spawn_blocking(move || {
+                        Connection::open(path)
+                            .unwrap()
+                            .execute_batch("UPDATE shipments SET next_check_at = 1")
+                            .unwrap();
+                    })
+                    .await
+                    .unwrap();
+                }
+            }
+            most_held = most_held.max(assert_held_rows_are_stored(&store).await);
+        }
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

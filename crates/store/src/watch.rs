@@ -59,10 +59,10 @@ pub(crate) const MARK_OVERDUE_ALERTED_SQL: &str =
 pub(crate) const CASE_COLUMNS: &str = "c.id, c.shipment_id, c.order_id, s.carrier, s.tracking_number, c.kind, c.file, c.opened_at, c.closed_at, c.close_reason, c.first_action_due, c.first_action_at";
 
 /// What is read of a parcel touched by new events: a shipment's columns, then its problem
-/// keys, status, next check and digest (`ArrivalRow`).
+/// keys, status, next check, digest and status time (`ArrivalRow`).
 pub(crate) fn arrival_columns() -> String {
     format!(
-        "{}, problem_keys, status, next_check_at, digest",
+        "{}, problem_keys, status, next_check_at, digest, status_at",
         crate::sql::SHIPMENT_COLUMNS
     )
 }
@@ -71,6 +71,7 @@ pub(crate) fn arrival_columns() -> String {
 pub(crate) const SET_ARRIVED_SQL: &str = "UPDATE shipments SET digest = $1, status = $2, status_at = $3, next_check_at = $4, updated_at = CASE WHEN status <> $2 OR status_at IS NULL OR status_at <> $3 THEN $5 ELSE updated_at END WHERE id = $6";
 
 /// A parcel touched by new events, as read.
+#[derive(Debug, PartialEq)]
 pub(crate) struct ArrivalRow {
     pub shipment: crate::sql::ShipmentRow,
     pub problem_keys: String,
@@ -78,6 +79,24 @@ pub(crate) struct ArrivalRow {
     pub next_check_at: Option<i64>,
     /// `None` for a shipment stored before digests were kept.
     pub digest: Option<String>,
+    pub status_at: Option<i64>,
+}
+
+impl ArrivalRow {
+    /// Makes the row what [`SET_ARRIVED_SQL`] leaves when it writes `plan` at `now_us`.
+    pub(crate) fn arrive(&mut self, plan: ArrivalPlan, now_us: i64) {
+        // As the statement's CASE: SQL's `status_at <> NULL` is not true.
+        let changed = self.status != plan.status
+            || self.status_at.is_none()
+            || plan.status_at.is_some_and(|at| Some(at) != self.status_at);
+        if changed {
+            self.shipment.updated_at = now_us;
+        }
+        plan.status.clone_into(&mut self.status);
+        self.status_at = plan.status_at;
+        self.next_check_at = plan.next_check_at;
+        self.digest = Some(plan.digest);
+    }
 }
 
 /// What new events mean for a parcel, decided in the ingest's transaction.

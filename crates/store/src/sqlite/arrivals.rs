@@ -9,7 +9,12 @@
 //! the bunches the thread has not taken yet itself, so both cores finish together, and writes
 //! every result. Small batches are judged on the writer alone, the same way, as a thread is
 //! not worth starting for them.
+//!
+//! A parcel's row comes from the writer's memory of the rows it wrote (`parcels::Parcels`)
+//! when it holds it, else from SQLite; the rows written go back there once the caller has
+//! committed.
 
+use super::parcels::Parcels;
 use super::{enqueue, parcel_events, q, shipment_row};
 use crate::sql::PreparedEvent;
 use crate::watch::{self, ArrivalPlan, ArrivalRow};
@@ -30,7 +35,7 @@ const ALONGSIDE_FROM: usize = 32;
 const HANDOVER: usize = 64;
 
 /// The parcels of a batch in the order they first appear, and where each one's last event is.
-struct Parcels<'a> {
+struct BatchParcels<'a> {
     names: Vec<(&'a str, &'a str)>,
     /// The parcel of each event (an index into `names`).
     of_event: Vec<usize>,
@@ -38,10 +43,10 @@ struct Parcels<'a> {
     last_event: Vec<usize>,
 }
 
-impl<'a> Parcels<'a> {
+impl<'a> BatchParcels<'a> {
     fn of(events: &'a [PreparedEvent]) -> Self {
         let mut seen = HashMap::<(&str, &str), usize>::with_capacity(events.len());
-        let mut p = Parcels {
+        let mut p = BatchParcels {
             names: Vec::new(),
             of_event: Vec::with_capacity(events.len()),
             last_event: Vec::new(),
@@ -61,29 +66,37 @@ impl<'a> Parcels<'a> {
 }
 
 /// What the rules made of one parcel.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made once per parcel and moved twice; a box would cost an allocation each"
+)]
 enum Judged {
     /// No shipment has this tracking number yet: its events wait for one (`upsert_shipment`).
     NoShipment,
     Planned {
-        shipment_id: i64,
+        row: ArrivalRow,
         plan: ArrivalPlan,
     },
     /// A shipment stored before digests were kept: judged on all its events, by the writer
     /// (which sees the events just inserted).
-    FromAllEvents(Box<ArrivalRow>),
+    FromAllEvents(ArrivalRow),
 }
 
 /// Stores events (each once) and judges each parcel they touch that has a shipment (see
 /// `watch::plan_arrival`): status, next check and delivered notice at once, or due for the
-/// sweep when it has a problem.
+/// sweep when it has a problem. Also returns the rows written, for the caller to put back
+/// into `held` once it has committed; the rows it takes from `held` are gone from it until
+/// then.
 pub(super) fn insert_events(
     tx: &Connection,
+    held: &mut Parcels,
     events: &[PreparedEvent],
     policy: &WatchPolicy,
     now_us: i64,
     window_us: i64,
-) -> Result<Ingested> {
-    let parcels = Parcels::of(events);
+) -> Result<(Ingested, Vec<ArrivalRow>)> {
+    held.check(tx)?;
+    let parcels = BatchParcels::of(events);
     let mut out = Ingested {
         fresh: Vec::with_capacity(events.len()),
         ..Default::default()
@@ -94,10 +107,14 @@ pub(super) fn insert_events(
         now_us,
         window_us,
         policy,
+        written: Vec::with_capacity(parcels.names.len()),
     };
-    let mut many = tx.prepare_cached(&arrivals_sql())?;
+    let mut rows = Rows {
+        many: tx.prepare_cached(&arrivals_sql())?,
+        held,
+    };
     if parcels.names.len() >= ALONGSIDE_FROM {
-        judged_alongside(&mut writes, &mut many, events, &parcels, &mut out)?;
+        judged_alongside(&mut writes, &mut rows, events, &parcels, &mut out)?;
     } else {
         let mut new = vec![Vec::new(); parcels.names.len()];
         insert(tx, events, now_us, &mut out.fresh, |i, fresh| {
@@ -108,11 +125,37 @@ pub(super) fn insert_events(
         })?;
         let touched: Vec<usize> = (0..new.len()).filter(|&p| !new[p].is_empty()).collect();
         let names: Vec<(&str, &str)> = touched.iter().map(|&p| parcels.names[p]).collect();
-        for (row, p) in read_arrivals(&mut many, &names)?.into_iter().zip(touched) {
+        for (row, p) in rows.of(&names)?.into_iter().zip(touched) {
             writes.apply(judge(row, &new[p], policy, now_us)?, &mut out)?;
         }
     }
-    Ok(out)
+    Ok((out, writes.written))
+}
+
+/// Where the writer gets parcels' rows: its memory, else SQLite.
+struct Rows<'a> {
+    /// [`arrivals_sql`].
+    many: CachedStatement<'a>,
+    held: &'a mut Parcels,
+}
+
+impl Rows<'_> {
+    /// The rows of `names` (each parcel once), in their order; `None`: no shipment.
+    fn of(&mut self, names: &[(&str, &str)]) -> Result<Vec<Option<ArrivalRow>>> {
+        let mut rows: Vec<Option<ArrivalRow>> =
+            names.iter().map(|n| self.held.take(n.0, n.1)).collect();
+        let missing: Vec<usize> = (0..names.len()).filter(|&i| rows[i].is_none()).collect();
+        if !missing.is_empty() {
+            let unheld: Vec<(&str, &str)> = missing.iter().map(|&i| names[i]).collect();
+            for (row, i) in read_arrivals(&mut self.many, &unheld)?
+                .into_iter()
+                .zip(missing)
+            {
+                rows[i] = row;
+            }
+        }
+        Ok(rows)
+    }
 }
 
 /// Parcels whose events are all in, waiting to be judged; shared by the writer and the judging
@@ -191,9 +234,9 @@ impl Drop for CloseOnDrop<'_, '_> {
 /// itself, and writes every result.
 fn judged_alongside(
     writes: &mut Writes<'_>,
-    many: &mut CachedStatement<'_>,
+    rows: &mut Rows<'_>,
     events: &[PreparedEvent],
-    parcels: &Parcels<'_>,
+    parcels: &BatchParcels<'_>,
     out: &mut Ingested,
 ) -> Result<()> {
     let (policy, now_us, tx) = (writes.policy, writes.now_us, writes.tx);
@@ -227,13 +270,13 @@ fn judged_alongside(
             if i == parcels.last_event[p] && !new[p].is_empty() {
                 bunch.push(p);
                 if bunch.len() == HANDOVER {
-                    handed += hand_over(many, parcels, &mut bunch, &mut new, ready)?;
+                    handed += hand_over(rows, parcels, &mut bunch, &mut new, ready)?;
                 }
             }
             Ok(())
         })
         .and_then(|()| {
-            handed += hand_over(many, parcels, &mut bunch, &mut new, ready)?;
+            handed += hand_over(rows, parcels, &mut bunch, &mut new, ready)?;
             Ok(())
         });
         ready.close(inserted.is_err());
@@ -282,8 +325,8 @@ fn judged_alongside(
 /// Reads the rows of the parcels in `bunch` and hands them over with their new events (taken
 /// out of `new`); how many.
 fn hand_over<'e>(
-    many: &mut CachedStatement<'_>,
-    parcels: &Parcels<'_>,
+    rows: &mut Rows<'_>,
+    parcels: &BatchParcels<'_>,
     bunch: &mut Vec<usize>,
     new: &mut [Vec<&'e TrackingEvent>],
     ready: &Ready<'e>,
@@ -292,10 +335,11 @@ fn hand_over<'e>(
         return Ok(0);
     }
     let names: Vec<(&str, &str)> = bunch.iter().map(|&p| parcels.names[p]).collect();
-    let rows = read_arrivals(many, &names)?;
+    let found = rows.of(&names)?;
     let n = bunch.len();
     ready.hand_over(
-        rows.into_iter()
+        found
+            .into_iter()
             .zip(bunch.drain(..))
             .map(|(row, p)| (row, std::mem::take(&mut new[p])))
             .collect(),
@@ -314,7 +358,7 @@ fn judge_bunch(bunch: Bunch<'_>, policy: &WatchPolicy, now_us: i64) -> Vec<Resul
 /// The rows of one carrier's parcels ($1 carrier, $2 JSON array of tracking numbers): one
 /// statement for a bunch of 64 parcels took a third of the time of one statement per parcel
 /// (1.3 µs a row against 3.6, warm cache).
-fn arrivals_sql() -> String {
+pub(super) fn arrivals_sql() -> String {
     format!(
         "SELECT {} FROM shipments WHERE carrier = ?1 AND tracking_number IN (SELECT value FROM json_each(?2))",
         watch::arrival_columns()
@@ -378,13 +422,14 @@ fn insert(
 }
 
 /// A row of [`arrivals_sql`].
-fn arrival_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArrivalRow> {
+pub(super) fn arrival_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArrivalRow> {
     Ok(ArrivalRow {
         shipment: shipment_row(r)?,
         problem_keys: r.get(11)?,
         status: r.get(12)?,
         next_check_at: r.get(13)?,
         digest: r.get(14)?,
+        status_at: r.get(15)?,
     })
 }
 
@@ -398,11 +443,11 @@ fn judge(
         return Ok(Judged::NoShipment);
     };
     Ok(match watch::digest_after(&row, new)? {
-        Some(digest) => Judged::Planned {
-            shipment_id: row.shipment.id,
-            plan: watch::plan_arrival(&row, &digest, policy, from_micros(now_us)),
-        },
-        None => Judged::FromAllEvents(Box::new(row)),
+        Some(digest) => {
+            let plan = watch::plan_arrival(&row, &digest, policy, from_micros(now_us));
+            Judged::Planned { row, plan }
+        }
+        None => Judged::FromAllEvents(row),
     })
 }
 
@@ -414,19 +459,21 @@ struct Writes<'a> {
     now_us: i64,
     window_us: i64,
     policy: &'a WatchPolicy,
+    /// The rows as written.
+    written: Vec<ArrivalRow>,
 }
 
 impl Writes<'_> {
     fn apply(&mut self, judged: Judged, out: &mut Ingested) -> Result<()> {
-        let (shipment_id, plan) = match judged {
+        let (row, plan) = match judged {
             Judged::NoShipment => return Ok(()),
-            Judged::Planned { shipment_id, plan } => (shipment_id, plan),
+            Judged::Planned { row, plan } => (row, plan),
             Judged::FromAllEvents(row) => {
                 let sh = &row.shipment;
                 let digest = Digest::of(&parcel_events(self.tx, &sh.carrier, &sh.tracking_number)?);
                 let plan =
                     watch::plan_arrival(&row, &digest, self.policy, from_micros(self.now_us));
-                (sh.id, plan)
+                (row, plan)
             }
         };
         self.statement.execute(params![
@@ -435,12 +482,15 @@ impl Writes<'_> {
             plan.status_at,
             plan.next_check_at,
             self.now_us,
-            shipment_id
+            row.shipment.id
         ])?;
         out.due_now += u64::from(plan.due_now);
         for m in &plan.messages {
             out.messages += u64::from(enqueue(self.tx, m, self.now_us, self.window_us)?);
         }
+        let mut row = row;
+        row.arrive(plan, self.now_us);
+        self.written.push(row);
         Ok(())
     }
 }

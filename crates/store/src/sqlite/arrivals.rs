@@ -24,7 +24,9 @@ use herald_core::time::{from_micros, to_micros};
 use herald_core::tracking::TrackingEvent;
 use herald_core::watch::WatchPolicy;
 use rusqlite::{CachedStatement, Connection, params};
-use std::collections::{HashMap, VecDeque};
+// foldhash: see `parcels`.
+use foldhash::HashMap;
+use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 
 /// From how many parcels in one batch the second thread is worth starting.
@@ -45,7 +47,10 @@ struct BatchParcels<'a> {
 
 impl<'a> BatchParcels<'a> {
     fn of(events: &'a [PreparedEvent]) -> Self {
-        let mut seen = HashMap::<(&str, &str), usize>::with_capacity(events.len());
+        let mut seen = HashMap::<(&str, &str), usize>::with_capacity_and_hasher(
+            events.len(),
+            Default::default(),
+        );
         let mut p = BatchParcels {
             names: Vec::new(),
             of_event: Vec::with_capacity(events.len()),
@@ -162,9 +167,19 @@ impl Rows<'_> {
 /// thread. The thread takes them as the writer's insert hands them over; once the insert is
 /// done, the writer takes them too.
 struct Ready<'e> {
-    /// The bunches not taken yet, and whether the writer will hand over no more.
-    queue: Mutex<(VecDeque<Bunch<'e>>, bool)>,
+    queue: Mutex<Queue<'e>>,
     more: Condvar,
+}
+
+struct Queue<'e> {
+    /// The bunches not taken yet.
+    bunches: VecDeque<Bunch<'e>>,
+    /// The writer will hand over no more.
+    closed: bool,
+    /// The thread waits for a bunch: only then does a hand-over wake it (a wake is a system
+    /// call, and a costly one in a virtual machine; while the thread is busy judging, none
+    /// is needed).
+    waiting: bool,
 }
 
 /// Parcels with their rows (`None`: no shipment) and their new events.
@@ -173,28 +188,37 @@ type Bunch<'e> = Vec<(Option<ArrivalRow>, Vec<&'e TrackingEvent>)>;
 impl<'e> Ready<'e> {
     fn new() -> Self {
         Self {
-            queue: Mutex::new((VecDeque::new(), false)),
+            queue: Mutex::new(Queue {
+                bunches: VecDeque::new(),
+                closed: false,
+                waiting: false,
+            }),
             more: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, (VecDeque<Bunch<'e>>, bool)> {
+    fn lock(&self) -> MutexGuard<'_, Queue<'e>> {
         // The queue stays whole whatever panicked while holding it.
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn hand_over(&self, bunch: Bunch<'e>) {
-        self.lock().0.push_back(bunch);
-        self.more.notify_one();
+        let mut q = self.lock();
+        q.bunches.push_back(bunch);
+        let wake = q.waiting;
+        drop(q);
+        if wake {
+            self.more.notify_one();
+        }
     }
 
     /// No more bunches will come; `drop_waiting` also forgets those not taken yet (the batch
     /// failed).
     fn close(&self, drop_waiting: bool) {
         let mut q = self.lock();
-        q.1 = true;
+        q.closed = true;
         if drop_waiting {
-            q.0.clear();
+            q.bunches.clear();
         }
         drop(q);
         self.more.notify_all();
@@ -202,20 +226,22 @@ impl<'e> Ready<'e> {
 
     /// The next bunch, if one is waiting.
     fn take(&self) -> Option<Bunch<'e>> {
-        self.lock().0.pop_front()
+        self.lock().bunches.pop_front()
     }
 
     /// The next bunch, waiting for one; `None` once closed and empty.
     fn wait(&self) -> Option<Bunch<'e>> {
         let mut q = self.lock();
         loop {
-            if let Some(b) = q.0.pop_front() {
+            if let Some(b) = q.bunches.pop_front() {
                 return Some(b);
             }
-            if q.1 {
+            if q.closed {
                 return None;
             }
+            q.waiting = true;
             q = self.more.wait(q).unwrap_or_else(PoisonError::into_inner);
+            q.waiting = false;
         }
     }
 }

@@ -2257,19 +2257,12 @@ mod tests {
         let start = Timestamp::from_second(1_764_000_000).unwrap();
         let orders: Vec<NewOrder> = (0..6)
             .map(|i| {
-                herald_core::order::OrderInput {
-                    channel: "shopify".into(),
-                    external_id: format!("held-{i}"),
-                    placed_at: "2025-11-24T10:00:00Z".into(),
-                    items: vec![herald_core::order::LineItem {
-                        sku: Some("MUG".into()),
-                        name: "Mug".into(),
-                        quantity: 1,
-                        quantity_shipped: 0,
-                        price: Some("12.00".into()),
-                    }],
-                    ..Default::default()
-                }
+                serde_json::from_value::<herald_core::order::OrderInput>(serde_json::json!({
+                    "channel": "shopify", "external_id": format!("held-{i}"),
+                    "placed_at": "2025-11-24T10:00:00Z",
+                    "items": [{"name": "Mug", "quantity": 1}],
+                }))
+                .unwrap()
                 .validate()
                 .unwrap()
             })

@@ -3,16 +3,15 @@
 //!
 //! SQLite has one writer, so the writer's time bounds how many scans herald takes in a second.
 //! A large batch is therefore judged alongside its own insert: as soon as a parcel's last
-//! event in the batch is in, the writer reads the parcel's row (a bunch of parcels at a time,
-//! one statement per bunch, from its own warm page cache) and hands it with the parcel's new
-//! events to a second thread, which runs the rules; once the insert is done the writer judges
-//! the bunches the thread has not taken yet itself, so both cores finish together, and writes
-//! every result. Small batches are judged on the writer alone, the same way, as a thread is
-//! not worth starting for them.
+//! event in the batch is in, the writer takes the parcel's row (a bunch of parcels at a time)
+//! and hands it with the parcel's new events to a second thread, which runs the rules; once
+//! the insert is done the writer judges the bunches the thread has not taken yet itself, so
+//! both cores finish together, and writes every result. Small batches are judged on the writer
+//! alone, the same way, as a thread is not worth starting for them.
 //!
 //! A parcel's row comes from the writer's memory of the rows it wrote (`parcels::Parcels`)
-//! when it holds it, else from SQLite; the rows written go back there once the caller has
-//! committed.
+//! when it holds it, else from SQLite (one statement per bunch); the rows written go back
+//! there once the batch has committed (`store_and_commit`).
 
 use super::parcels::Parcels;
 use super::{enqueue, parcel_events, q, shipment_row};

@@ -22,7 +22,8 @@ use rusqlite::Connection;
 // random seed still keeps crafted numbers from piling into one bucket.
 use foldhash::HashMap;
 
-/// How many parcels are held at most (about 0.7 KiB each, so 35 MiB at most): the parcels in
+/// How many parcels are held at most (about 0.7 KiB each, reckoned from the row's 288 bytes,
+/// its strings and the map's slack, so about 35 MiB at most): the parcels in
 /// transit of a seller shipping a few thousand orders a day. Past it, an arbitrary eighth is
 /// forgotten.
 pub(crate) const HELD_PARCELS: usize = 50_000;

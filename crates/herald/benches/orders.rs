@@ -628,6 +628,9 @@ async fn tracking_store_paired(
     review().await.unwrap();
     let (mut ruled, mut raw_took) = (Duration::ZERO, Duration::ZERO);
     for (batch, rows) in events.chunks(1_000).zip(raw_batches) {
+        // The store takes its events; copied before the clock starts, as the raw insert's
+        // rows are.
+        let batch = batch.to_vec();
         let started = Instant::now();
         store
             .ingest_tracking_events(batch, watch, jiff::Timestamp::now())
@@ -654,8 +657,9 @@ async fn ingest_all(
         .review_due_shipments(watch, jiff::Timestamp::now(), u32::MAX)
         .await
         .unwrap();
+    let batches: Vec<Vec<_>> = events.chunks(1_000).map(<[_]>::to_vec).collect();
     let started = Instant::now();
-    for batch in events.chunks(1_000) {
+    for batch in batches {
         store
             .ingest_tracking_events(batch, watch, jiff::Timestamp::now())
             .await

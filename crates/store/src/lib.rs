@@ -255,7 +255,7 @@ pub trait Store: Send + Sync + 'static {
     /// left due for the sweep (`review_due_shipments`).
     async fn ingest_tracking_events(
         &self,
-        events: &[herald_core::tracking::TrackingEvent],
+        events: Vec<herald_core::tracking::TrackingEvent>,
         policy: &herald_core::watch::WatchPolicy,
         now: Timestamp,
     ) -> Result<Ingested>;

@@ -632,7 +632,7 @@ impl crate::Store for PgStore {
 
     async fn ingest_tracking_events(
         &self,
-        events: &[herald_core::tracking::TrackingEvent],
+        events: Vec<herald_core::tracking::TrackingEvent>,
         policy: &herald_core::watch::WatchPolicy,
         now: jiff::Timestamp,
     ) -> crate::Result<crate::Ingested> {
@@ -643,7 +643,7 @@ impl crate::Store for PgStore {
             .collect();
         let mut tx = self.begin_write().await?;
         lock_parcels(&mut tx, &parcels).await?;
-        let out = insert_events(&mut tx, events, policy, now_us, self.window_us).await?;
+        let out = insert_events(&mut tx, &events, policy, now_us, self.window_us).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -1840,7 +1840,7 @@ async fn insert_events(
     use crate::watch;
     use sqlx::Row as _;
     let prepared = crate::sql::prepare_events(events);
-    let fresh = insert_event_rows(tx, &prepared, now_us).await?;
+    let fresh = insert_event_rows(tx, events, &prepared, now_us).await?;
     let mut touched = std::collections::BTreeMap::<(&str, &str), Vec<&TrackingEvent>>::new();
     for (e, _) in events.iter().zip(&fresh).filter(|(_, new)| **new) {
         touched
@@ -1918,14 +1918,17 @@ async fn insert_events(
 /// Of repeats within the batch, the first is the one kept.
 async fn insert_event_rows(
     tx: &mut Transaction<'static, Postgres>,
-    events: &[crate::sql::PreparedEvent],
+    events: &[TrackingEvent],
+    prepared: &[crate::sql::PreparedEvent],
     now_us: i64,
 ) -> crate::Result<Vec<bool>> {
-    let column =
-        |f: fn(&crate::sql::PreparedEvent) -> &str| -> Vec<&str> { events.iter().map(f).collect() };
+    let column = |f: fn(&crate::sql::PreparedEvent) -> &str| -> Vec<&str> {
+        prepared.iter().map(f).collect()
+    };
+    let text = |f: fn(&TrackingEvent) -> &str| -> Vec<&str> { events.iter().map(f).collect() };
     let occurred: Vec<i64> = events
         .iter()
-        .map(|p| herald_core::time::to_micros(p.event.occurred_at))
+        .map(|e| herald_core::time::to_micros(e.occurred_at))
         .collect();
     let mut kept: std::collections::HashSet<String> = sqlx::query_scalar(
         "INSERT INTO tracking_events (carrier, tracking_number, dedupe_key, event, occurred_at, received_at) \
@@ -1933,8 +1936,8 @@ async fn insert_event_rows(
          WITH ORDINALITY AS u(c, t, k, e, o, n) ORDER BY n \
          ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
     )
-    .bind(column(|p| &p.event.carrier))
-    .bind(column(|p| &p.event.tracking_number))
+    .bind(text(|e| &e.carrier))
+    .bind(text(|e| &e.tracking_number))
     .bind(column(|p| &p.dedupe_key))
     .bind(column(|p| &p.json))
     .bind(&occurred)
@@ -1943,7 +1946,10 @@ async fn insert_event_rows(
     .await?
     .into_iter()
     .collect();
-    Ok(events.iter().map(|p| kept.remove(&p.dedupe_key)).collect())
+    Ok(prepared
+        .iter()
+        .map(|p| kept.remove(&p.dedupe_key))
+        .collect())
 }
 
 /// The judged parcels' new values, a column each, for [`SET_ARRIVED_ROWS_SQL`].

@@ -563,20 +563,32 @@ pub(crate) const UPSERT_SHIPMENT_SQL: &str = "INSERT INTO shipments (order_id, c
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unknown', NULL, $9, $9) \
      ON CONFLICT (carrier, tracking_number) DO UPDATE SET order_id = excluded.order_id, service = COALESCE(excluded.service, shipments.service), label_created_at = COALESCE(excluded.label_created_at, shipments.label_created_at), origin_postal_code = COALESCE(excluded.origin_postal_code, shipments.origin_postal_code), destination_postal_code = COALESCE(excluded.destination_postal_code, shipments.destination_postal_code), estimated_delivery = COALESCE(excluded.estimated_delivery, shipments.estimated_delivery), updated_at = excluded.updated_at";
 
-/// A tracking event with what storing it needs worked out (its dedupe key and its JSON),
-/// before the database's writer is taken.
+/// What storing a tracking event needs worked out: its dedupe key and its JSON.
 pub(crate) struct PreparedEvent {
-    pub event: herald_core::tracking::TrackingEvent,
     pub dedupe_key: String,
     pub json: String,
+}
+
+/// A batch of tracking events with what storing each one needs worked out, before the
+/// database's writer is taken.
+pub(crate) struct PreparedBatch {
+    pub events: Vec<herald_core::tracking::TrackingEvent>,
+    /// Each event's, in the same order.
+    pub prepared: Vec<PreparedEvent>,
+}
+
+impl PreparedBatch {
+    pub(crate) fn new(events: Vec<herald_core::tracking::TrackingEvent>) -> Self {
+        let prepared = prepare_events(&events);
+        Self { events, prepared }
+    }
 }
 
 pub(crate) fn prepare_events(
     events: &[herald_core::tracking::TrackingEvent],
 ) -> Vec<PreparedEvent> {
     // A large batch is prepared on two threads: the request's own and one more, as the
-    // writer can only start once every event is ready (about 7 M of the 83 M instructions a
-    // 1,000-scan batch costs the server, bench/tracking_instructions.sh).
+    // writer, which every request waits for, starts only once every event is ready.
     const TWO_THREADS_FROM: usize = 256;
     if events.len() < TWO_THREADS_FROM {
         return events.iter().map(prepare_event).collect();
@@ -606,7 +618,6 @@ fn prepare_event(e: &herald_core::tracking::TrackingEvent) -> PreparedEvent {
             serde_json::to_writer(&mut json, e).expect("events serialise");
             String::from_utf8(json).expect("JSON is UTF-8")
         },
-        event: e.clone(),
     }
 }
 

@@ -85,6 +85,19 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
+/// Where a write run by `SqliteStore::write_answering` sends its result; only the first answer
+/// counts.
+pub(crate) struct Answer<T>(Option<tokio::sync::oneshot::Sender<Result<T>>>);
+
+impl<T> Answer<T> {
+    pub(crate) fn send(&mut self, value: T) {
+        if let Some(sender) = self.0.take() {
+            // The caller may have gone (a request cancelled); what was written stays written.
+            let _ = sender.send(Ok(value));
+        }
+    }
+}
+
 impl Inner {
     /// A read-only connection from the pool, or a new one.
     fn take_reader(&self) -> Result<Connection> {
@@ -240,6 +253,39 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Corrupt(format!("the database thread failed: {e}")))?
+    }
+
+    /// Runs `f` on the writer connection on a blocking thread, and returns what `f` gives its
+    /// [`Answer`] as soon as it gives it: `f` may then go on tidying up (memory to keep or to
+    /// free) while it still holds the writer, so no other write comes between, but the caller
+    /// (an HTTP request waiting for its batch to be durable) does not wait for that. An error
+    /// `f` returns before answering is the answer.
+    async fn write_answering<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection, &mut Answer<T>) -> Result<()> + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        let (sender, answered) = tokio::sync::oneshot::channel();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut answer = Answer(Some(sender));
+            let mut c = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let r = f(&mut c, &mut answer);
+            if let Some(sender) = answer.0.take() {
+                let _ = sender.send(r.and_then(|()| {
+                    Err(StoreError::Corrupt(
+                        "the database thread gave no answer".into(),
+                    ))
+                }));
+            }
+        });
+        match answered.await {
+            Ok(r) => r,
+            // `f` panicked before answering.
+            Err(_) => Err(StoreError::Corrupt(match done.await {
+                Err(e) => format!("the database thread failed: {e}"),
+                Ok(()) => "the database thread gave no answer".into(),
+            })),
+        }
     }
 
     /// Runs `f` on a read-only connection on a blocking thread.
@@ -817,17 +863,26 @@ impl crate::Store for SqliteStore {
 
     async fn ingest_tracking_events(
         &self,
-        events: &[herald_core::tracking::TrackingEvent],
+        events: Vec<herald_core::tracking::TrackingEvent>,
         policy: &herald_core::watch::WatchPolicy,
         now: Timestamp,
     ) -> Result<crate::Ingested> {
-        let (events, policy) = (crate::sql::prepare_events(events), policy.clone());
+        let (batch, policy) = (crate::sql::PreparedBatch::new(events), policy.clone());
         let window = self.inner.window_us;
         let now_us = to_micros(now);
         let inner = self.inner.clone();
-        self.write(move |c| {
+        self.write_answering(move |c, answer| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            arrivals::store_and_commit(tx, &mut inner.held(), &events, &policy, now_us, window)
+            arrivals::store_and_commit(
+                tx,
+                &mut inner.held(),
+                &batch,
+                &policy,
+                now_us,
+                window,
+                |out| answer.send(out),
+            )
+            // The events are freed here, after the answer.
         })
         .await
     }
@@ -1033,12 +1088,12 @@ impl crate::Store for SqliteStore {
         now: Timestamp,
     ) -> Result<(i64, crate::Ingested)> {
         let (provider, body) = (provider.to_string(), body.to_vec());
-        let events = crate::sql::prepare_events(events);
+        let batch = crate::sql::PreparedBatch::new(events.to_vec());
         let (policy, window) = (policy.clone(), self.inner.window_us);
         let reason = dead_letter.map(str::to_string);
         let now_us = to_micros(now);
         let inner = self.inner.clone();
-        self.write(move |c| {
+        self.write_answering(move |c, answer| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut held = inner.held();
             let id: i64 = tx
@@ -1054,23 +1109,24 @@ impl crate::Store for SqliteStore {
                             "accepted"
                         },
                         reason,
-                        events.len() as i64
+                        batch.events.len() as i64
                     ],
                     |r| r.get(0),
                 )?;
             // The estimate first: the new events are judged against it.
-            if let (Some(eta), Some(e)) = (estimated_delivery, events.first()) {
-                held.forget(&e.event.carrier, &e.event.tracking_number);
+            if let (Some(eta), Some(e)) = (estimated_delivery, batch.events.first()) {
+                held.forget(&e.carrier, &e.tracking_number);
                 tx.prepare_cached(&q(crate::sql::SET_ESTIMATE_SQL))?
                     .execute(params![
                         to_micros(eta),
                         now_us,
-                        e.event.carrier,
-                        e.event.tracking_number
+                        e.carrier,
+                        e.tracking_number
                     ])?;
             }
-            let out = arrivals::store_and_commit(tx, &mut held, &events, &policy, now_us, window)?;
-            Ok((id, out))
+            arrivals::store_and_commit(tx, &mut held, &batch, &policy, now_us, window, |out| {
+                answer.send((id, out))
+            })
         })
         .await
     }
@@ -2256,7 +2312,7 @@ mod tests {
         let policy = herald_core::watch::WatchPolicy::default();
         for hours in [1, 7] {
             store
-                .ingest_tracking_events(&[scan(0, 1, hours, 0)], &policy, start)
+                .ingest_tracking_events(vec![scan(0, 1, hours, 0)], &policy, start)
                 .await
                 .unwrap();
             assert_eq!(held(), 1, "the judged parcel's row is kept");
@@ -2318,7 +2374,7 @@ mod tests {
                     let events: Vec<_> =
                         scans.iter().map(|&(p, s, h, l)| scan(p, s, h, l)).collect();
                     store
-                        .ingest_tracking_events(&events, &policy, now)
+                        .ingest_tracking_events(events, &policy, now)
                         .await
                         .unwrap();
                 }

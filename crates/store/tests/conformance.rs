@@ -672,7 +672,7 @@ async fn tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment(d
     let moving = scan("in_transit", "2025-12-03T09:00:00Z", "Kenly");
     assert_eq!(
         s.ingest_tracking_events(
-            &[accepted.clone(), moving.clone()],
+            vec![accepted.clone(), moving.clone()],
             &watch_policy(),
             ts(NOW)
         )
@@ -682,7 +682,7 @@ async fn tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment(d
         [true, true]
     );
     assert_eq!(
-        s.ingest_tracking_events(std::slice::from_ref(&moving), &watch_policy(), ts(NOW))
+        s.ingest_tracking_events(vec![moving.clone()], &watch_policy(), ts(NOW))
             .await
             .unwrap()
             .fresh,
@@ -708,14 +708,14 @@ async fn tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment(d
     // An old scan arriving late joins the history without moving the parcel back; delivery
     // moves it on.
     let label = scan("pre_transit", "2025-12-02T10:05:00Z", "Orlando");
-    s.ingest_tracking_events(&[label], &watch_policy(), ts(NOW))
+    s.ingest_tracking_events(vec![label], &watch_policy(), ts(NOW))
         .await
         .unwrap();
     let now = s.get_shipment(sh.id).await.unwrap().unwrap();
     assert_eq!(now.status, TrackingStatus::InTransit);
     assert_eq!(now.events.len(), 3);
     let delivered = scan("delivered", "2025-12-04T17:30:00Z", "Brooklyn");
-    s.ingest_tracking_events(&[delivered], &watch_policy(), ts(NOW))
+    s.ingest_tracking_events(vec![delivered], &watch_policy(), ts(NOW))
         .await
         .unwrap();
     let list = s.order_shipments(order).await.unwrap();
@@ -797,7 +797,7 @@ async fn a_stalled_parcel_opens_one_case_that_the_seller_works_and_delivery_clos
     let p = watch_policy();
     let sh = shipped(s, "w1", "9400A").await;
     s.ingest_tracking_events(
-        &[
+        vec![
             scan_of(
                 "9400A",
                 "accepted",
@@ -906,7 +906,7 @@ async fn a_stalled_parcel_opens_one_case_that_the_seller_works_and_delivery_clos
     assert!(worked.open);
     // The parcel is found and delivered: the case closes itself with a record.
     s.ingest_tracking_events(
-        &[scan_of(
+        vec![scan_of(
             "9400A",
             "delivered",
             "2025-12-09T16:00:00Z",
@@ -992,7 +992,7 @@ async fn the_sweep_reads_only_due_shipments(db: &Db) {
         let t = format!("9400D{i}");
         let done = s
             .ingest_tracking_events(
-                &[scan_of(
+                vec![scan_of(
                     &t,
                     "accepted",
                     "2025-12-01T22:00:00Z",
@@ -1022,7 +1022,7 @@ async fn the_sweep_reads_only_due_shipments(db: &Db) {
     // A scan with a problem makes exactly that parcel due; a healthy one does not.
     let done = s
         .ingest_tracking_events(
-            &[
+            vec![
                 scan_of(
                     "9400D3",
                     "exception",
@@ -1052,7 +1052,7 @@ async fn the_sweep_reads_only_due_shipments(db: &Db) {
     // A parcel that had a problem is reviewed on every new scan, so its case can close.
     let done = s
         .ingest_tracking_events(
-            &[scan_of(
+            vec![scan_of(
                 "9400D3",
                 "in_transit",
                 "2025-12-02T15:00:00Z",
@@ -1212,11 +1212,14 @@ async fn a_large_batch_is_judged_as_its_events_one_at_a_time(db: &Db) {
     theirs.carrier = "ups".into();
     batch.push(theirs);
     let singles = interleave(singles);
-    let together = s.ingest_tracking_events(&batch, &p, now).await.unwrap();
+    let together = s
+        .ingest_tracking_events(batch.clone(), &p, now)
+        .await
+        .unwrap();
     let mut alone = herald_store::Ingested::default();
     for e in &singles {
         let one = s
-            .ingest_tracking_events(std::slice::from_ref(e), &p, now)
+            .ingest_tracking_events(vec![e.clone()], &p, now)
             .await
             .unwrap();
         alone.fresh.extend(one.fresh);
@@ -1284,8 +1287,8 @@ async fn concurrent_batches_for_the_same_parcels_store_each_event_once(db: &Db) 
         let (s1, s2, p1, p2) = (s.clone(), s.clone(), p.clone(), p.clone());
         let (f, g) = (first.clone(), second.clone());
         tokio::join!(
-            tokio::spawn(async move { s1.ingest_tracking_events(&f, &p1, now).await }),
-            tokio::spawn(async move { s2.ingest_tracking_events(&g, &p2, now).await }),
+            tokio::spawn(async move { s1.ingest_tracking_events(f, &p1, now).await }),
+            tokio::spawn(async move { s2.ingest_tracking_events(g, &p2, now).await }),
         )
     };
     let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
@@ -1293,10 +1296,7 @@ async fn concurrent_batches_for_the_same_parcels_store_each_event_once(db: &Db) 
     // Each parcel's shared scan is stored by one batch only.
     assert_eq!(stored(&a.fresh) + stored(&b.fresh), 3 * PARCELS);
     assert_eq!(a.messages + b.messages, PARCELS.div_ceil(3) as u64);
-    let q = s
-        .ingest_tracking_events(&sequential, &p, now)
-        .await
-        .unwrap();
+    let q = s.ingest_tracking_events(sequential, &p, now).await.unwrap();
     assert_eq!(stored(&q.fresh), 3 * PARCELS);
     let state = |set| parcel_states(db, set, now);
     let (c, q) = (state("C").await, state("Q").await);
@@ -1319,7 +1319,7 @@ async fn a_shipment_from_before_digests_is_judged_on_all_its_events(db: &Db) {
     let p = watch_policy();
     let sh = shipped(s, "g1", "9400G").await;
     s.ingest_tracking_events(
-        &[
+        vec![
             scan_of(
                 "9400G",
                 "accepted",
@@ -1345,7 +1345,7 @@ async fn a_shipment_from_before_digests_is_judged_on_all_its_events(db: &Db) {
     // A late, older scan: judged with every stored event, so the parcel does not move back.
     let done = s
         .ingest_tracking_events(
-            &[scan_of(
+            vec![scan_of(
                 "9400G",
                 "pre_transit",
                 "2025-12-01T21:00:00Z",
@@ -1379,16 +1379,12 @@ async fn a_shipment_from_before_digests_is_judged_on_all_its_events(db: &Db) {
         "NJ",
     );
     let done = s
-        .ingest_tracking_events(
-            std::slice::from_ref(&delivered),
-            &p,
-            ts("2025-12-04T18:00:00Z"),
-        )
+        .ingest_tracking_events(vec![delivered.clone()], &p, ts("2025-12-04T18:00:00Z"))
         .await
         .unwrap();
     assert_eq!((done.due_now, done.messages), (0, 1));
     let late_repeat = s
-        .ingest_tracking_events(&[delivered], &p, ts("2025-12-04T19:00:00Z"))
+        .ingest_tracking_events(vec![delivered], &p, ts("2025-12-04T19:00:00Z"))
         .await
         .unwrap();
     assert_eq!(
@@ -1409,7 +1405,7 @@ async fn two_nodes_sweeping_never_open_a_case_twice(db: &Db) {
         shipped(&db.store, &format!("n{i}"), &t).await;
         db.store
             .ingest_tracking_events(
-                &[scan_of(
+                vec![scan_of(
                     &t,
                     "in_transit",
                     "2025-12-02T09:00:00Z",
@@ -1497,7 +1493,7 @@ async fn any_arrival_order_of_events_gives_the_same_status_history_and_cases(db:
             let k = 1 + (seed as usize + rest.len()) % 3;
             let (now, later) = rest.split_at(k.min(rest.len()));
             db.store
-                .ingest_tracking_events(now, &watch_policy(), ts("2025-12-06T09:00:00Z"))
+                .ingest_tracking_events(now.to_vec(), &watch_policy(), ts("2025-12-06T09:00:00Z"))
                 .await
                 .unwrap();
             rest = later;
@@ -1651,7 +1647,7 @@ async fn a_shipment_recorded_after_its_delivery_owes_the_delivered_notice_once(d
         .unwrap()[0]
         .id;
     s.ingest_tracking_events(
-        &[
+        vec![
             scan_of(
                 "9400DL",
                 "accepted",
@@ -1772,7 +1768,7 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
     // A stalled parcel earns one problem notice; delivery earns one delivered notice.
     let p = watch_policy();
     s.ingest_tracking_events(
-        &[scan_of(
+        vec![scan_of(
             "9400M",
             "in_transit",
             "2025-12-02T09:00:00Z",
@@ -1788,7 +1784,7 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
         s.review_due_shipments(&p, ts(day), 100).await.unwrap();
     }
     s.ingest_tracking_events(
-        &[scan_of(
+        vec![scan_of(
             "9400M",
             "delivered",
             "2025-12-08T15:00:00Z",
@@ -1803,7 +1799,7 @@ async fn every_step_owes_its_customer_one_message(db: &Db) {
     for at in ["2025-12-08T16:00:01Z", "2025-12-08T16:00:02Z"] {
         s.review_due_shipments(&p, ts(at), 100).await.unwrap();
         s.ingest_tracking_events(
-            &[scan_of(
+            vec![scan_of(
                 "9400M",
                 "delivered",
                 "2025-12-08T15:00:00Z",

@@ -17,8 +17,7 @@ pub const MAX_BATCH: usize = 10_000;
 /// Parses one order (`{...}`) or a batch (`[...]` or `{"orders": [...]}`), naming the JSON path
 /// of anything wrong. A batch is all or nothing: one bad order rejects the request.
 pub fn parse_orders(body: &[u8]) -> Result<Vec<NewOrder>, AppError> {
-    let batch = super::batch::parse_batch::<OrderInput>(body, "orders", "orders", MAX_BATCH)?;
-    super::batch::validate_all(batch, OrderInput::validate)
+    super::batch::parse_valid(body, "orders", "orders", MAX_BATCH, OrderInput::validate)
 }
 
 pub async fn create(

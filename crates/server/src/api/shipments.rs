@@ -1,7 +1,7 @@
 //! `POST /api/v1/shipments`, `GET /api/v1/shipments/{id}` and `POST /api/v1/tracking-events`
 //! (herald's generic tracking format, one event or a batch).
 
-use super::batch::{parse_batch, validate_all};
+use super::batch::{parse_batch, parse_valid, validate_all};
 use super::require_json;
 use crate::{AppState, error::AppError};
 use axum::Json;
@@ -65,15 +65,20 @@ pub async fn track(
 ) -> Result<Json<Tracked>, AppError> {
     require_json(&headers)?;
     let body = body?;
-    let batch = parse_batch::<TrackingEventInput>(&body, "events", "tracking events", MAX_EVENTS)?;
-    let events = validate_all(batch, TrackingEventInput::validate)?;
+    let events = parse_valid(
+        &body,
+        "events",
+        "tracking events",
+        MAX_EVENTS,
+        TrackingEventInput::validate,
+    )?;
     let stored = state
         .store
-        .ingest_tracking_events(&events, &state.watch, state.clock.now())
+        .ingest_tracking_events(events, &state.watch, state.clock.now())
         .await?;
     state.after_ingest(&stored, false);
     metrics::counter!("herald_tracking_events_total", "path" => "api")
-        .increment(events.len() as u64);
+        .increment(stored.fresh.len() as u64);
     let results = stored
         .fresh
         .iter()

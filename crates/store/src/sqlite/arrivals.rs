@@ -15,7 +15,7 @@
 
 use super::parcels::Parcels;
 use super::{enqueue, parcel_events, q, shipment_row};
-use crate::sql::PreparedEvent;
+use crate::sql::PreparedBatch;
 use crate::watch::{self, ArrivalPlan, ArrivalRow};
 use crate::{Ingested, Result, StoreError};
 use herald_core::digest::Digest;
@@ -45,7 +45,7 @@ struct BatchParcels<'a> {
 }
 
 impl<'a> BatchParcels<'a> {
-    fn of(events: &'a [PreparedEvent]) -> Self {
+    fn of(events: &'a [TrackingEvent]) -> Self {
         let mut seen = HashMap::<(&str, &str), usize>::with_capacity_and_hasher(
             events.len(),
             Default::default(),
@@ -56,7 +56,7 @@ impl<'a> BatchParcels<'a> {
             last_event: Vec::new(),
         };
         for (i, e) in events.iter().enumerate() {
-            let name = (e.event.carrier.as_str(), e.event.tracking_number.as_str());
+            let name = (e.carrier.as_str(), e.tracking_number.as_str());
             let at = *seen.entry(name).or_insert_with(|| {
                 p.names.push(name);
                 p.last_event.push(i);
@@ -86,19 +86,23 @@ enum Judged {
     FromAllEvents(ArrivalRow),
 }
 
-/// [`insert_events`], then commits `tx` and only then puts the rows written back into `held`.
+/// [`insert_events`], then commits `tx`, gives `answer` what storing did, and only then puts
+/// the rows written back into `held`: the caller still holds the writer, so no other write
+/// comes between, but whoever waits for the answer does not wait for the rows to be kept.
 pub(super) fn store_and_commit(
     tx: rusqlite::Transaction<'_>,
     held: &mut Parcels,
-    events: &[PreparedEvent],
+    batch: &PreparedBatch,
     policy: &WatchPolicy,
     now_us: i64,
     window_us: i64,
-) -> Result<Ingested> {
-    let (out, written) = insert_events(&tx, held, events, policy, now_us, window_us)?;
+    answer: impl FnOnce(Ingested),
+) -> Result<()> {
+    let (out, written) = insert_events(&tx, held, batch, policy, now_us, window_us)?;
     tx.commit()?;
+    answer(out);
     held.keep(written);
-    Ok(out)
+    Ok(())
 }
 
 /// Stores events (each once) and judges each parcel they touch that has a shipment (see
@@ -108,11 +112,12 @@ pub(super) fn store_and_commit(
 fn insert_events(
     tx: &Connection,
     held: &mut Parcels,
-    events: &[PreparedEvent],
+    batch: &PreparedBatch,
     policy: &WatchPolicy,
     now_us: i64,
     window_us: i64,
 ) -> Result<(Ingested, Vec<ArrivalRow>)> {
+    let events = &batch.events[..];
     held.check(tx)?;
     let parcels = BatchParcels::of(events);
     let mut out = Ingested {
@@ -132,12 +137,12 @@ fn insert_events(
         held,
     };
     if parcels.names.len() >= ALONGSIDE_FROM {
-        judged_alongside(&mut writes, &mut rows, events, &parcels, &mut out)?;
+        judged_alongside(&mut writes, &mut rows, batch, &parcels, &mut out)?;
     } else {
         let mut new = vec![Vec::new(); parcels.names.len()];
-        insert(tx, events, now_us, &mut out.fresh, |i, fresh| {
+        insert(tx, batch, now_us, &mut out.fresh, |i, fresh| {
             if fresh {
-                new[parcels.of_event[i]].push(&events[i].event);
+                new[parcels.of_event[i]].push(&events[i]);
             }
             Ok(())
         })?;
@@ -274,10 +279,11 @@ impl Drop for CloseOnDrop<'_, '_> {
 fn judged_alongside(
     writes: &mut Writes<'_>,
     rows: &mut Rows<'_>,
-    events: &[PreparedEvent],
+    batch: &PreparedBatch,
     parcels: &BatchParcels<'_>,
     out: &mut Ingested,
 ) -> Result<()> {
+    let events = &batch.events[..];
     let (policy, now_us, tx) = (writes.policy, writes.now_us, writes.tx);
     let ready = Ready::new();
     std::thread::scope(|s| {
@@ -300,10 +306,10 @@ fn judged_alongside(
         let mut new: Vec<Vec<&TrackingEvent>> = vec![Vec::new(); parcels.names.len()];
         let mut handed = 0usize;
         let mut bunch: Vec<usize> = Vec::with_capacity(HANDOVER);
-        let inserted = insert(tx, events, now_us, &mut out.fresh, |i, fresh| {
+        let inserted = insert(tx, batch, now_us, &mut out.fresh, |i, fresh| {
             let p = parcels.of_event[i];
             if fresh {
-                new[p].push(&events[i].event);
+                new[p].push(&events[i]);
             }
             // The parcel's last event is in: it can be judged.
             if i == parcels.last_event[p] && !new[p].is_empty() {
@@ -438,14 +444,13 @@ fn read_arrivals(
 /// `each` (the event's place in the batch, whether it was new) as it goes.
 fn insert(
     tx: &Connection,
-    events: &[PreparedEvent],
+    batch: &PreparedBatch,
     now_us: i64,
     fresh: &mut Vec<bool>,
     mut each: impl FnMut(usize, bool) -> Result<()>,
 ) -> Result<()> {
     let mut st = tx.prepare_cached(&q(crate::sql::INSERT_TRACKING_EVENT_SQL))?;
-    for (i, p) in events.iter().enumerate() {
-        let e = &p.event;
+    for (i, (e, p)) in batch.events.iter().zip(&batch.prepared).enumerate() {
         let n = st.execute(params![
             e.carrier,
             e.tracking_number,

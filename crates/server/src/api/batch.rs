@@ -77,21 +77,18 @@ pub fn parse_batch<T: DeserializeOwned>(
 ) -> Result<Batch<T>, AppError> {
     let (items, is_batch) = match shape(body, key) {
         Shape::Array => (parse::<Vec<T>>(body)?, true),
-        shape @ (Shape::Wrapped | Shape::One) => {
-            if matches!(shape, Shape::Wrapped) {
-                let mut map: BTreeMap<String, Vec<T>> = parse(body)?;
-                if map.len() != 1 {
-                    let other = map.keys().find(|k| *k != key).cloned().unwrap_or_default();
-                    return Err(AppError::field(
-                        &other,
-                        format!("unknown field; a batch is {{\"{key}\": [...]}}"),
-                    ));
-                }
-                (map.remove(key).unwrap_or_default(), true)
-            } else {
-                (vec![parse::<T>(body)?], false)
+        Shape::Wrapped => {
+            let mut map: BTreeMap<String, Vec<T>> = parse(body)?;
+            if map.len() != 1 {
+                let other = map.keys().find(|k| *k != key).cloned().unwrap_or_default();
+                return Err(AppError::field(
+                    &other,
+                    format!("unknown field; a batch is {{\"{key}\": [...]}}"),
+                ));
             }
+            (map.remove(key).unwrap_or_default(), true)
         }
+        Shape::One => (vec![parse::<T>(body)?], false),
         Shape::Other => {
             return Err(AppError::bad_request(format!(
                 "the body must be a JSON object or array of {noun}"
@@ -115,25 +112,35 @@ pub fn validate_all<I, T>(
     batch: Batch<I>,
     validate: impl Fn(I) -> Result<T, Vec<FieldError>>,
 ) -> Result<Vec<T>, AppError> {
-    let mut out = Vec::with_capacity(batch.items.len());
-    let mut errors = Vec::new();
-    for (i, item) in batch.items.into_iter().enumerate() {
-        match validate(item) {
-            Ok(v) => out.push(v),
-            Err(errs) => errors.extend(errs.into_iter().map(|e| {
-                if batch.is_batch {
-                    e.within(&format!("[{i}]"))
-                } else {
-                    e
-                }
-            })),
-        }
-    }
+    let (out, errors) = check(0, batch.items, batch.is_batch, &validate);
     if errors.is_empty() {
         Ok(out)
     } else {
         Err(AppError::invalid(errors))
     }
+}
+
+/// Validates `items`, the batch's from its `from`th on: the valid ones, and what is wrong with
+/// the others, named `[i].field` when `in_batch`.
+fn check<I, T>(
+    from: usize,
+    items: Vec<I>,
+    in_batch: bool,
+    validate: impl Fn(I) -> Result<T, Vec<FieldError>>,
+) -> (Vec<T>, Vec<FieldError>) {
+    let mut out = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match validate(item) {
+            Ok(v) => out.push(v),
+            Err(errs) if in_batch => {
+                let at = format!("[{}]", from + i);
+                errors.extend(errs.into_iter().map(|e| e.within(&at)));
+            }
+            Err(errs) => errors.extend(errs),
+        }
+    }
+    (out, errors)
 }
 
 /// From how many items a batch is parsed and checked on two threads.
@@ -191,18 +198,11 @@ where
     T: Send,
 {
     let half = |from: usize, part: &[&RawValue]| -> Option<(Vec<T>, Vec<FieldError>)> {
-        let mut out = Vec::with_capacity(part.len());
-        let mut errors = Vec::new();
-        for (i, raw) in part.iter().enumerate() {
-            match validate(serde_json::from_str::<I>(raw.get()).ok()?) {
-                Ok(v) => out.push(v),
-                Err(errs) => {
-                    let at = format!("[{}]", from + i);
-                    errors.extend(errs.into_iter().map(|e| e.within(&at)));
-                }
-            }
-        }
-        Some((out, errors))
+        let parsed: Vec<I> = part
+            .iter()
+            .map(|raw| serde_json::from_str(raw.get()).ok())
+            .collect::<Option<_>>()?;
+        Some(check(from, parsed, true, validate))
     };
     let (first, second) = items.split_at(items.len() / 2);
     let (mine, theirs) = std::thread::scope(|s| {

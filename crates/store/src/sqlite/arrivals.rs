@@ -127,6 +127,7 @@ fn insert_events(
     let mut writes = Writes {
         tx,
         statement: tx.prepare_cached(&q(watch::SET_ARRIVED_SQL))?,
+        same_check: tx.prepare_cached(&q(watch::SET_ARRIVED_SAME_CHECK_SQL))?,
         now_us,
         window_us,
         policy,
@@ -500,6 +501,8 @@ struct Writes<'a> {
     tx: &'a Connection,
     /// `watch::SET_ARRIVED_SQL`.
     statement: CachedStatement<'a>,
+    /// `watch::SET_ARRIVED_SAME_CHECK_SQL`, for a parcel whose next check stays.
+    same_check: CachedStatement<'a>,
     now_us: i64,
     window_us: i64,
     policy: &'a WatchPolicy,
@@ -520,7 +523,12 @@ impl Writes<'_> {
                 (row, plan)
             }
         };
-        self.statement.execute(params![
+        let statement = if plan.next_check_at == row.next_check_at {
+            &mut self.same_check
+        } else {
+            &mut self.statement
+        };
+        statement.execute(params![
             plan.digest,
             plan.status,
             plan.status_at,

@@ -1368,6 +1368,16 @@ async fn a_large_batch_is_judged_as_its_events_one_at_a_time(db: &Db) {
             .count(),
         PARCELS / 4
     );
+    // The sweep opens the Anchorage parcels' cases and looks at them again in a day. The same
+    // batch sent again an hour later stores nothing and changes no parcel: none is due again.
+    let r = s.review_due_shipments(&p, now, 1_000).await.unwrap();
+    assert_eq!(r.opened, 2 * PARCELS as u64 / 4);
+    let later = now + jiff::SignedDuration::from_hours(1);
+    let before = parcel_states(db, "L", later).await;
+    let again = s.ingest_tracking_events(batch, &p, later).await.unwrap();
+    assert!(again.fresh.iter().all(|f| !f));
+    assert_eq!(again.messages, 0);
+    assert_eq!(parcel_states(db, "L", later).await, before);
 }
 
 async fn concurrent_batches_for_the_same_parcels_store_each_event_once(db: &Db) {

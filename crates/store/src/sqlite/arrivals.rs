@@ -2,12 +2,16 @@
 //! writer's transaction (see `watch::plan_arrival` for what the judgement is).
 //!
 //! SQLite has one writer, so the writer's time bounds how many scans herald takes in a second.
-//! A large batch is therefore judged alongside its own insert: as soon as a parcel's last
-//! event in the batch is in, the writer takes the parcel's row (a bunch of parcels at a time)
-//! and hands it with the parcel's new events to a second thread, which runs the rules; once
-//! the insert is done the writer judges the bunches the thread has not taken yet itself, so
-//! both cores finish together, and writes every result. Small batches are judged on the writer
-//! alone, the same way, as a thread is not worth starting for them.
+//! A large batch is therefore judged alongside its own insert: before inserting, the writer
+//! takes the rows of the batch's parcels (a bunch at a time) and hands each bunch, with the
+//! parcels' events in the batch, to a second thread, which runs the rules while the writer
+//! inserts; once the insert is done the writer judges the bunches the thread has not taken yet
+//! itself, so both cores finish together, and writes the results of the parcels that got a new
+//! event. The rules need not wait for the insert to say which events are new: an event stored
+//! before is in the parcel's digest already, and adding it again changes nothing
+//! (`herald_core::digest`), so a parcel's verdict on all its events in the batch is its verdict
+//! on the new ones. Small batches are judged on the writer alone, after the insert, as a
+//! thread is not worth starting for them.
 //!
 //! A parcel's row comes from the writer's memory of the rows it wrote (`parcels::Parcels`)
 //! when it holds it, else from SQLite (one statement per bunch); the rows written go back
@@ -35,13 +39,11 @@ const ALONGSIDE_FROM: usize = 32;
 /// which costs a system call, and reading rows costs a statement per bunch.
 const HANDOVER: usize = 64;
 
-/// The parcels of a batch in the order they first appear, and where each one's last event is.
+/// The parcels of a batch in the order they first appear.
 struct BatchParcels<'a> {
     names: Vec<(&'a str, &'a str)>,
     /// The parcel of each event (an index into `names`).
     of_event: Vec<usize>,
-    /// Each parcel's last event (an index into the batch).
-    last_event: Vec<usize>,
 }
 
 impl<'a> BatchParcels<'a> {
@@ -53,16 +55,13 @@ impl<'a> BatchParcels<'a> {
         let mut p = BatchParcels {
             names: Vec::new(),
             of_event: Vec::with_capacity(events.len()),
-            last_event: Vec::new(),
         };
-        for (i, e) in events.iter().enumerate() {
+        for e in events {
             let name = (e.carrier.as_str(), e.tracking_number.as_str());
             let at = *seen.entry(name).or_insert_with(|| {
                 p.names.push(name);
-                p.last_event.push(i);
                 p.names.len() - 1
             });
-            p.last_event[at] = i;
             p.of_event.push(at);
         }
         p
@@ -150,7 +149,7 @@ fn insert_events(
         let touched: Vec<usize> = (0..new.len()).filter(|&p| !new[p].is_empty()).collect();
         let names: Vec<(&str, &str)> = touched.iter().map(|&p| parcels.names[p]).collect();
         for (row, p) in rows.of(&names)?.into_iter().zip(touched) {
-            writes.apply(judge(row, &new[p], policy, now_us)?, &mut out)?;
+            writes.apply(judge(row, &new[p], policy, now_us)?, true, &mut out)?;
         }
     }
     Ok((out, writes.written))
@@ -201,8 +200,12 @@ struct Queue<'e> {
     waiting: bool,
 }
 
-/// Parcels with their rows (`None`: no shipment) and their new events.
-type Bunch<'e> = Vec<(Option<ArrivalRow>, Vec<&'e TrackingEvent>)>;
+/// Parcels (their places in `BatchParcels::names`) with their rows (`None`: no shipment) and
+/// their events in the batch.
+type Bunch<'e> = Vec<(usize, Option<ArrivalRow>, Vec<&'e TrackingEvent>)>;
+
+/// What the rules made of a bunch's parcels, each with its place.
+type Verdicts = Vec<(usize, Result<Judged>)>;
 
 impl<'e> Ready<'e> {
     fn new() -> Self {
@@ -274,9 +277,9 @@ impl Drop for CloseOnDrop<'_, '_> {
     }
 }
 
-/// The writer's side of a large batch: inserts; once a bunch of parcels have their last event
-/// in, reads their rows and hands them over; then judges what the thread has not taken yet
-/// itself, and writes every result.
+/// The writer's side of a large batch: reads the parcels' rows and hands them over a bunch at a
+/// time; inserts; then judges what the thread has not taken yet itself, and writes the result
+/// of every parcel that got a new event.
 fn judged_alongside(
     writes: &mut Writes<'_>,
     rows: &mut Rows<'_>,
@@ -286,9 +289,13 @@ fn judged_alongside(
 ) -> Result<()> {
     let events = &batch.events[..];
     let (policy, now_us, tx) = (writes.policy, writes.now_us, writes.tx);
+    let mut of_parcel: Vec<Vec<&TrackingEvent>> = vec![Vec::new(); parcels.names.len()];
+    for (e, &p) in events.iter().zip(&parcels.of_event) {
+        of_parcel[p].push(e);
+    }
     let ready = Ready::new();
     std::thread::scope(|s| {
-        let (to_write, judged) = mpsc::channel::<Vec<Result<Judged>>>();
+        let (to_write, judged) = mpsc::channel::<Verdicts>();
         let ready = &ready;
         let judge_thread = std::thread::Builder::new()
             .name("herald-judge".into())
@@ -304,34 +311,28 @@ fn judged_alongside(
         // Should the writer panic, the thread must still stop, or the scope would wait for it
         // forever.
         let _stops_the_thread = CloseOnDrop(ready);
-        let mut new: Vec<Vec<&TrackingEvent>> = vec![Vec::new(); parcels.names.len()];
         let mut handed = 0usize;
-        let mut bunch: Vec<usize> = Vec::with_capacity(HANDOVER);
-        let inserted = insert(tx, batch, now_us, &mut out.fresh, |i, fresh| {
-            let p = parcels.of_event[i];
-            if fresh {
-                new[p].push(&events[i]);
-            }
-            // The parcel's last event is in: it can be judged.
-            if i == parcels.last_event[p] && !new[p].is_empty() {
-                bunch.push(p);
-                if bunch.len() == HANDOVER {
-                    handed += hand_over(rows, parcels, &mut bunch, &mut new, ready)?;
-                }
-            }
-            Ok(())
-        })
-        .and_then(|()| {
-            handed += hand_over(rows, parcels, &mut bunch, &mut new, ready)?;
-            Ok(())
-        });
-        ready.close(inserted.is_err());
-        let mut failed = inserted.err();
-        let mut written = 0usize;
-        let mut write = |j: Result<Judged>, failed: &mut Option<StoreError>| {
+        let mut fresh_in = vec![false; parcels.names.len()];
+        let stored = (0..parcels.names.len())
+            .step_by(HANDOVER)
+            .try_for_each(|from| {
+                let to = (from + HANDOVER).min(parcels.names.len());
+                handed += hand_over(rows, parcels, from..to, &mut of_parcel, ready)?;
+                Ok(())
+            })
+            .and_then(|()| {
+                insert(tx, batch, now_us, &mut out.fresh, |i, fresh| {
+                    fresh_in[parcels.of_event[i]] |= fresh;
+                    Ok(())
+                })
+            });
+        ready.close(stored.is_err());
+        let mut failed = stored.err();
+        let mut done = 0usize;
+        let mut write = |(p, j): (usize, Result<Judged>), failed: &mut Option<StoreError>| {
             if failed.is_none() {
-                match j.and_then(|j| writes.apply(j, out)) {
-                    Ok(()) => written += 1,
+                match j.and_then(|j| writes.apply(j, fresh_in[p], out)) {
+                    Ok(()) => done += 1,
                     Err(e) => *failed = Some(e),
                 }
             }
@@ -360,44 +361,40 @@ fn judged_alongside(
             .map_err(|_| StoreError::Corrupt("the judging thread failed".into()));
         match (failed, joined) {
             (Some(e), _) | (None, Err(e)) => Err(e),
-            (None, Ok(())) if written != handed => Err(StoreError::Corrupt(format!(
-                "{handed} parcels were handed over to be judged and {written} were written"
+            (None, Ok(())) if done != handed => Err(StoreError::Corrupt(format!(
+                "{handed} parcels were handed over to be judged and {done} came back"
             ))),
             (None, Ok(())) => Ok(()),
         }
     })
 }
 
-/// Reads the rows of the parcels in `bunch` and hands them over with their new events (taken
-/// out of `new`); how many.
+/// Reads the rows of the parcels `bunch` and hands them over with their events (taken out of
+/// `events`); how many.
 fn hand_over<'e>(
     rows: &mut Rows<'_>,
     parcels: &BatchParcels<'_>,
-    bunch: &mut Vec<usize>,
-    new: &mut [Vec<&'e TrackingEvent>],
+    bunch: std::ops::Range<usize>,
+    events: &mut [Vec<&'e TrackingEvent>],
     ready: &Ready<'e>,
 ) -> Result<usize> {
-    if bunch.is_empty() {
-        return Ok(0);
-    }
-    let names: Vec<(&str, &str)> = bunch.iter().map(|&p| parcels.names[p]).collect();
-    let found = rows.of(&names)?;
+    let found = rows.of(&parcels.names[bunch.clone()])?;
     let n = bunch.len();
     ready.hand_over(
         found
             .into_iter()
-            .zip(bunch.drain(..))
-            .map(|(row, p)| (row, std::mem::take(&mut new[p])))
+            .zip(bunch)
+            .map(|(row, p)| (p, row, std::mem::take(&mut events[p])))
             .collect(),
     );
     Ok(n)
 }
 
 /// Judges each parcel of a bunch.
-fn judge_bunch(bunch: Bunch<'_>, policy: &WatchPolicy, now_us: i64) -> Vec<Result<Judged>> {
+fn judge_bunch(bunch: Bunch<'_>, policy: &WatchPolicy, now_us: i64) -> Verdicts {
     bunch
         .into_iter()
-        .map(|(row, new)| judge(row, &new, policy, now_us))
+        .map(|(p, row, events)| (p, judge(row, &events, policy, now_us)))
         .collect()
 }
 
@@ -506,14 +503,20 @@ struct Writes<'a> {
     now_us: i64,
     window_us: i64,
     policy: &'a WatchPolicy,
-    /// The rows as written.
+    /// The rows as they stand once the batch commits: written, or kept as they were.
     written: Vec<ArrivalRow>,
 }
 
 impl Writes<'_> {
-    fn apply(&mut self, judged: Judged, out: &mut Ingested) -> Result<()> {
+    /// Writes what the rules made of a parcel, if it got a new event (`fresh`); the row of one
+    /// that did not is kept as it was.
+    fn apply(&mut self, judged: Judged, fresh: bool, out: &mut Ingested) -> Result<()> {
         let (row, plan) = match judged {
             Judged::NoShipment => return Ok(()),
+            Judged::Planned { row, .. } | Judged::FromAllEvents(row) if !fresh => {
+                self.written.push(row);
+                return Ok(());
+            }
             Judged::Planned { row, plan } => (row, plan),
             Judged::FromAllEvents(row) => {
                 let sh = &row.shipment;

@@ -2,12 +2,13 @@
 //! writer's transaction (see `watch::plan_arrival` for what the judgement is).
 //!
 //! SQLite has one writer, so the writer's time bounds how many scans herald takes in a second.
-//! A large batch is therefore judged alongside its own insert: before inserting, the writer
-//! takes the rows of the batch's parcels (a bunch at a time) and hands each bunch, with the
-//! parcels' events in the batch, to a second thread, which runs the rules while the writer
-//! inserts; once the insert is done the writer judges the bunches the thread has not taken yet
-//! itself, so both cores finish together, and writes the results of the parcels that got a new
-//! event. The rules need not wait for the insert to say which events are new: an event stored
+//! A large batch is therefore judged alongside its own insert, by a second thread that starts
+//! at once: it takes the rows the writer holds in memory out itself (a bunch of parcels at a
+//! time, with the parcels' events in the batch), the writer reads the others from SQLite and
+//! hands them over before it inserts, and the thread runs the rules while the writer inserts;
+//! once the insert is done the writer judges the bunches the thread has not taken yet itself,
+//! so both cores finish together, and writes the results of the parcels that got a new event.
+//! The rules need not wait for the insert to say which events are new: an event stored
 //! before is in the parcel's digest already, and adding it again changes nothing
 //! (`herald_core::digest`), so a parcel's verdict on all its events in the batch is its verdict
 //! on the new ones. Small batches are judged on the writer alone, after the insert, as a
@@ -181,9 +182,9 @@ impl Rows<'_> {
     }
 }
 
-/// Parcels whose events are all in, waiting to be judged; shared by the writer and the judging
-/// thread. The thread takes them as the writer's insert hands them over; once the insert is
-/// done, the writer takes them too.
+/// Parcels with their rows, waiting to be judged; shared by the writer and the judging thread.
+/// The thread takes them as they are handed over (by the writer, or by the thread itself for
+/// the rows held in memory); once its insert is done, the writer takes them too.
 struct Ready<'e> {
     queue: Mutex<Queue<'e>>,
     more: Condvar,
@@ -293,6 +294,20 @@ fn judged_alongside(
     for (e, &p) in events.iter().zip(&parcels.of_event) {
         of_parcel[p].push(e);
     }
+    // The parcels whose rows the writer holds are taken out by the judging thread, so that the
+    // insert need not wait for them; the writer reads the others from SQLite first.
+    let Rows { many, held } = rows;
+    let held: &mut Parcels = held;
+    let (mut in_memory, mut to_read) = (Vec::new(), Vec::new());
+    for (p, events) in of_parcel.into_iter().enumerate() {
+        let (carrier, number) = parcels.names[p];
+        if held.holds(carrier, number) {
+            in_memory.push((p, events));
+        } else {
+            to_read.push((p, events));
+        }
+    }
+    let names = &parcels.names;
     let ready = Ready::new();
     std::thread::scope(|s| {
         let (to_write, judged) = mpsc::channel::<Verdicts>();
@@ -300,6 +315,17 @@ fn judged_alongside(
         let judge_thread = std::thread::Builder::new()
             .name("herald-judge".into())
             .spawn_scoped(s, move || {
+                for bunch in in_memory.chunks_mut(HANDOVER) {
+                    ready.hand_over(
+                        bunch
+                            .iter_mut()
+                            .map(|(p, events)| {
+                                let (carrier, number) = names[*p];
+                                (*p, held.take(carrier, number), std::mem::take(events))
+                            })
+                            .collect(),
+                    );
+                }
                 while let Some(bunch) = ready.wait() {
                     if to_write.send(judge_bunch(bunch, policy, now_us)).is_err() {
                         // The writer gave up on the batch.
@@ -311,13 +337,20 @@ fn judged_alongside(
         // Should the writer panic, the thread must still stop, or the scope would wait for it
         // forever.
         let _stops_the_thread = CloseOnDrop(ready);
-        let mut handed = 0usize;
+        let handed = parcels.names.len();
         let mut fresh_in = vec![false; parcels.names.len()];
-        let stored = (0..parcels.names.len())
-            .step_by(HANDOVER)
-            .try_for_each(|from| {
-                let to = (from + HANDOVER).min(parcels.names.len());
-                handed += hand_over(rows, parcels, from..to, &mut of_parcel, ready)?;
+        let stored = to_read
+            .chunks_mut(HANDOVER)
+            .try_for_each(|bunch| {
+                let wanted: Vec<(&str, &str)> = bunch.iter().map(|(p, _)| names[*p]).collect();
+                let found = read_arrivals(many, &wanted)?;
+                ready.hand_over(
+                    bunch
+                        .iter_mut()
+                        .zip(found)
+                        .map(|((p, events), row)| (*p, row, std::mem::take(events)))
+                        .collect(),
+                );
                 Ok(())
             })
             .and_then(|()| {
@@ -367,27 +400,6 @@ fn judged_alongside(
             (None, Ok(())) => Ok(()),
         }
     })
-}
-
-/// Reads the rows of the parcels `bunch` and hands them over with their events (taken out of
-/// `events`); how many.
-fn hand_over<'e>(
-    rows: &mut Rows<'_>,
-    parcels: &BatchParcels<'_>,
-    bunch: std::ops::Range<usize>,
-    events: &mut [Vec<&'e TrackingEvent>],
-    ready: &Ready<'e>,
-) -> Result<usize> {
-    let found = rows.of(&parcels.names[bunch.clone()])?;
-    let n = bunch.len();
-    ready.hand_over(
-        found
-            .into_iter()
-            .zip(bunch)
-            .map(|(row, p)| (p, row, std::mem::take(&mut events[p])))
-            .collect(),
-    );
-    Ok(n)
 }
 
 /// Judges each parcel of a bunch.

@@ -154,6 +154,7 @@ mod tests {
             next_check_at: None,
             digest: None,
             status_at: None,
+            decoded: None,
         }
     }
 

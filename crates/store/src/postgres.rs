@@ -1880,14 +1880,13 @@ async fn insert_events(
             next_check_at: r.try_get(13)?,
             digest: r.try_get(14)?,
             status_at: r.try_get(15)?,
-            decoded: None,
         };
         let sh = &row.shipment;
         // Events for a parcel herald has no shipment for yet are not read here: they wait.
         let Some(new) = touched.get(&(sh.carrier.as_str(), sh.tracking_number.as_str())) else {
             continue;
         };
-        let digest = match watch::digest_after(&row, None, new)? {
+        let digest = match watch::digest_after(&row, new)? {
             Some(d) => d,
             None => Digest::of(&parcel_events(tx, &sh.carrier, &sh.tracking_number).await?),
         };

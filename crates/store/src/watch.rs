@@ -104,10 +104,6 @@ pub(crate) struct ArrivalRow {
     /// `None` for a shipment stored before digests were kept.
     pub digest: Option<String>,
     pub status_at: Option<i64>,
-    /// `digest` decoded, when the SQLite writer holds the row it wrote (`sqlite/parcels.rs`):
-    /// the next scan of the parcel is then judged without decoding it again, which was a fifth
-    /// of the rules' instructions. `None` for a row read from the database.
-    pub decoded: Option<Digest>,
 }
 
 impl ArrivalRow {
@@ -139,23 +135,18 @@ pub(crate) struct ArrivalPlan {
     pub messages: Vec<crate::NewMessage>,
 }
 
-/// The stored digest of a parcel with the new events added (`decoded`: the stored digest
-/// already decoded, when the caller has it); `None` when none is stored yet (the caller then
-/// builds it from every event).
+/// The stored digest of a parcel with the new events added; `None` when none is stored yet
+/// (the caller then builds it from every event).
 pub(crate) fn digest_after(
     row: &ArrivalRow,
-    decoded: Option<Digest>,
     new: &[&TrackingEvent],
 ) -> crate::Result<Option<Digest>> {
     let Some(json) = row.digest.as_deref() else {
         return Ok(None);
     };
     let sh = &row.shipment;
-    let mut d = match decoded {
-        Some(d) => d,
-        None => Digest::from_stored(json, &sh.carrier, &sh.tracking_number)
-            .map_err(|e| corrupt(&format!("shipment {} digest", sh.id), e))?,
-    };
+    let mut d = Digest::from_stored(json, &sh.carrier, &sh.tracking_number)
+        .map_err(|e| corrupt(&format!("shipment {} digest", sh.id), e))?;
     d.add(new.iter().copied());
     Ok(Some(d))
 }

@@ -80,8 +80,6 @@ enum Judged {
     Planned {
         row: ArrivalRow,
         plan: ArrivalPlan,
-        /// The digest `plan` stores, decoded.
-        digest: Digest,
     },
     /// A shipment stored before digests were kept: judged on all its events, by the writer
     /// (which sees the events just inserted).
@@ -486,7 +484,6 @@ pub(super) fn arrival_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArrivalRow>
         next_check_at: r.get(13)?,
         digest: r.get(14)?,
         status_at: r.get(15)?,
-        decoded: None,
     })
 }
 
@@ -496,14 +493,13 @@ fn judge(
     policy: &WatchPolicy,
     now_us: i64,
 ) -> Result<Judged> {
-    let Some(mut row) = row else {
+    let Some(row) = row else {
         return Ok(Judged::NoShipment);
     };
-    let decoded = row.decoded.take();
-    Ok(match watch::digest_after(&row, decoded, new)? {
+    Ok(match watch::digest_after(&row, new)? {
         Some(digest) => {
             let plan = watch::plan_arrival(&row, &digest, policy, from_micros(now_us));
-            Judged::Planned { row, plan, digest }
+            Judged::Planned { row, plan }
         }
         None => Judged::FromAllEvents(row),
     })
@@ -527,19 +523,19 @@ impl Writes<'_> {
     /// Writes what the rules made of a parcel, if it got a new event (`fresh`); the row of one
     /// that did not is kept as it was.
     fn apply(&mut self, judged: Judged, fresh: bool, out: &mut Ingested) -> Result<()> {
-        let (row, plan, digest) = match judged {
+        let (row, plan) = match judged {
             Judged::NoShipment => return Ok(()),
             Judged::Planned { row, .. } | Judged::FromAllEvents(row) if !fresh => {
                 self.written.push(row);
                 return Ok(());
             }
-            Judged::Planned { row, plan, digest } => (row, plan, digest),
+            Judged::Planned { row, plan } => (row, plan),
             Judged::FromAllEvents(row) => {
                 let sh = &row.shipment;
                 let digest = Digest::of(&parcel_events(self.tx, &sh.carrier, &sh.tracking_number)?);
                 let plan =
                     watch::plan_arrival(&row, &digest, self.policy, from_micros(self.now_us));
-                (row, plan, digest)
+                (row, plan)
             }
         };
         let statement = if plan.next_check_at == row.next_check_at {
@@ -561,7 +557,6 @@ impl Writes<'_> {
         }
         let mut row = row;
         row.arrive(plan, self.now_us);
-        row.decoded = Some(digest);
         self.written.push(row);
         Ok(())
     }

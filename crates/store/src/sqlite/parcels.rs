@@ -154,7 +154,6 @@ mod tests {
             next_check_at: None,
             digest: None,
             status_at: None,
-            decoded: None,
         }
     }
 

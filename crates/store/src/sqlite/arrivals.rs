@@ -278,9 +278,10 @@ impl Drop for CloseOnDrop<'_, '_> {
     }
 }
 
-/// The writer's side of a large batch: reads the parcels' rows and hands them over a bunch at a
-/// time; inserts; then judges what the thread has not taken yet itself, and writes the result
-/// of every parcel that got a new event.
+/// The writer's side of a large batch: reads the rows it does not hold and hands them over a
+/// bunch at a time (the judging thread takes the held ones itself); inserts; then judges what
+/// the thread has not taken yet itself, and writes the result of every parcel that got a new
+/// event.
 fn judged_alongside(
     writes: &mut Writes<'_>,
     rows: &mut Rows<'_>,

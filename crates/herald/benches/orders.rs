@@ -950,9 +950,13 @@ async fn watched_store(dir: &std::path::Path, watched: usize, due: usize) -> Sql
             // Shipment n: tracking number T<n>, due now when n < due, else tomorrow.
             tx.execute(
                 "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1) \
-                 INSERT INTO shipments (order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, status, status_at, created_at, updated_at, next_check_at) \
-                 SELECT 1, 'usps', 'T' || i, 'Priority Mail', ?2, '86001', '07030', 'accepted', ?3, ?2, ?2, CASE WHEN i < ?4 THEN ?3 ELSE ?5 END FROM n",
-                rusqlite::params![watched as i64, scan_at - 3_600_000_000, scan_at, due as i64, later],
+                 INSERT INTO shipments (order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, created_at, updated_at, next_check_at) \
+                 SELECT 1, 'usps', 'T' || i, 'Priority Mail', ?2, '86001', '07030', ?2, ?2, CASE WHEN i < ?3 THEN ?4 ELSE ?5 END FROM n",
+                rusqlite::params![watched as i64, scan_at - 3_600_000_000, due as i64, scan_at, later],
+            )?;
+            tx.execute(
+                "INSERT INTO parcel_states (shipment_id, status, status_at, changed_at) SELECT id, 'accepted', ?1, created_at FROM shipments",
+                [scan_at],
             )?;
             tx.execute(
                 "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1) \

@@ -99,14 +99,12 @@ async fn recompute_parcel(
     tracking: &str,
     now_us: i64,
 ) -> crate::Result<Option<(herald_core::tracking::TrackingStatus, Option<i64>)>> {
-    let label: Option<Option<i64>> = sqlx::query_scalar(
-        "SELECT label_created_at FROM shipments WHERE carrier = $1 AND tracking_number = $2",
-    )
-    .bind(carrier)
-    .bind(tracking)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(label) = label else {
+    let shipment: Option<(i64, Option<i64>)> = sqlx::query_as(crate::sql::SHIPMENT_LABEL_SQL)
+        .bind(carrier)
+        .bind(tracking)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some((id, label)) = shipment else {
         return Ok(None);
     };
     let digest = Digest::of(&parcel_events(tx, carrier, tracking).await?);
@@ -114,13 +112,17 @@ async fn recompute_parcel(
         digest.events(),
         label.map(herald_core::time::from_micros),
     );
-    sqlx::query(crate::sql::SET_PARCEL_STATUS_SQL)
+    sqlx::query(crate::sql::SET_PARCEL_STATE_SQL)
+        .bind(id)
         .bind(status.as_str())
         .bind(at.map(herald_core::time::to_micros))
-        .bind(now_us)
-        .bind(carrier)
-        .bind(tracking)
         .bind(digest.to_stored())
+        .bind(now_us)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(crate::sql::DUE_NOW_SQL)
+        .bind(now_us)
+        .bind(id)
         .execute(&mut **tx)
         .await?;
     Ok(Some((status, at.map(herald_core::time::to_micros))))
@@ -164,8 +166,9 @@ async fn load_shipments(
     param: i64,
 ) -> crate::Result<Vec<crate::Shipment>> {
     let sql = format!(
-        "SELECT {} FROM shipments WHERE {filter} ORDER BY id",
-        crate::sql::SHIPMENT_COLUMNS
+        "SELECT {} FROM {} WHERE {filter} ORDER BY id",
+        crate::sql::SHOWN_SHIPMENT_COLUMNS,
+        crate::sql::SHIPMENTS_WITH_STATES
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(param)
@@ -674,7 +677,7 @@ impl crate::Store for PgStore {
         let mut report = crate::SweepReport::default();
         // Another node's sweep skips the shipments this one holds, and the other way round.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{} FOR UPDATE SKIP LOCKED",
+            "{} FOR UPDATE OF shipments SKIP LOCKED",
             watch::due_shipments_sql()
         )))
         .bind(now_us)
@@ -703,12 +706,17 @@ impl crate::Store for PgStore {
             sqlx::query(watch::SET_REVIEWED_SQL)
                 .bind(plan.next_check_at)
                 .bind(&plan.problem_keys)
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+            let set = sqlx::query(watch::SET_STATUS_SQL)
                 .bind(plan.status)
                 .bind(plan.status_at)
                 .bind(now_us)
                 .bind(row.id)
                 .execute(&mut *tx)
                 .await?;
+            watch::one_state_written(set.rows_affected(), row.id)?;
             report.reviewed += 1;
             enqueue_all(&mut tx, &plan.messages, now_us, self.window_us).await?;
             match plan.case {
@@ -1859,10 +1867,11 @@ async fn insert_events(
         Vec::new()
     } else {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM shipments \
+            "SELECT {} FROM {} \
              WHERE (carrier, tracking_number) IN (SELECT * FROM unnest($1::text[], $2::text[])) \
-             ORDER BY id FOR UPDATE",
-            watch::arrival_columns()
+             ORDER BY id FOR UPDATE OF shipments",
+            watch::arrival_columns(),
+            crate::sql::SHIPMENTS_WITH_STATES
         )))
         .bind(&carriers)
         .bind(&numbers)
@@ -1900,13 +1909,24 @@ async fn insert_events(
         messages.extend(plan.messages);
     }
     if !set.id.is_empty() {
-        sqlx::query(SET_ARRIVED_ROWS_SQL)
+        let written = sqlx::query(SET_ARRIVED_ROWS_SQL)
             .bind(&set.id)
             .bind(&set.digest)
             .bind(&set.status)
             .bind(&set.status_at)
-            .bind(&set.next_check_at)
             .bind(now_us)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if written != set.id.len() as u64 {
+            return Err(crate::StoreError::Corrupt(format!(
+                "{} parcels were judged and {written} parcel states written",
+                set.id.len()
+            )));
+        }
+        sqlx::query(SET_NEXT_CHECKS_SQL)
+            .bind(&set.id)
+            .bind(&set.next_check_at)
             .execute(&mut **tx)
             .await?;
     }
@@ -1963,11 +1983,17 @@ struct ArrivedRows {
 }
 
 /// `watch::SET_ARRIVED_SQL` for many shipments in one statement: $1 ids, $2 digests, $3
-/// statuses, $4 since, $5 next checks, $6 now.
-const SET_ARRIVED_ROWS_SQL: &str = "UPDATE shipments AS s SET digest = u.digest, status = u.status, status_at = u.status_at, next_check_at = u.next_check_at, \
-     updated_at = CASE WHEN s.status <> u.status OR s.status_at IS NULL OR s.status_at <> u.status_at THEN $6 ELSE s.updated_at END \
-     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u(id, digest, status, status_at, next_check_at) \
-     WHERE s.id = u.id";
+/// statuses, $4 since, $5 now.
+const SET_ARRIVED_ROWS_SQL: &str = "UPDATE parcel_states AS p SET digest = u.digest, status = u.status, status_at = u.status_at, \
+     changed_at = CASE WHEN p.status <> u.status OR p.status_at IS NULL OR p.status_at <> u.status_at THEN $5 ELSE p.changed_at END \
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS u(id, digest, status, status_at) \
+     WHERE p.shipment_id = u.id";
+
+/// `watch::SET_NEXT_CHECK_SQL` for many shipments ($1 ids, $2 next checks): only those whose
+/// next check moves are written.
+const SET_NEXT_CHECKS_SQL: &str = "UPDATE shipments AS s SET next_check_at = u.next_check_at \
+     FROM unnest($1::bigint[], $2::bigint[]) AS u(id, next_check_at) \
+     WHERE s.id = u.id AND s.next_check_at IS DISTINCT FROM u.next_check_at";
 
 fn case_row(r: &sqlx::postgres::PgRow) -> crate::Result<crate::watch::CaseRow> {
     use sqlx::Row as _;

@@ -557,10 +557,21 @@ pub(crate) fn next_cursor(
 /// The columns of a shipment row, in [`shipment_from`]'s order.
 pub(crate) const SHIPMENT_COLUMNS: &str = "id, order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, created_at, updated_at";
 
+/// Shipments with their parcel states (`parcel_states`: the tracking state each scan
+/// rewrites, kept apart from the shipment's own record; every shipment has one).
+pub(crate) const SHIPMENTS_WITH_STATES: &str =
+    "shipments JOIN parcel_states ON parcel_states.shipment_id = shipments.id";
+
+/// [`SHIPMENT_COLUMNS`] of [`SHIPMENTS_WITH_STATES`] as the API shows them: updated when the
+/// seller's record or the parcel's status last changed.
+pub(crate) const SHOWN_SHIPMENT_COLUMNS: &str = "id, order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, created_at, \
+     CASE WHEN changed_at > updated_at THEN changed_at ELSE updated_at END";
+
 /// Creates or updates a shipment by parcel; $1 order, $2 carrier, $3 tracking number, $4
 /// service, $5 label created, $6 origin, $7 destination, $8 estimate, $9 now.
-pub(crate) const UPSERT_SHIPMENT_SQL: &str = "INSERT INTO shipments (order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, status, status_at, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unknown', NULL, $9, $9) \
+/// Its parcel state is written next ([`SET_PARCEL_STATE_SQL`]).
+pub(crate) const UPSERT_SHIPMENT_SQL: &str = "INSERT INTO shipments (order_id, carrier, tracking_number, service, label_created_at, origin_postal_code, destination_postal_code, estimated_delivery, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
      ON CONFLICT (carrier, tracking_number) DO UPDATE SET order_id = excluded.order_id, service = COALESCE(excluded.service, shipments.service), label_created_at = COALESCE(excluded.label_created_at, shipments.label_created_at), origin_postal_code = COALESCE(excluded.origin_postal_code, shipments.origin_postal_code), destination_postal_code = COALESCE(excluded.destination_postal_code, shipments.destination_postal_code), estimated_delivery = COALESCE(excluded.estimated_delivery, shipments.estimated_delivery), updated_at = excluded.updated_at";
 
 /// What storing a tracking event needs worked out: its dedupe key and its JSON.
@@ -630,10 +641,18 @@ pub(crate) const INSERT_TRACKING_EVENT_SQL: &str = "INSERT INTO tracking_events 
 pub(crate) const PARCEL_EVENTS_SQL: &str =
     "SELECT event FROM tracking_events WHERE carrier = $1 AND tracking_number = $2";
 
-/// Sets a parcel's status and digest ($1 status, $2 since, $3 now, $4 carrier, $5 tracking
-/// number, $6 digest) and makes it due for the problem rules at once: the shipment's facts
-/// (label, route, estimate) may have changed.
-pub(crate) const SET_PARCEL_STATUS_SQL: &str = "UPDATE shipments SET status = $1, status_at = $2, updated_at = $3, next_check_at = $3, digest = $6 WHERE carrier = $4 AND tracking_number = $5";
+/// A shipment's id and label time, by parcel ($1 carrier, $2 tracking number).
+pub(crate) const SHIPMENT_LABEL_SQL: &str =
+    "SELECT id, label_created_at FROM shipments WHERE carrier = $1 AND tracking_number = $2";
+
+/// Sets a parcel's state as worked out from all its events ($1 shipment, $2 status, $3 since,
+/// $4 digest, $5 now), creating it for a new shipment.
+pub(crate) const SET_PARCEL_STATE_SQL: &str = "INSERT INTO parcel_states (shipment_id, status, status_at, digest, changed_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (shipment_id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at, digest = excluded.digest, changed_at = excluded.changed_at";
+
+/// Makes a shipment ($2) due for the problem rules at once ($1 now): its facts (label, route,
+/// estimate) or its state may have changed.
+pub(crate) const DUE_NOW_SQL: &str = "UPDATE shipments SET next_check_at = $1 WHERE id = $2";
 
 /// Keeps a webhook ($1 provider, $2 received at, $3 body, $4 outcome, $5 reason, $6 events).
 pub(crate) const INSERT_WEBHOOK_SQL: &str = "INSERT INTO webhook_payloads (provider, received_at, body, outcome, reason, events) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";

@@ -68,6 +68,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/sqlite/0013_orders_placed_by_channel_and_state.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_parcel_states.sql"),
+    ),
 ];
 
 struct Inner {
@@ -327,27 +331,26 @@ fn recompute_parcel(
     tracking: &str,
     now_us: i64,
 ) -> Result<Option<(herald_core::tracking::TrackingStatus, Option<i64>)>> {
-    let label: Option<Option<i64>> = c
-        .prepare_cached(
-            "SELECT label_created_at FROM shipments WHERE carrier = ?1 AND tracking_number = ?2",
-        )?
-        .query_row(params![carrier, tracking], |r| r.get(0))
+    let shipment: Option<(i64, Option<i64>)> = c
+        .prepare_cached(&q(crate::sql::SHIPMENT_LABEL_SQL))?
+        .query_row(params![carrier, tracking], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let Some(label) = label else {
+    let Some((id, label)) = shipment else {
         return Ok(None);
     };
     let digest = Digest::of(&parcel_events(c, carrier, tracking)?);
     let (status, at) =
         herald_core::tracking::parcel_status(digest.events(), label.map(from_micros));
-    c.prepare_cached(&q(crate::sql::SET_PARCEL_STATUS_SQL))?
+    c.prepare_cached(&q(crate::sql::SET_PARCEL_STATE_SQL))?
         .execute(params![
+            id,
             status.as_str(),
             at.map(to_micros),
-            now_us,
-            carrier,
-            tracking,
-            digest.to_stored()
+            digest.to_stored(),
+            now_us
         ])?;
+    c.prepare_cached(&q(crate::sql::DUE_NOW_SQL))?
+        .execute(params![now_us, id])?;
     Ok(Some((status, at.map(to_micros))))
 }
 
@@ -481,8 +484,9 @@ fn shipment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::sql::ShipmentR
 /// Shipments matching `filter` (a condition on one `?1` parameter), with their events.
 fn load_shipments(c: &Connection, filter: &str, param: i64) -> Result<Vec<crate::Shipment>> {
     let sql = format!(
-        "SELECT {} FROM shipments WHERE {filter} ORDER BY id",
-        crate::sql::SHIPMENT_COLUMNS
+        "SELECT {} FROM {} WHERE {filter} ORDER BY id",
+        crate::sql::SHOWN_SHIPMENT_COLUMNS,
+        crate::sql::SHIPMENTS_WITH_STATES
     );
     let mut st = c.prepare_cached(&sql)?;
     let rows = st
@@ -938,14 +942,11 @@ impl crate::Store for SqliteStore {
                     now,
                 )?;
                 tx.prepare_cached(&q(watch::SET_REVIEWED_SQL))?
-                    .execute(params![
-                        plan.next_check_at,
-                        plan.problem_keys,
-                        plan.status,
-                        plan.status_at,
-                        now_us,
-                        row.id
-                    ])?;
+                    .execute(params![plan.next_check_at, plan.problem_keys, row.id])?;
+                let set = tx
+                    .prepare_cached(&q(watch::SET_STATUS_SQL))?
+                    .execute(params![plan.status, plan.status_at, now_us, row.id])?;
+                watch::one_state_written(set as u64, row.id)?;
                 report.reviewed += 1;
                 for m in &plan.messages {
                     enqueue(&tx, m, now_us, window)?;
@@ -2263,8 +2264,9 @@ mod tests {
         store
             .read(move |c| {
                 let mut st = c.prepare(&format!(
-                    "SELECT {} FROM shipments WHERE carrier = ?1 AND tracking_number = ?2",
-                    crate::watch::arrival_columns()
+                    "SELECT {} FROM {} WHERE carrier = ?1 AND tracking_number = ?2",
+                    crate::watch::arrival_columns(),
+                    crate::sql::SHIPMENTS_WITH_STATES
                 ))?;
                 for (carrier, number, row) in held {
                     let stored = st.query_row(params![carrier, number], arrivals::arrival_row)?;

@@ -21,8 +21,9 @@ use jiff::Timestamp;
 /// problem keys.
 pub(crate) fn due_shipments_sql() -> String {
     format!(
-        "SELECT {}, problem_keys, status FROM shipments WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2",
-        crate::sql::SHIPMENT_COLUMNS
+        "SELECT {}, problem_keys, status FROM {} WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2",
+        crate::sql::SHIPMENT_COLUMNS,
+        crate::sql::SHIPMENTS_WITH_STATES
     )
 }
 
@@ -34,8 +35,14 @@ pub(crate) const DUE_STATUS_COLUMN: usize = 12;
 pub(crate) const OPEN_CASE_SQL: &str =
     "SELECT id, file FROM cases WHERE shipment_id = $1 AND closed_at IS NULL";
 
-/// $1 next check, $2 problem keys JSON, $3 status, $4 status since, $5 now, $6 shipment id.
-pub(crate) const SET_REVIEWED_SQL: &str = "UPDATE shipments SET next_check_at = $1, problem_keys = $2, status = $3, status_at = $4, updated_at = CASE WHEN status <> $3 OR status_at IS NULL OR status_at <> $4 THEN $5 ELSE updated_at END WHERE id = $6";
+/// $1 next check, $2 problem keys JSON, $3 shipment id; then its status with
+/// [`SET_STATUS_SQL`].
+pub(crate) const SET_REVIEWED_SQL: &str =
+    "UPDATE shipments SET next_check_at = $1, problem_keys = $2 WHERE id = $3";
+
+/// A parcel's status: $1 status, $2 status since, $3 now, $4 shipment id. Its `changed_at`
+/// moves only when the status or its time does.
+pub(crate) const SET_STATUS_SQL: &str = "UPDATE parcel_states SET status = $1, status_at = $2, changed_at = CASE WHEN status <> $1 OR status_at IS NULL OR status_at <> $2 THEN $3 ELSE changed_at END WHERE shipment_id = $4";
 
 /// $1 shipment, $2 order, $3 kind, $4 kinds, $5 file, $6 opened at, $7 first action due.
 pub(crate) const INSERT_CASE_SQL: &str = "INSERT INTO cases (shipment_id, order_id, kind, kinds, file, opened_at, first_action_due, updated_at) \
@@ -58,8 +65,9 @@ pub(crate) const MARK_OVERDUE_ALERTED_SQL: &str =
 /// Columns of a case with its parcel, in [`CaseRow`]'s order.
 pub(crate) const CASE_COLUMNS: &str = "c.id, c.shipment_id, c.order_id, s.carrier, s.tracking_number, c.kind, c.file, c.opened_at, c.closed_at, c.close_reason, c.first_action_due, c.first_action_at";
 
-/// What is read of a parcel touched by new events: a shipment's columns, then its problem
-/// keys, status, next check, digest and status time (`ArrivalRow`).
+/// What is read of a parcel touched by new events, from [`crate::sql::SHIPMENTS_WITH_STATES`]:
+/// a shipment's columns, then its problem keys, status, next check, digest and status time
+/// (`ArrivalRow`).
 pub(crate) fn arrival_columns() -> String {
     format!(
         "{}, problem_keys, status, next_check_at, digest, status_at",
@@ -67,12 +75,26 @@ pub(crate) fn arrival_columns() -> String {
     )
 }
 
-/// $1 digest, $2 status, $3 status since, $4 next check, $5 now, $6 shipment id.
-pub(crate) const SET_ARRIVED_SQL: &str = "UPDATE shipments SET digest = $1, status = $2, status_at = $3, next_check_at = $4, updated_at = CASE WHEN status <> $2 OR status_at IS NULL OR status_at <> $3 THEN $5 ELSE updated_at END WHERE id = $6";
+/// A parcel's state once new events are judged: $1 digest, $2 status, $3 status since, $4 now,
+/// $5 shipment id (`changed_at` as in [`SET_STATUS_SQL`]). Only the short parcel state is
+/// rewritten; the shipment's own row is written only when its next check moves
+/// ([`SET_NEXT_CHECK_SQL`]).
+pub(crate) const SET_ARRIVED_SQL: &str = "UPDATE parcel_states SET digest = $1, status = $2, status_at = $3, changed_at = CASE WHEN status <> $2 OR status_at IS NULL OR status_at <> $3 THEN $4 ELSE changed_at END WHERE shipment_id = $5";
 
-/// As [`SET_ARRIVED_SQL`] for a parcel whose next check stays as stored ($4 is not used): the
-/// shipment's entry in the due index (`shipments_due`) is left alone.
-pub(crate) const SET_ARRIVED_SAME_CHECK_SQL: &str = "UPDATE shipments SET digest = $1, status = $2, status_at = $3, updated_at = CASE WHEN status <> $2 OR status_at IS NULL OR status_at <> $3 THEN $5 ELSE updated_at END WHERE id = $6";
+/// Checks that a write of a parcel's state found it: every shipment has one.
+pub(crate) fn one_state_written(rows: u64, shipment_id: i64) -> crate::Result<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "shipment {shipment_id} has no parcel state"
+        )))
+    }
+}
+
+/// $1 next check, $2 shipment id: rewrites the shipment's entry in the due index
+/// (`shipments_due`), so it is written only when the next check moves.
+pub(crate) const SET_NEXT_CHECK_SQL: &str = "UPDATE shipments SET next_check_at = $1 WHERE id = $2";
 
 /// How much earlier than the rules' own next check a parcel's stored one may stay.
 pub(crate) const NEXT_CHECK_SLACK_US: i64 = 24 * 60 * 60 * 1_000_000;
@@ -107,15 +129,9 @@ pub(crate) struct ArrivalRow {
 }
 
 impl ArrivalRow {
-    /// Makes the row what [`SET_ARRIVED_SQL`] leaves when it writes `plan` at `now_us`.
-    pub(crate) fn arrive(&mut self, plan: ArrivalPlan, now_us: i64) {
-        // As the statement's CASE: SQL's `status_at <> NULL` is not true.
-        let changed = self.status != plan.status
-            || self.status_at.is_none()
-            || plan.status_at.is_some_and(|at| Some(at) != self.status_at);
-        if changed {
-            self.shipment.updated_at = now_us;
-        }
+    /// Makes the row what [`SET_ARRIVED_SQL`] (and [`SET_NEXT_CHECK_SQL`]) leave when they
+    /// write `plan`.
+    pub(crate) fn arrive(&mut self, plan: ArrivalPlan) {
         plan.status.clone_into(&mut self.status);
         self.status_at = plan.status_at;
         self.next_check_at = plan.next_check_at;

@@ -1223,7 +1223,7 @@ async fn parcel_states(db: &Db, set: &str, now: Timestamp) -> Vec<Vec<Option<Str
     let sql = format!(
         "SELECT SUBSTR(tracking_number, 6), status, CAST(status_at AS TEXT), \
          CASE WHEN next_check_at <= {now_us} THEN 'due now' \
-         ELSE CAST(next_check_at AS TEXT) END, digest FROM shipments \
+         ELSE CAST(next_check_at AS TEXT) END, digest FROM shipments JOIN parcel_states ON shipment_id = id \
          WHERE tracking_number LIKE '9400{set}%' ORDER BY tracking_number"
     );
     query(db, &sql).await
@@ -1468,7 +1468,7 @@ async fn a_shipment_from_before_digests_is_judged_on_all_its_events(db: &Db) {
     .await
     .unwrap();
     // As a shipment stored before this version: no digest.
-    exec(db, "UPDATE shipments SET digest = NULL").await;
+    exec(db, "UPDATE parcel_states SET digest = NULL").await;
     // A late, older scan: judged with every stored event, so the parcel does not move back.
     let done = s
         .ingest_tracking_events(

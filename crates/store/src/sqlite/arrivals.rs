@@ -203,7 +203,7 @@ struct Queue<'e> {
 
 /// Parcels (their places in `BatchParcels::names`) with their rows (`None`: no shipment) and
 /// their events in the batch.
-type Bunch<'e> = Vec<(usize, Option<ArrivalRow>, Vec<&'e TrackingEvent>)>;
+type Bunch<'e> = Vec<(usize, Option<ArrivalRow>, &'e [&'e TrackingEvent])>;
 
 /// What the rules made of a bunch's parcels, each with its place.
 type Verdicts = Vec<(usize, Result<Judged>)>;
@@ -291,16 +291,34 @@ fn judged_alongside(
 ) -> Result<()> {
     let events = &batch.events[..];
     let (policy, now_us, tx) = (writes.policy, writes.now_us, writes.tx);
-    let mut of_parcel: Vec<Vec<&TrackingEvent>> = vec![Vec::new(); parcels.names.len()];
-    for (e, &p) in events.iter().zip(&parcels.of_event) {
-        of_parcel[p].push(e);
+    // Each parcel's events, side by side in one list (a counting sort by parcel): one
+    // allocation for the batch rather than one per parcel, which the judging thread would
+    // free while the writer allocates (glibc then locks the writer's arena).
+    let mut starts = vec![0usize; parcels.names.len() + 1];
+    for &p in &parcels.of_event {
+        starts[p + 1] += 1;
     }
+    for p in 0..parcels.names.len() {
+        starts[p + 1] += starts[p];
+    }
+    let mut by_parcel: Vec<&TrackingEvent> = Vec::with_capacity(events.len());
+    {
+        let mut next = starts.clone();
+        let mut slots: Vec<usize> = vec![0; events.len()];
+        for (i, &p) in parcels.of_event.iter().enumerate() {
+            slots[next[p]] = i;
+            next[p] += 1;
+        }
+        by_parcel.extend(slots.into_iter().map(|i| &events[i]));
+    }
+    let of_parcel = |p: usize| &by_parcel[starts[p]..starts[p + 1]];
     // The parcels whose rows the writer holds are taken out by the judging thread, so that the
     // insert need not wait for them; the writer reads the others from SQLite first.
     let Rows { many, held } = rows;
     let held: &mut Parcels = held;
     let (mut in_memory, mut to_read) = (Vec::new(), Vec::new());
-    for (p, events) in of_parcel.into_iter().enumerate() {
+    for p in 0..parcels.names.len() {
+        let events = of_parcel(p);
         let (carrier, number) = parcels.names[p];
         if held.holds(carrier, number) {
             in_memory.push((p, events));
@@ -316,13 +334,13 @@ fn judged_alongside(
         let judge_thread = std::thread::Builder::new()
             .name("herald-judge".into())
             .spawn_scoped(s, move || {
-                for bunch in in_memory.chunks_mut(HANDOVER) {
+                for bunch in in_memory.chunks(HANDOVER) {
                     ready.hand_over(
                         bunch
-                            .iter_mut()
-                            .map(|(p, events)| {
-                                let (carrier, number) = names[*p];
-                                (*p, held.take(carrier, number), std::mem::take(events))
+                            .iter()
+                            .map(|&(p, events)| {
+                                let (carrier, number) = names[p];
+                                (p, held.take(carrier, number), events)
                             })
                             .collect(),
                     );
@@ -341,15 +359,15 @@ fn judged_alongside(
         let handed = parcels.names.len();
         let mut fresh_in = vec![false; parcels.names.len()];
         let stored = to_read
-            .chunks_mut(HANDOVER)
+            .chunks(HANDOVER)
             .try_for_each(|bunch| {
                 let wanted: Vec<(&str, &str)> = bunch.iter().map(|(p, _)| names[*p]).collect();
                 let found = read_arrivals(many, &wanted)?;
                 ready.hand_over(
                     bunch
-                        .iter_mut()
+                        .iter()
                         .zip(found)
-                        .map(|((p, events), row)| (*p, row, std::mem::take(events)))
+                        .map(|(&(p, events), row)| (p, row, events))
                         .collect(),
                 );
                 Ok(())
@@ -407,7 +425,7 @@ fn judged_alongside(
 fn judge_bunch(bunch: Bunch<'_>, policy: &WatchPolicy, now_us: i64) -> Verdicts {
     bunch
         .into_iter()
-        .map(|(p, row, events)| (p, judge(row, &events, policy, now_us)))
+        .map(|(p, row, events)| (p, judge(row, events, policy, now_us)))
         .collect()
 }
 

@@ -120,7 +120,9 @@ async fn recompute_parcel(
         .bind(now_us)
         .execute(&mut **tx)
         .await?;
-    sqlx::query(crate::sql::DUE_NOW_SQL)
+    // Due for the rules at once: the facts (label, route, estimate) or the state may have
+    // changed.
+    sqlx::query(crate::watch::SET_NEXT_CHECK_SQL)
         .bind(now_us)
         .bind(id)
         .execute(&mut **tx)

@@ -650,10 +650,6 @@ pub(crate) const SHIPMENT_LABEL_SQL: &str =
 pub(crate) const SET_PARCEL_STATE_SQL: &str = "INSERT INTO parcel_states (shipment_id, status, status_at, digest, changed_at) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (shipment_id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at, digest = excluded.digest, changed_at = excluded.changed_at";
 
-/// Makes a shipment ($2) due for the problem rules at once ($1 now): its facts (label, route,
-/// estimate) or its state may have changed.
-pub(crate) const DUE_NOW_SQL: &str = "UPDATE shipments SET next_check_at = $1 WHERE id = $2";
-
 /// Keeps a webhook ($1 provider, $2 received at, $3 body, $4 outcome, $5 reason, $6 events).
 pub(crate) const INSERT_WEBHOOK_SQL: &str = "INSERT INTO webhook_payloads (provider, received_at, body, outcome, reason, events) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 

@@ -349,7 +349,9 @@ fn recompute_parcel(
             digest.to_stored(),
             now_us
         ])?;
-    c.prepare_cached(&q(crate::sql::DUE_NOW_SQL))?
+    // Due for the rules at once: the facts (label, route, estimate) or the state may have
+    // changed.
+    c.prepare_cached(&q(crate::watch::SET_NEXT_CHECK_SQL))?
         .execute(params![now_us, id])?;
     Ok(Some((status, at.map(to_micros))))
 }

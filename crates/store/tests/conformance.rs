@@ -708,21 +708,28 @@ async fn tracking_events_are_stored_once_and_early_ones_attach_to_the_shipment(d
     assert_eq!(again.id, sh.id);
     // An old scan arriving late joins the history without moving the parcel back; delivery
     // moves it on.
+    // The shipment's updated time moves with its status, not with every scan.
+    let (hour_later, two_hours_later) = (
+        ts(NOW) + jiff::SignedDuration::from_hours(1),
+        ts(NOW) + jiff::SignedDuration::from_hours(2),
+    );
     let label = scan("pre_transit", "2025-12-02T10:05:00Z", "Orlando");
-    s.ingest_tracking_events(vec![label], &watch_policy(), ts(NOW))
+    s.ingest_tracking_events(vec![label], &watch_policy(), hour_later)
         .await
         .unwrap();
     let now = s.get_shipment(sh.id).await.unwrap().unwrap();
     assert_eq!(now.status, TrackingStatus::InTransit);
     assert_eq!(now.events.len(), 3);
+    assert_eq!(now.updated_at, sh.updated_at);
     let delivered = scan("delivered", "2025-12-04T17:30:00Z", "Brooklyn");
-    s.ingest_tracking_events(vec![delivered], &watch_policy(), ts(NOW))
+    s.ingest_tracking_events(vec![delivered], &watch_policy(), two_hours_later)
         .await
         .unwrap();
     let list = s.order_shipments(order).await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].status, TrackingStatus::Delivered);
     assert_eq!(list[0].status_at, Some(ts("2025-12-04T17:30:00Z")));
+    assert_eq!(list[0].updated_at, two_hours_later);
     // A shipment for an order herald does not have is refused, naming the field.
     let mut stray = shipment.clone();
     stray.order_id = 999_999;

@@ -6,7 +6,7 @@
 //! that row is certainly the stored one:
 //! - a batch of scans takes the rows of its parcels out, and puts them back, as written, only
 //!   once its transaction has committed; a batch that fails leaves them out;
-//! - every other statement that changes a shipment's row makes the writer forget that parcel
+//! - every other statement that changes a shipment's row or state makes the writer forget it
 //!   first (`SqliteStore`'s shipment, webhook and sweep writes); `with_writer`, which runs any
 //!   SQL, forgets every parcel;
 //! - a write by another connection (another process on the same file) changes SQLite's

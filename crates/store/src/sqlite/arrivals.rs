@@ -301,16 +301,13 @@ fn judged_alongside(
     for p in 0..parcels.names.len() {
         starts[p + 1] += starts[p];
     }
-    let mut by_parcel: Vec<&TrackingEvent> = Vec::with_capacity(events.len());
-    {
-        let mut next = starts.clone();
-        let mut slots: Vec<usize> = vec![0; events.len()];
-        for (i, &p) in parcels.of_event.iter().enumerate() {
-            slots[next[p]] = i;
-            next[p] += 1;
-        }
-        by_parcel.extend(slots.into_iter().map(|i| &events[i]));
+    let mut by_parcel: Vec<Option<&TrackingEvent>> = vec![None; events.len()];
+    let mut next = starts.clone();
+    for (e, &p) in events.iter().zip(&parcels.of_event) {
+        by_parcel[next[p]] = Some(e);
+        next[p] += 1;
     }
+    let by_parcel: Vec<&TrackingEvent> = by_parcel.into_iter().flatten().collect();
     let of_parcel = |p: usize| &by_parcel[starts[p]..starts[p + 1]];
     // The parcels whose rows the writer holds are taken out by the judging thread, so that the
     // insert need not wait for them; the writer reads the others from SQLite first.

@@ -100,6 +100,8 @@ pub struct Parcel<'a> {
 pub struct Route {
     pub from: Coord,
     pub to: Coord,
+    /// The great-circle path from `from` to `to`.
+    pub path: geo::Segment,
     /// A scan further than this from the route (km) means the parcel went astray.
     pub tolerance_km: f64,
 }
@@ -108,10 +110,12 @@ impl Route {
     /// The default tolerance: more than max(300 km, 25% of the route's length) off the
     /// great-circle path from origin to destination.
     pub fn new(from: Coord, to: Coord, min_km: f64, share_of_route: f64) -> Self {
+        let path = geo::Segment::new(from, to);
         Self {
             from,
             to,
-            tolerance_km: min_km.max(geo::distance_km(from, to) * share_of_route),
+            path,
+            tolerance_km: min_km.max(path.length_km * share_of_route),
         }
     }
 }
@@ -285,7 +289,7 @@ pub fn evaluate(
             .iter()
             .rev()
             .find_map(|e| Some((e, geo::locate(e.location.as_ref()?)?)))
-        && geo::off_route_km(route.from, route.to, scan.1) > route.tolerance_km
+        && route.path.off_km(scan.1) > route.tolerance_km
     {
         findings.push(Finding {
             kind: ProblemKind::Misrouted,

@@ -73,31 +73,103 @@ fn table_key(carrier: &str, service: &str) -> String {
     format!("{carrier}/{}", service_key(carrier, service))
 }
 
-/// A shipment's service's key in the tables, when it names a service.
-fn service_table_key(facts: &ShipmentFacts) -> Option<String> {
-    let service = facts.service.as_deref()?;
-    Some(table_key(&facts.carrier, service))
+/// Calls `f` with a service's key in the tables ([`table_key`]), built on the stack when it is
+/// short, as every service's is: the rules look a parcel's service up each time they judge it,
+/// and building the key on the heap took three allocations a time (a sixth of a verdict).
+fn with_table_key<R>(carrier: &str, service: &str, f: impl FnOnce(&str) -> R) -> R {
+    match short_table_key(carrier, service) {
+        Some(key) => f(key.as_str()),
+        None => f(&table_key(carrier, service)),
+    }
+}
+
+/// Text of at most `N` bytes, on the stack.
+struct Short<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Short<N> {
+    fn new() -> Self {
+        Self {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    /// `None` when it does not fit.
+    fn push_str(&mut self, s: &str) -> Option<()> {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Some(())
+    }
+
+    /// `None` when it does not fit.
+    fn push_ascii(&mut self, b: u8) -> Option<()> {
+        debug_assert!(b.is_ascii());
+        *self.bytes.get_mut(self.len)? = b;
+        self.len += 1;
+        Some(())
+    }
+
+    /// Keeps only `start..`.
+    fn drop_front(&mut self, start: usize) {
+        self.bytes.copy_within(start..self.len, 0);
+        self.len -= start;
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("only whole strs and ASCII are pushed")
+    }
+}
+
+/// [`table_key`] on the stack; `None` when it is too long for it.
+fn short_table_key(carrier: &str, service: &str) -> Option<Short<64>> {
+    let mut own = Short::<32>::new();
+    for b in key_letters(carrier) {
+        own.push_ascii(b)?;
+    }
+    let mut k = Short::<64>::new();
+    for b in key_letters(service) {
+        k.push_ascii(b)?;
+    }
+    let own = own.as_str();
+    if !own.is_empty() && k.len > own.len() && k.as_str().starts_with(own) {
+        k.drop_front(own.len());
+    }
+    let mut key = Short::<64>::new();
+    key.push_str(carrier)?;
+    key.push_str("/")?;
+    key.push_str(service_alias(own, k.as_str()).unwrap_or(k.as_str()))?;
+    Some(key)
+}
+
+/// The letters and digits of a name, lowercase, as herald keys services.
+fn key_letters(name: &str) -> impl Iterator<Item = u8> + '_ {
+    name.bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_lowercase())
 }
 
 /// A service name as herald keys it: lowercase letters and digits only, without the carrier's
 /// own name in front (`FEDEX_GROUND` and `Ground` are both `ground`; `Priority Mail` is
 /// `prioritymail`).
 pub fn service_key(carrier: &str, service: &str) -> String {
-    let mut k: String = service
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let carrier: String = carrier
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+    let mut k: String = key_letters(service).map(char::from).collect();
+    let carrier: String = key_letters(carrier).map(char::from).collect();
     if !carrier.is_empty() && k.len() > carrier.len() && k.starts_with(&carrier) {
         k.drain(..carrier.len());
     }
-    // Names the carriers' APIs and the aggregators use for the same service.
-    let alias = match (carrier.as_str(), k.as_str()) {
+    service_alias(&carrier, &k).map_or(k, str::to_string)
+}
+
+/// The key of the service the carrier (keyed as services are) calls `key` under another name:
+/// names the carriers' APIs and the aggregators use for the same service.
+fn service_alias(carrier: &str, key: &str) -> Option<&'static str> {
+    Some(match (carrier, key) {
         ("usps", "priority") => "prioritymail",
         ("usps", "express" | "priorityexpress") => "prioritymailexpress",
         ("usps", "first" | "firstclass" | "firstclasspackage" | "firstclasspackageservice") => {
@@ -110,9 +182,8 @@ pub fn service_key(carrier: &str, service: &str) -> String {
         ("fedex", "twoday" | "2dayam") => "2day",
         ("fedex", "priorityovernight" | "firstovernight") => "standardovernight",
         ("dhl", "expressworldwide" | "expressdomestic") => "express",
-        _ => return k,
-    };
-    alias.to_string()
+        _ => return None,
+    })
 }
 
 /// The default service-standard table, keyed `carrier/service key`.
@@ -264,13 +335,16 @@ impl WatchPolicy {
 
     /// As `standard_business_days`, with the shipment's route already worked out.
     fn standard_days_on(&self, facts: &ShipmentFacts, route: Option<Route>) -> Option<u32> {
-        self.standard_days_by_key(service_table_key(facts).as_deref(), route)
+        let service = facts.service.as_deref()?;
+        with_table_key(&facts.carrier, service, |key| {
+            self.standard_days_by_key(Some(key), route)
+        })
     }
 
     /// [`Self::standard_days_on`] with the service's table key worked out.
     fn standard_days_by_key(&self, key: Option<&str>, route: Option<Route>) -> Option<u32> {
         let standard = self.standards.get(key?)?;
-        Some(standard.max_days(route.map(|r| geo::distance_km(r.from, r.to))))
+        Some(standard.max_days(route.map(|r| r.path.length_km)))
     }
 
     /// The calendar a carrier's days are counted in.
@@ -324,10 +398,25 @@ impl WatchPolicy {
         events: &[TrackingEvent],
         now: Timestamp,
     ) -> Verdict {
+        match facts.service.as_deref() {
+            // The service's table key, worked out once for both tables.
+            Some(service) => with_table_key(&facts.carrier, service, |key| {
+                self.verdict_keyed(facts, Some(key), events, now)
+            }),
+            None => self.verdict_keyed(facts, None, events, now),
+        }
+    }
+
+    /// [`Self::verdict`] with the service's table key worked out.
+    fn verdict_keyed(
+        &self,
+        facts: &ShipmentFacts,
+        key: Option<&str>,
+        events: &[TrackingEvent],
+        now: Timestamp,
+    ) -> Verdict {
         let route = self.route(facts);
-        // The service's table key, worked out once for both tables.
-        let key = service_table_key(facts);
-        let standard_business_days = self.standard_days_by_key(key.as_deref(), route);
+        let standard_business_days = self.standard_days_by_key(key, route);
         let parcel = Parcel {
             label_created_at: facts.label_created_at,
             shipped_at: facts.recorded_at,
@@ -339,7 +428,7 @@ impl WatchPolicy {
         let cal = self.calendar_for(&facts.carrier);
         problems::evaluate(
             &parcel,
-            self.thresholds_by_key(&facts.carrier, key.as_deref()),
+            self.thresholds_by_key(&facts.carrier, key),
             cal,
             &self.time_zone,
             now,
@@ -537,7 +626,29 @@ mod tests {
         );
     }
 
+    use proptest::strategy::Strategy as _;
+
     proptest::proptest! {
+        /// The key built on the stack is the key built on the heap, for any names, short or
+        /// long, with the carrier's name in front or not, in any script.
+        #[test]
+        fn service_keys_on_the_stack_match_the_table_keys(
+            carrier in proptest::prop_oneof![
+                proptest::sample::select(vec!["usps", "UPS", "FedEx", "dhl", ""]).prop_map(String::from),
+                "[ -~é]{0,40}",
+            ],
+            service in proptest::prop_oneof![
+                proptest::sample::select(vec![
+                    "Priority Mail", "USPS Priority", "FEDEX_GROUND", "Home Delivery",
+                    "Next Day Air Saver", "Express Worldwide", "First-Class Package Service",
+                ]).prop_map(String::from),
+                "[ -~ß]{0,80}",
+            ],
+        ) {
+            let stacked = with_table_key(&carrier, &service, str::to_string);
+            proptest::prop_assert_eq!(stacked, table_key(&carrier, &service));
+        }
+
         /// The instants the simulator calls "detectable" are exactly where the rules start
         /// to fire: a second before, the verdict is clean; at the instant, it names the kind.
         #[test]

@@ -34,6 +34,15 @@ struct Stored {
     place: Option<ScanLocation>,
 }
 
+/// A digest's events as written, without a list of their own.
+struct StoredRows<'a>(&'a [TrackingEvent]);
+
+impl Serialize for StoredRows<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(StoredRef))
+    }
+}
+
 /// [`Stored`] as written, borrowing from the event.
 struct StoredRef<'a>(&'a TrackingEvent);
 
@@ -249,29 +258,60 @@ impl Digest {
 
     /// The stored form (see [`Stored`]).
     pub fn to_stored(&self) -> String {
-        let rows: Vec<StoredRef<'_>> = self.0.iter().map(StoredRef).collect();
         // Sized for a usual digest, so that the text is not copied as it grows.
         let mut out = Vec::with_capacity(128);
-        serde_json::to_writer(&mut out, &rows).expect("digests serialise");
+        serde_json::to_writer(&mut out, &StoredRows(&self.0)).expect("digests serialise");
         String::from_utf8(out).expect("JSON is UTF-8")
     }
 
     /// Reads the stored form back for the parcel (`carrier`, `tracking_number`).
     pub fn from_stored(s: &str, carrier: &str, tracking_number: &str) -> Result<Self, String> {
-        let rows: Vec<Stored> = serde_json::from_str(s).map_err(|e| e.to_string())?;
-        rows.into_iter()
-            .map(|Stored { at, status, place }| {
-                Ok(TrackingEvent {
-                    carrier: carrier.to_string(),
-                    tracking_number: tracking_number.to_string(),
-                    status,
-                    occurred_at: Timestamp::from_microsecond(at).map_err(|e| e.to_string())?,
-                    description: None,
-                    location: place,
-                })
-            })
-            .collect::<Result<_, String>>()
-            .map(Self)
+        let mut d = serde_json::Deserializer::from_str(s);
+        let events = de::DeserializeSeed::deserialize(
+            StoredEvents {
+                carrier,
+                tracking_number,
+            },
+            &mut d,
+        )
+        .and_then(|events| d.end().map(|()| events))
+        .map_err(|e| e.to_string())?;
+        Ok(Self(events))
+    }
+}
+
+/// Reads a stored digest's events straight into the parcel's events.
+struct StoredEvents<'a> {
+    carrier: &'a str,
+    tracking_number: &'a str,
+}
+
+impl<'de> de::DeserializeSeed<'de> for StoredEvents<'_> {
+    type Value = Vec<TrackingEvent>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StoredEvents<'_> {
+    type Value = Vec<TrackingEvent>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of stored events")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // A digest holds at most four events.
+        let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(4));
+        while let Some(Stored { at, status, place }) = seq.next_element()? {
+            events.push(TrackingEvent {
+                carrier: self.carrier.to_string(),
+                tracking_number: self.tracking_number.to_string(),
+                status,
+                occurred_at: Timestamp::from_microsecond(at).map_err(de::Error::custom)?,
+                description: None,
+                location: place,
+            });
+        }
+        Ok(events)
     }
 }
 

@@ -273,17 +273,18 @@ impl Default for WatchPolicy {
     }
 }
 
-/// A shipment's facts, as the store keeps them.
-#[derive(Debug, Clone, Default)]
-pub struct ShipmentFacts {
-    pub carrier: String,
-    pub service: Option<String>,
+/// A shipment's facts, as the store keeps them, borrowed from its record (the rules read them
+/// each time they judge a parcel).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShipmentFacts<'a> {
+    pub carrier: &'a str,
+    pub service: Option<&'a str>,
     pub label_created_at: Option<Timestamp>,
     /// When the seller told herald about the shipment ("marked shipped").
     pub recorded_at: Option<Timestamp>,
     pub estimated_delivery: Option<Timestamp>,
-    pub origin_postal_code: Option<String>,
-    pub destination_postal_code: Option<String>,
+    pub origin_postal_code: Option<&'a str>,
+    pub destination_postal_code: Option<&'a str>,
 }
 
 impl WatchPolicy {
@@ -311,15 +312,9 @@ impl WatchPolicy {
     }
 
     /// The route a shipment should follow, when both ends are known places.
-    pub fn route(&self, facts: &ShipmentFacts) -> Option<Route> {
-        let from = facts
-            .origin_postal_code
-            .as_deref()
-            .and_then(geo::postal_code)?;
-        let to = facts
-            .destination_postal_code
-            .as_deref()
-            .and_then(geo::postal_code)?;
+    pub fn route(&self, facts: &ShipmentFacts<'_>) -> Option<Route> {
+        let from = facts.origin_postal_code.and_then(geo::postal_code)?;
+        let to = facts.destination_postal_code.and_then(geo::postal_code)?;
         Some(Route::new(
             from,
             to,
@@ -329,14 +324,14 @@ impl WatchPolicy {
     }
 
     /// The service standard's slowest transit for a shipment, in business days.
-    pub fn standard_business_days(&self, facts: &ShipmentFacts) -> Option<u32> {
+    pub fn standard_business_days(&self, facts: &ShipmentFacts<'_>) -> Option<u32> {
         self.standard_days_on(facts, self.route(facts))
     }
 
     /// As `standard_business_days`, with the shipment's route already worked out.
-    fn standard_days_on(&self, facts: &ShipmentFacts, route: Option<Route>) -> Option<u32> {
-        let service = facts.service.as_deref()?;
-        with_table_key(&facts.carrier, service, |key| {
+    fn standard_days_on(&self, facts: &ShipmentFacts<'_>, route: Option<Route>) -> Option<u32> {
+        let service = facts.service?;
+        with_table_key(facts.carrier, service, |key| {
             self.standard_days_by_key(Some(key), route)
         })
     }
@@ -358,14 +353,14 @@ impl WatchPolicy {
     /// estimate, else after the last business day of its service standard.
     pub fn expected_delivery(
         &self,
-        facts: &ShipmentFacts,
+        facts: &ShipmentFacts<'_>,
         accepted: Timestamp,
     ) -> Option<Timestamp> {
         facts.estimated_delivery.or_else(|| {
             Some(problems::end_of_business_day_after(
                 accepted,
                 self.standard_business_days(facts)?,
-                self.calendar_for(&facts.carrier),
+                self.calendar_for(facts.carrier),
                 &self.time_zone,
             ))
         })
@@ -373,20 +368,20 @@ impl WatchPolicy {
 
     /// When a parcel labelled (or marked shipped) at `start` and never scanned is "not
     /// accepted".
-    pub fn acceptance_deadline(&self, facts: &ShipmentFacts, start: Timestamp) -> Timestamp {
+    pub fn acceptance_deadline(&self, facts: &ShipmentFacts<'_>, start: Timestamp) -> Timestamp {
         problems::business_days_after(
             start,
-            self.thresholds_for(&facts.carrier, facts.service.as_deref())
+            self.thresholds_for(facts.carrier, facts.service)
                 .not_accepted_business_days,
-            self.calendar_for(&facts.carrier),
+            self.calendar_for(facts.carrier),
             &self.time_zone,
         )
     }
 
     /// When a moving parcel last scanned at `last_scan` counts as stalled.
-    pub fn stalled_from(&self, facts: &ShipmentFacts, last_scan: Timestamp) -> Timestamp {
+    pub fn stalled_from(&self, facts: &ShipmentFacts<'_>, last_scan: Timestamp) -> Timestamp {
         let days = self
-            .thresholds_for(&facts.carrier, facts.service.as_deref())
+            .thresholds_for(facts.carrier, facts.service)
             .stalled_days;
         last_scan + jiff::SignedDuration::from_hours(24 * days)
     }
@@ -394,13 +389,13 @@ impl WatchPolicy {
     /// The rules' verdict on one shipment at `now`.
     pub fn verdict(
         &self,
-        facts: &ShipmentFacts,
+        facts: &ShipmentFacts<'_>,
         events: &[TrackingEvent],
         now: Timestamp,
     ) -> Verdict {
-        match facts.service.as_deref() {
+        match facts.service {
             // The service's table key, worked out once for both tables.
-            Some(service) => with_table_key(&facts.carrier, service, |key| {
+            Some(service) => with_table_key(facts.carrier, service, |key| {
                 self.verdict_keyed(facts, Some(key), events, now)
             }),
             None => self.verdict_keyed(facts, None, events, now),
@@ -410,7 +405,7 @@ impl WatchPolicy {
     /// [`Self::verdict`] with the service's table key worked out.
     fn verdict_keyed(
         &self,
-        facts: &ShipmentFacts,
+        facts: &ShipmentFacts<'_>,
         key: Option<&str>,
         events: &[TrackingEvent],
         now: Timestamp,
@@ -425,10 +420,10 @@ impl WatchPolicy {
             events,
             route,
         };
-        let cal = self.calendar_for(&facts.carrier);
+        let cal = self.calendar_for(facts.carrier);
         problems::evaluate(
             &parcel,
-            self.thresholds_by_key(&facts.carrier, key),
+            self.thresholds_by_key(facts.carrier, key),
             cal,
             &self.time_zone,
             now,
@@ -542,10 +537,10 @@ mod tests {
     fn a_california_to_new_jersey_parcel_in_anchorage_is_misrouted() {
         let p = WatchPolicy::default();
         let facts = ShipmentFacts {
-            carrier: "usps".into(),
-            service: Some("Priority Mail".into()),
-            origin_postal_code: Some("94103".into()),
-            destination_postal_code: Some("07030".into()),
+            carrier: "usps",
+            service: Some("Priority Mail"),
+            origin_postal_code: Some("94103"),
+            destination_postal_code: Some("07030"),
             ..Default::default()
         };
         let evs = [
@@ -571,10 +566,10 @@ mod tests {
     fn a_fedex_ground_journey_up_the_east_coast_is_not_misrouted() {
         let p = WatchPolicy::default();
         let facts = ShipmentFacts {
-            carrier: "fedex".into(),
-            service: Some("FEDEX_GROUND".into()),
-            origin_postal_code: Some("32801".into()),
-            destination_postal_code: Some("11201".into()),
+            carrier: "fedex",
+            service: Some("FEDEX_GROUND"),
+            origin_postal_code: Some("32801"),
+            destination_postal_code: Some("11201"),
             ..Default::default()
         };
         let mut evs = vec![scan(
@@ -603,10 +598,10 @@ mod tests {
         // Orlando to Brooklyn is about 1,500 km: three business days of ground transit.
         let p = WatchPolicy::default();
         let facts = ShipmentFacts {
-            carrier: "fedex".into(),
-            service: Some("Ground".into()),
-            origin_postal_code: Some("32801".into()),
-            destination_postal_code: Some("11201".into()),
+            carrier: "fedex",
+            service: Some("Ground"),
+            origin_postal_code: Some("32801"),
+            destination_postal_code: Some("11201"),
             ..Default::default()
         };
         let evs = [scan(
@@ -664,10 +659,10 @@ mod tests {
                 ..WatchPolicy::default()
             };
             let facts = ShipmentFacts {
-                carrier: carrier.0.into(),
-                service: Some(carrier.1.into()),
-                origin_postal_code: Some("86001".into()),
-                destination_postal_code: Some(dest.into()),
+                carrier: carrier.0,
+                service: Some(carrier.1),
+                origin_postal_code: Some("86001"),
+                destination_postal_code: Some(dest),
                 ..Default::default()
             };
             let accepted = t("2025-01-01T00:00:00Z") + jiff::SignedDuration::from_mins(accept_min);
@@ -679,7 +674,7 @@ mod tests {
                 proptest::prop_assert!(!kinds(&p.verdict(&facts, &evs, at - second)).contains(&kind));
                 proptest::prop_assert!(kinds(&p.verdict(&facts, &evs, at)).contains(&kind));
             }
-            let labelled = ShipmentFacts { label_created_at: Some(accepted), ..facts.clone() };
+            let labelled = ShipmentFacts { label_created_at: Some(accepted), ..facts };
             let due = p.acceptance_deadline(&labelled, accepted);
             proptest::prop_assert!(kinds(&p.verdict(&labelled, &[], due - second)).is_empty());
             proptest::prop_assert_eq!(kinds(&p.verdict(&labelled, &[], due)), vec![ProblemKind::NotAccepted]);

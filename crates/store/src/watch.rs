@@ -221,15 +221,15 @@ fn delivered_notice(
 }
 
 /// What the rules know of a stored shipment.
-fn facts(row: &crate::sql::ShipmentRow) -> ShipmentFacts {
+fn facts(row: &crate::sql::ShipmentRow) -> ShipmentFacts<'_> {
     ShipmentFacts {
-        carrier: row.carrier.clone(),
-        service: row.service.clone(),
+        carrier: &row.carrier,
+        service: row.service.as_deref(),
         label_created_at: row.label_created_at.map(from_micros),
         recorded_at: Some(from_micros(row.created_at)),
         estimated_delivery: row.estimated_delivery.map(from_micros),
-        origin_postal_code: row.origin_postal_code.clone(),
-        destination_postal_code: row.destination_postal_code.clone(),
+        origin_postal_code: row.origin_postal_code.as_deref(),
+        destination_postal_code: row.destination_postal_code.as_deref(),
     }
 }
 

@@ -552,13 +552,13 @@ fn journey(i: usize, o: &Order, shipped: Timestamp, watch: &WatchPolicy, d: &mut
         estimated_delivery: None,
     };
     let facts = ShipmentFacts {
-        carrier: carrier.into(),
-        service: Some(service.into()),
+        carrier,
+        service: Some(service),
         label_created_at: Some(label_at),
         recorded_at: Some(shipped),
         estimated_delivery: None,
-        origin_postal_code: Some(ORIGIN.2.into()),
-        destination_postal_code: Some(dest_zip.clone()),
+        origin_postal_code: Some(ORIGIN.2),
+        destination_postal_code: Some(&dest_zip),
     };
     let cal = watch.calendar_for(carrier);
     let tz = &watch.time_zone;
@@ -830,16 +830,16 @@ mod tests {
             .collect()
     }
 
-    fn facts(p: &Parcel, shipped: Timestamp) -> ShipmentFacts {
+    fn facts(p: &Parcel, shipped: Timestamp) -> ShipmentFacts<'_> {
         let s = &p.shipment;
         ShipmentFacts {
-            carrier: s.carrier.clone(),
-            service: s.service.clone(),
+            carrier: &s.carrier,
+            service: s.service.as_deref(),
             label_created_at: s.label_created_at.as_ref().map(|t| t.parse().unwrap()),
             recorded_at: Some(shipped),
             estimated_delivery: None,
-            origin_postal_code: s.origin_postal_code.clone(),
-            destination_postal_code: s.destination_postal_code.clone(),
+            origin_postal_code: s.origin_postal_code.as_deref(),
+            destination_postal_code: s.destination_postal_code.as_deref(),
         }
     }
 

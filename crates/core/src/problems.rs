@@ -144,12 +144,11 @@ pub fn business_days_after(
     cal: &BusinessCalendar,
     tz: &TimeZone,
 ) -> Timestamp {
-    let local = t.to_zoned(tz.clone());
+    // Civil times straight from the zone, without a `Zoned` (and the zone's copy) each way:
+    // the rules work these out for every parcel they judge.
+    let local = tz.to_datetime(t);
     let day = cal.add_business_days(cal.on_or_after(local.date()), n);
-    day.to_datetime(local.time())
-        .to_zoned(tz.clone())
-        .map(|z| z.timestamp())
-        .unwrap_or(t)
+    tz.to_timestamp(day.to_datetime(local.time())).unwrap_or(t)
 }
 
 /// The end (23:59:59 local) of the day `n` business days after `t`'s day.
@@ -159,11 +158,8 @@ pub fn end_of_business_day_after(
     cal: &BusinessCalendar,
     tz: &TimeZone,
 ) -> Timestamp {
-    let day = cal.add_business_days(cal.on_or_after(t.to_zoned(tz.clone()).date()), n);
-    day.at(23, 59, 59, 0)
-        .to_zoned(tz.clone())
-        .map(|z| z.timestamp())
-        .unwrap_or(t)
+    let day = cal.add_business_days(cal.on_or_after(tz.to_datetime(t).date()), n);
+    tz.to_timestamp(day.at(23, 59, 59, 0)).unwrap_or(t)
 }
 
 /// Applies every rule to `parcel` at `now`, in the carrier's calendar and time zone.

@@ -197,8 +197,10 @@ impl Digest {
         let before = std::mem::take(&mut self.0);
         // The distinct events as the history keeps them, in its order; only the picks are
         // copied.
-        let mut all: Vec<&TrackingEvent> = before.iter().collect();
-        all.extend(events.into_iter().map(|e| -> &TrackingEvent { e }));
+        let events = events.into_iter();
+        let mut all: Vec<&TrackingEvent> = Vec::with_capacity(before.len() + events.size_hint().0);
+        all.extend(before.iter());
+        all.extend(events.map(|e| -> &TrackingEvent { e }));
         let kept = history_of(all);
         let latest = |f: &dyn Fn(&TrackingEvent) -> bool| kept.iter().rposition(|e| f(e));
         let known = latest(&|e| e.status != TrackingStatus::Unknown);
@@ -209,12 +211,15 @@ impl Digest {
         };
         let accepted = kept.iter().position(|e| e.status.carrier_has_it());
         let placed = latest(&|e| e.location.as_ref().and_then(geo::locate).is_some());
-        let mut picks: Vec<usize> = [known, any, accepted, placed]
-            .into_iter()
-            .flatten()
-            .collect();
-        picks.sort_unstable();
-        picks.dedup();
+        // At most four, on the stack.
+        let mut picks = [known, any, accepted, placed];
+        picks.sort_unstable_by_key(|p| p.unwrap_or(usize::MAX));
+        let mut last = None;
+        let picks = picks.into_iter().flatten().filter(|&i| {
+            let first = last != Some(i);
+            last = Some(i);
+            first
+        });
         // Picks the digest held already are moved back in; only new events are copied (without
         // their wording, which the digest's own events never have). Every batch does this for
         // every parcel it touches.
@@ -239,13 +244,15 @@ impl Digest {
                 }
             })
             .collect();
-        let mut held: Vec<Option<TrackingEvent>> = before.into_iter().map(Some).collect();
+        // The held picks come in the old digest's order (both are the history's).
+        let mut old = before.into_iter().enumerate();
         self.0 = plan
             .into_iter()
             .map(|p| match p {
-                Pick::Held(at) => held[at]
-                    .take()
-                    .expect("each of the digest's events is picked at most once"),
+                Pick::Held(at) => old
+                    .find(|(i, _)| *i == at)
+                    .map(|(_, e)| e)
+                    .expect("the digest's picks come in its own order, each once"),
                 Pick::New(e) => e,
             })
             .collect();

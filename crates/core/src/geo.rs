@@ -2,6 +2,7 @@
 //! `zipcodes` data set by `build.rs`; nothing is fetched at run time), great-circle distances,
 //! and how far a point lies off the route between two others.
 
+use crate::short::Short;
 use crate::tracking::ScanLocation;
 // foldhash rather than std's SipHash: every scan judged looks up its place here, and hashing
 // with SipHash cost about a tenth of the gazetteer's share of the rules; the keys are the
@@ -88,9 +89,8 @@ pub fn postal_code(code: &str) -> Option<Coord> {
 pub fn city(name: &str, state: &str) -> Option<Coord> {
     // The rules place every scan they judge: the usual short ASCII name's key is built on the
     // stack.
-    let mut stacked = [0u8; 64];
-    if let Some(key) = ascii_city_key(name, state, &mut stacked) {
-        return GAZETTEER.by_city.get(key).copied();
+    if let Some(key) = ascii_city_key(name, state) {
+        return GAZETTEER.by_city.get(key.as_str()).copied();
     }
     GAZETTEER.by_city.get(&city_key(name, state)).copied()
 }
@@ -120,29 +120,23 @@ fn city_key(name: &str, state: &str) -> String {
     key
 }
 
-/// [`city`]'s key for an ASCII name and state, written into `out`; `None` when either is not
-/// ASCII or the key does not fit.
-fn ascii_city_key<'a>(name: &str, state: &str, out: &'a mut [u8; 64]) -> Option<&'a str> {
+/// [`city`]'s key for an ASCII name and state, on the stack; `None` when either is not ASCII
+/// or the key does not fit.
+fn ascii_city_key(name: &str, state: &str) -> Option<Short<64>> {
     if !name.is_ascii() || !state.is_ascii() {
         return None;
     }
-    let mut len = 0;
-    let mut push = |bytes: &[u8]| -> Option<()> {
-        let end = len + bytes.len();
-        out.get_mut(len..end)?.copy_from_slice(bytes);
-        len = end;
-        Some(())
-    };
+    let mut key = Short::new();
     for (i, word) in name.split_whitespace().enumerate() {
         if i > 0 {
-            push(b" ")?;
+            key.push_ascii(b' ')?;
         }
-        push(word.as_bytes())?;
+        key.push_str(word)?;
     }
-    push(b"|")?;
-    push(state.trim().as_bytes())?;
-    out[..len].make_ascii_uppercase();
-    std::str::from_utf8(&out[..len]).ok()
+    key.push_ascii(b'|')?;
+    key.push_str(state.trim())?;
+    key.make_ascii_uppercase();
+    Some(key)
 }
 
 /// Where a scan happened: by its postal code, else by city and state. Only US places are
@@ -281,9 +275,8 @@ mod tests {
         /// A city's key built on the stack is the one built on the heap.
         #[test]
         fn city_keys_on_the_stack_match(name in "[ -~\t\n\x0b\x0c\r]{0,70}", state in "[ -~\x0b]{0,4}") {
-            let mut out = [0u8; 64];
-            if let Some(key) = ascii_city_key(&name, &state, &mut out) {
-                proptest::prop_assert_eq!(key, city_key(&name, &state));
+            if let Some(key) = ascii_city_key(&name, &state) {
+                proptest::prop_assert_eq!(key.as_str(), city_key(&name, &state));
             }
         }
     }

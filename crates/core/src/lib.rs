@@ -14,6 +14,7 @@ pub mod notify;
 pub mod order;
 pub mod problems;
 pub mod providers;
+mod short;
 pub mod status;
 pub mod time;
 pub mod tracking;

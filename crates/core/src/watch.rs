@@ -7,6 +7,7 @@ use crate::calendar::BusinessCalendar;
 use crate::cases::{Compensation, default_compensation};
 use crate::geo;
 use crate::problems::{self, Parcel, ProblemKind, Route, Thresholds, Verdict};
+use crate::short::Short;
 use crate::tracking::TrackingEvent;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -83,49 +84,6 @@ fn with_table_key<R>(carrier: &str, service: &str, f: impl FnOnce(&str) -> R) ->
     }
 }
 
-/// Text of at most `N` bytes, on the stack.
-struct Short<const N: usize> {
-    bytes: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> Short<N> {
-    fn new() -> Self {
-        Self {
-            bytes: [0; N],
-            len: 0,
-        }
-    }
-
-    /// `None` when it does not fit.
-    fn push_str(&mut self, s: &str) -> Option<()> {
-        let end = self.len + s.len();
-        self.bytes
-            .get_mut(self.len..end)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Some(())
-    }
-
-    /// `None` when it does not fit.
-    fn push_ascii(&mut self, b: u8) -> Option<()> {
-        debug_assert!(b.is_ascii());
-        *self.bytes.get_mut(self.len)? = b;
-        self.len += 1;
-        Some(())
-    }
-
-    /// Keeps only `start..`.
-    fn drop_front(&mut self, start: usize) {
-        self.bytes.copy_within(start..self.len, 0);
-        self.len -= start;
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.len]).expect("only whole strs and ASCII are pushed")
-    }
-}
-
 /// [`table_key`] on the stack; `None` when it is too long for it.
 fn short_table_key(carrier: &str, service: &str) -> Option<Short<64>> {
     let mut own = Short::<32>::new();
@@ -137,7 +95,7 @@ fn short_table_key(carrier: &str, service: &str) -> Option<Short<64>> {
         k.push_ascii(b)?;
     }
     let own = own.as_str();
-    if !own.is_empty() && k.len > own.len() && k.as_str().starts_with(own) {
+    if !own.is_empty() && k.len() > own.len() && k.as_str().starts_with(own) {
         k.drop_front(own.len());
     }
     let mut key = Short::<64>::new();

@@ -326,6 +326,14 @@ fn print_import_errors(file: &Path, errors: &[herald_core::import::RowError]) {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The helper threads that parse, prepare and judge large batches beside the request's own
+    // thread and the database writer: one a core, at least two (the judging of a batch keeps
+    // one busy while the next request is parsed), named so that they show in `top -H`.
+    let helpers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(helpers)
+        .thread_name(|i| format!("herald-helper-{i}"))
+        .build_global();
     match run(cli).await {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {

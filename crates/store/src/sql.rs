@@ -605,19 +605,15 @@ pub(crate) fn prepare_events(
         return events.iter().map(prepare_event).collect();
     }
     let (first, second) = events.split_at(events.len() / 2);
-    std::thread::scope(|s| {
-        let other = std::thread::Builder::new()
-            .name("herald-prepare".into())
-            .spawn_scoped(s, || second.iter().map(prepare_event).collect::<Vec<_>>());
+    let mut rest = Vec::new();
+    let mut out = rayon::in_place_scope(|s| {
+        s.spawn(|_| rest = second.iter().map(prepare_event).collect());
         let mut out = Vec::with_capacity(events.len());
         out.extend(first.iter().map(prepare_event));
-        match other.map(|t| t.join()) {
-            Ok(Ok(rest)) => out.extend(rest),
-            // No thread to be had, or it failed: this one does the second half too.
-            _ => out.extend(second.iter().map(prepare_event)),
-        }
         out
-    })
+    });
+    out.append(&mut rest);
+    out
 }
 
 fn prepare_event(e: &herald_core::tracking::TrackingEvent) -> PreparedEvent {

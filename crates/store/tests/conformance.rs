@@ -1385,6 +1385,72 @@ async fn a_large_batch_is_judged_as_its_events_one_at_a_time(db: &Db) {
     assert!(again.fresh.iter().all(|f| !f));
     assert_eq!(again.messages, 0);
     assert_eq!(parcel_states(db, "L", later).await, before);
+    // A second leg, with every other shipment just updated by the seller (on SQLite the writer
+    // then reads those parcels' rows again and takes the others from its memory): in one batch
+    // each parcel still ends where its events one at a time take it.
+    for i in (0..PARCELS).step_by(2) {
+        for set in ["L", "S"] {
+            shipped(s, &format!("{set}{i}"), &format!("9400{set}{i:02}")).await;
+        }
+    }
+    let leg = |t: &str, i: usize| {
+        let (city, region) = if i.is_multiple_of(3) {
+            ("Anchorage", "AK")
+        } else {
+            ("Newark", "NJ")
+        };
+        let moved = scan_of(t, "in_transit", "2025-12-04T02:00:00Z", city, region);
+        if i % 2 == 1 {
+            // The acceptance scan again first: this parcel's only new event comes later.
+            let first = scan_of(t, "accepted", "2025-12-01T22:00:00Z", "Flagstaff", "AZ");
+            vec![first, moved]
+        } else {
+            let next = scan_of(
+                t,
+                "out_for_delivery",
+                "2025-12-04T09:00:00Z",
+                "Hoboken",
+                "NJ",
+            );
+            vec![moved, next]
+        }
+    };
+    let legs = |set: &str| {
+        interleave(
+            (0..PARCELS)
+                .map(|i| leg(&format!("9400{set}{i:02}"), i))
+                .collect(),
+        )
+    };
+    let (mut batch, singles) = (legs("L"), legs("S"));
+    // Between each parcel's first and second scan, scans of parcels herald has no shipment
+    // for: the parcels are judged before their second scans go in, and a verdict must wait
+    // for them to know whether the parcel got a new event.
+    const OTHERS: usize = 500;
+    let others = (0..OTHERS).map(|k| {
+        let t = format!("9400X{k:03}");
+        scan_of(&t, "accepted", "2025-12-04T01:00:00Z", "Flagstaff", "AZ")
+    });
+    batch.splice(PARCELS..PARCELS, others);
+    let later = later + jiff::SignedDuration::from_hours(1);
+    let together = s.ingest_tracking_events(batch, &p, later).await.unwrap();
+    assert_eq!(stored(&together.fresh), 2 * PARCELS - PARCELS / 2 + OTHERS);
+    for e in singles {
+        s.ingest_tracking_events(vec![e], &p, later).await.unwrap();
+    }
+    let (l, s_) = (state("L").await, state("S").await);
+    for (a, b) in l.iter().zip(&s_) {
+        assert_eq!((&a[..3], &a[4]), (&b[..3], &b[4]), "parcel {:?}", a[0]);
+        assert!(within_a_day(&a[3], &b[3]), "parcel {:?}", a[0]);
+    }
+    let moved_at = ts("2025-12-04T02:00:00Z").as_microsecond().to_string();
+    for (i, r) in l.iter().enumerate().filter(|(i, _)| i % 2 == 1) {
+        assert_eq!(
+            (r[1].as_deref(), r[2].as_deref()),
+            (Some("in_transit"), Some(moved_at.as_str())),
+            "parcel {i}, whose new scan came after its repeated one"
+        );
+    }
 }
 
 async fn concurrent_batches_for_the_same_parcels_store_each_event_once(db: &Db) {

@@ -205,18 +205,15 @@ where
         Some(check(from, parsed, true, validate))
     };
     let (first, second) = items.split_at(items.len() / 2);
-    let (mine, theirs) = std::thread::scope(|s| {
-        let other = std::thread::Builder::new()
-            .name("herald-parse".into())
-            .spawn_scoped(s, || half(first.len(), second));
-        let mine = half(0, first);
-        let theirs = match other {
-            Ok(t) => t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            // No thread to be had: this one does the second half too.
-            Err(_) => half(first.len(), second),
-        };
-        (mine, theirs)
+    // The second half goes to rayon's pool, whose threads are started once (a thread started
+    // per request cost a few hundred microseconds, and was often queued on the core of the
+    // thread that started it).
+    let mut theirs = None;
+    let mine = rayon::in_place_scope(|s| {
+        s.spawn(|_| theirs = Some(half(first.len(), second)));
+        half(0, first)
     });
+    let theirs = theirs.flatten();
     let ((mut out, mut errors), (rest, more)) = (mine?, theirs?);
     errors.extend(more);
     Some(if errors.is_empty() {

@@ -2,21 +2,22 @@
 //! writer's transaction (see `watch::plan_arrival` for what the judgement is).
 //!
 //! SQLite has one writer, so the writer's time bounds how many scans herald takes in a second.
-//! A large batch is therefore judged alongside its own insert, by a second thread that starts
-//! at once: it takes the rows the writer holds in memory out itself (a bunch of parcels at a
-//! time, with the parcels' events in the batch), the writer reads the others from SQLite and
-//! hands them over before it inserts, and the thread runs the rules while the writer inserts;
-//! once the insert is done the writer judges the bunches the thread has not taken yet itself,
-//! so both cores finish together, and writes the results of the parcels that got a new event.
+//! A large batch is therefore judged alongside its own insert, on a helper thread (rayon's
+//! pool) that starts at once: it groups the batch's events by parcel, takes the rows the
+//! writer holds in memory out itself and judges them, and asks the writer for the others. The
+//! writer starts inserting at once; every few dozen events it reads the rows asked for (one
+//! statement per bunch) and hands them over, and writes the verdicts that came back for
+//! parcels whose events are all in by then. Once its insert is done it judges the bunches the
+//! helper has not taken yet itself, so both cores finish together, and writes the rest.
 //! The rules need not wait for the insert to say which events are new: an event stored
 //! before is in the parcel's digest already, and adding it again changes nothing
 //! (`herald_core::digest`), so a parcel's verdict on all its events in the batch is its verdict
-//! on the new ones. Small batches are judged on the writer alone, after the insert, as a
-//! thread is not worth starting for them.
+//! on the new ones; only a parcel with a new event is written. Small batches are judged on the
+//! writer alone, after the insert.
 //!
 //! A parcel's row comes from the writer's memory of the rows it wrote (`parcels::Parcels`)
-//! when it holds it, else from SQLite (one statement per bunch); the rows written go back
-//! there once the batch has committed (`store_and_commit`).
+//! when it holds it, else from SQLite; the rows written go back there once the batch has
+//! committed (`store_and_commit`).
 
 use super::parcels::Parcels;
 use super::{enqueue, parcel_events, q, shipment_row};
@@ -31,41 +32,85 @@ use rusqlite::{CachedStatement, Connection, params};
 // foldhash: see `parcels`.
 use foldhash::HashMap;
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, mpsc};
 
-/// From how many parcels in one batch the second thread is worth starting.
+/// From how many events in one batch the second thread is worth starting.
 const ALONGSIDE_FROM: usize = 32;
 
 /// How many parcels go between the threads at a time: a hand-over may wake a sleeping thread,
 /// which costs a system call, and reading rows costs a statement per bunch.
 const HANDOVER: usize = 64;
 
-/// The parcels of a batch in the order they first appear.
-struct BatchParcels<'a> {
+/// How many events the writer inserts between looking at what the judging thread sent.
+const LOOK_EVERY: usize = 64;
+
+/// By how many inserted events the judging thread has begun, unless it waits behind the
+/// writer (see `Ready::wait_begun`): it begins about 0.1 ms after it is asked to, and the
+/// writer inserts 128 events in about 0.3 ms.
+const BEGUN_BY: usize = 128;
+
+/// The parcels of a batch in the order they first appear, with their events side by side in
+/// one list (a counting sort by parcel): one allocation for the batch rather than one per
+/// parcel, which the judging thread would free while the writer allocates (glibc then locks
+/// the writer's arena).
+struct Layout<'a> {
     names: Vec<(&'a str, &'a str)>,
-    /// The parcel of each event (an index into `names`).
-    of_event: Vec<usize>,
+    /// Parcel `p`'s events are `events[starts[p]..starts[p + 1]]`.
+    starts: Vec<usize>,
+    events: Vec<&'a TrackingEvent>,
+    /// The same events' places in the batch.
+    places: Vec<usize>,
 }
 
-impl<'a> BatchParcels<'a> {
-    fn of(events: &'a [TrackingEvent]) -> Self {
+impl<'a> Layout<'a> {
+    fn of(batch: &'a [TrackingEvent]) -> Self {
         let mut seen = HashMap::<(&str, &str), usize>::with_capacity_and_hasher(
-            events.len(),
+            batch.len(),
             Default::default(),
         );
-        let mut p = BatchParcels {
-            names: Vec::new(),
-            of_event: Vec::with_capacity(events.len()),
-        };
-        for e in events {
-            let name = (e.carrier.as_str(), e.tracking_number.as_str());
-            let at = *seen.entry(name).or_insert_with(|| {
-                p.names.push(name);
-                p.names.len() - 1
-            });
-            p.of_event.push(at);
+        let mut names = Vec::new();
+        let of_event: Vec<usize> = batch
+            .iter()
+            .map(|e| {
+                let name = (e.carrier.as_str(), e.tracking_number.as_str());
+                *seen.entry(name).or_insert_with(|| {
+                    names.push(name);
+                    names.len() - 1
+                })
+            })
+            .collect();
+        let mut starts = vec![0usize; names.len() + 1];
+        for &p in &of_event {
+            starts[p + 1] += 1;
         }
-        p
+        for p in 0..names.len() {
+            starts[p + 1] += starts[p];
+        }
+        let mut places = vec![0usize; batch.len()];
+        let mut next = starts.clone();
+        for (i, &p) in of_event.iter().enumerate() {
+            places[next[p]] = i;
+            next[p] += 1;
+        }
+        let events = places.iter().map(|&i| &batch[i]).collect();
+        Layout {
+            names,
+            starts,
+            events,
+            places,
+        }
+    }
+
+    fn parcels(&self) -> usize {
+        self.names.len()
+    }
+
+    fn events(&self, p: usize) -> &[&'a TrackingEvent] {
+        &self.events[self.starts[p]..self.starts[p + 1]]
+    }
+
+    fn places(&self, p: usize) -> &[usize] {
+        &self.places[self.starts[p]..self.starts[p + 1]]
     }
 }
 
@@ -119,7 +164,6 @@ fn insert_events(
 ) -> Result<(Ingested, Vec<ArrivalRow>)> {
     let events = &batch.events[..];
     held.check(tx)?;
-    let parcels = BatchParcels::of(events);
     let mut out = Ingested {
         fresh: Vec::with_capacity(events.len()),
         ..Default::default()
@@ -131,26 +175,30 @@ fn insert_events(
         now_us,
         window_us,
         policy,
-        written: Vec::with_capacity(parcels.names.len()),
+        written: Vec::with_capacity(events.len()),
     };
     let mut rows = Rows {
         many: tx.prepare_cached(&arrivals_sql())?,
         held,
     };
-    if parcels.names.len() >= ALONGSIDE_FROM {
-        judged_alongside(&mut writes, &mut rows, batch, &parcels, &mut out)?;
+    if events.len() >= ALONGSIDE_FROM {
+        judged_alongside(&mut writes, &mut rows, batch, &mut out)?;
     } else {
-        let mut new = vec![Vec::new(); parcels.names.len()];
-        insert(tx, batch, now_us, &mut out.fresh, |i, fresh| {
-            if fresh {
-                new[parcels.of_event[i]].push(&events[i]);
-            }
+        let layout = Layout::of(events);
+        insert(tx, batch, now_us, |_, fresh| {
+            out.fresh.push(fresh);
             Ok(())
         })?;
-        let touched: Vec<usize> = (0..new.len()).filter(|&p| !new[p].is_empty()).collect();
-        let names: Vec<(&str, &str)> = touched.iter().map(|&p| parcels.names[p]).collect();
+        let touched: Vec<usize> = (0..layout.parcels())
+            .filter(|&p| layout.places(p).iter().any(|&i| out.fresh[i]))
+            .collect();
+        let names: Vec<(&str, &str)> = touched.iter().map(|&p| layout.names[p]).collect();
         for (row, p) in rows.of(&names)?.into_iter().zip(touched) {
-            writes.apply(judge(row, &new[p], policy, now_us)?, true, &mut out)?;
+            writes.apply(
+                judge(row, layout.events(p), policy, now_us)?,
+                true,
+                &mut out,
+            )?;
         }
     }
     Ok((out, writes.written))
@@ -188,6 +236,8 @@ impl Rows<'_> {
 struct Ready<'e> {
     queue: Mutex<Queue<'e>>,
     more: Condvar,
+    /// Signalled once the judging thread has begun.
+    begun: Condvar,
 }
 
 struct Queue<'e> {
@@ -199,14 +249,27 @@ struct Queue<'e> {
     /// call, and a costly one in a virtual machine; while the thread is busy judging, none
     /// is needed).
     waiting: bool,
+    /// The judging thread has begun.
+    begun: bool,
 }
 
-/// Parcels (their places in `BatchParcels::names`) with their rows (`None`: no shipment) and
+/// Parcels (their places in the batch's [`Layout`]) with their rows (`None`: no shipment) and
 /// their events in the batch.
 type Bunch<'e> = Vec<(usize, Option<ArrivalRow>, &'e [&'e TrackingEvent])>;
 
 /// What the rules made of a bunch's parcels, each with its place.
 type Verdicts = Vec<(usize, Result<Judged>)>;
+
+/// What the judging thread tells the writer, in this order.
+enum ToWriter {
+    /// The batch's [`Layout`] is made.
+    Laid,
+    /// Parcels whose rows are not held: the writer reads them from SQLite and hands them over.
+    Unheld(Vec<usize>),
+    /// Every parcel is either taken from memory or asked for.
+    Sorted,
+    Verdicts(Verdicts),
+}
 
 impl<'e> Ready<'e> {
     fn new() -> Self {
@@ -215,8 +278,10 @@ impl<'e> Ready<'e> {
                 bunches: VecDeque::new(),
                 closed: false,
                 waiting: false,
+                begun: false,
             }),
             more: Condvar::new(),
+            begun: Condvar::new(),
         }
     }
 
@@ -245,6 +310,27 @@ impl<'e> Ready<'e> {
         }
         drop(q);
         self.more.notify_all();
+    }
+
+    /// The judging thread says it has begun.
+    fn begin(&self) {
+        self.lock().begun = true;
+        self.begun.notify_all();
+    }
+
+    /// Waits, at most `limit`, for the judging thread to begin. A sleeping thread, once woken,
+    /// is put in the queue of the writer's core when the other core is busy at that moment,
+    /// and there it waits until the writer's insert is done: the other core, idle again, did
+    /// not take it over for 2-3 ms, in one batch in six on a two-core machine. The writer
+    /// stepping aside lets it start; the writer itself then wakes on the idle core.
+    fn wait_begun(&self, limit: std::time::Duration) {
+        let q = self.lock();
+        if !q.begun {
+            let _ = self
+                .begun
+                .wait_timeout_while(q, limit, |q| !q.begun)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
     }
 
     /// The next bunch, if one is waiting.
@@ -278,144 +364,222 @@ impl Drop for CloseOnDrop<'_, '_> {
     }
 }
 
-/// The writer's side of a large batch: reads the rows it does not hold and hands them over a
-/// bunch at a time (the judging thread takes the held ones itself); inserts; then judges what
-/// the thread has not taken yet itself, and writes the result of every parcel that got a new
-/// event.
-fn judged_alongside(
-    writes: &mut Writes<'_>,
-    rows: &mut Rows<'_>,
+/// A large batch. The judging thread groups the batch's events by parcel, takes the rows the
+/// writer holds and judges them, and asks the writer for the others; meanwhile the writer
+/// inserts, and every [`LOOK_EVERY`] events reads the rows asked for and writes the verdicts
+/// that came back for parcels whose events are all in (only then is it known whether one was
+/// new). Once its insert is done, the writer judges what the thread has not taken yet itself,
+/// and writes the rest.
+fn judged_alongside<'a>(
+    writes: &mut Writes<'a>,
+    rows: &mut Rows<'a>,
     batch: &PreparedBatch,
-    parcels: &BatchParcels<'_>,
     out: &mut Ingested,
 ) -> Result<()> {
     let events = &batch.events[..];
     let (policy, now_us, tx) = (writes.policy, writes.now_us, writes.tx);
-    // Each parcel's events, side by side in one list (a counting sort by parcel): one
-    // allocation for the batch rather than one per parcel, which the judging thread would
-    // free while the writer allocates (glibc then locks the writer's arena).
-    let mut starts = vec![0usize; parcels.names.len() + 1];
-    for &p in &parcels.of_event {
-        starts[p + 1] += 1;
-    }
-    for p in 0..parcels.names.len() {
-        starts[p + 1] += starts[p];
-    }
-    let mut by_parcel: Vec<Option<&TrackingEvent>> = vec![None; events.len()];
-    let mut next = starts.clone();
-    for (e, &p) in events.iter().zip(&parcels.of_event) {
-        by_parcel[next[p]] = Some(e);
-        next[p] += 1;
-    }
-    let by_parcel: Vec<&TrackingEvent> = by_parcel.into_iter().flatten().collect();
-    let of_parcel = |p: usize| &by_parcel[starts[p]..starts[p + 1]];
-    // The parcels whose rows the writer holds are taken out by the judging thread, so that the
-    // insert need not wait for them; the writer reads the others from SQLite first.
     let Rows { many, held } = rows;
     let held: &mut Parcels = held;
-    let (mut in_memory, mut to_read) = (Vec::new(), Vec::new());
-    for p in 0..parcels.names.len() {
-        let events = of_parcel(p);
-        let (carrier, number) = parcels.names[p];
-        if held.holds(carrier, number) {
-            in_memory.push((p, events));
-        } else {
-            to_read.push((p, events));
-        }
-    }
-    let names = &parcels.names;
+    let layout = OnceLock::<Layout<'_>>::new();
     let ready = Ready::new();
-    std::thread::scope(|s| {
-        let (to_write, judged) = mpsc::channel::<Verdicts>();
-        let ready = &ready;
-        let judge_thread = std::thread::Builder::new()
-            .name("herald-judge".into())
-            .spawn_scoped(s, move || {
-                for bunch in in_memory.chunks(HANDOVER) {
-                    ready.hand_over(
-                        bunch
-                            .iter()
-                            .map(|&(p, events)| {
-                                let (carrier, number) = names[p];
-                                (p, held.take(carrier, number), events)
-                            })
-                            .collect(),
-                    );
-                }
-                while let Some(bunch) = ready.wait() {
-                    if to_write.send(judge_bunch(bunch, policy, now_us)).is_err() {
-                        // The writer gave up on the batch.
-                        break;
+    // The judging runs on rayon's pool: its threads are started once and, when woken, go to
+    // an idle core. A thread started per batch was often queued behind the writer on the
+    // writer's own core and did not run until the insert was done (docs/benchmarks.md).
+    rayon::in_place_scope(|s| {
+        let (to_writer, from_thread) = mpsc::channel::<ToWriter>();
+        let (ready, layout_cell) = (&ready, &layout);
+        s.spawn(move |_| {
+            ready.begin();
+            let layout = layout_cell.get_or_init(|| Layout::of(events));
+            if to_writer.send(ToWriter::Laid).is_err() {
+                return;
+            }
+            let (mut mine, mut unheld) = (Vec::new(), Vec::new());
+            for p in 0..layout.parcels() {
+                let (carrier, number) = layout.names[p];
+                match held.take(carrier, number) {
+                    Some(row) => {
+                        mine.push((p, Some(row), layout.events(p)));
+                        if mine.len() == HANDOVER {
+                            ready.hand_over(std::mem::take(&mut mine));
+                        }
+                    }
+                    None => {
+                        unheld.push(p);
+                        if unheld.len() == HANDOVER {
+                            let _ = to_writer.send(ToWriter::Unheld(std::mem::take(&mut unheld)));
+                        }
                     }
                 }
-            })
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the judging thread: {e}")))?;
-        // Should the writer panic, the thread must still stop, or the scope would wait for it
+            }
+            if !mine.is_empty() {
+                ready.hand_over(mine);
+            }
+            if !unheld.is_empty() {
+                let _ = to_writer.send(ToWriter::Unheld(unheld));
+            }
+            let _ = to_writer.send(ToWriter::Sorted);
+            while let Some(bunch) = ready.wait() {
+                let verdicts = judge_bunch(bunch, policy, now_us);
+                if to_writer.send(ToWriter::Verdicts(verdicts)).is_err() {
+                    // The writer gave up on the batch.
+                    break;
+                }
+            }
+        });
+        // Should the writer panic, the judging must still stop, or the scope would wait for it
         // forever.
         let _stops_the_thread = CloseOnDrop(ready);
-        let handed = parcels.names.len();
-        let mut fresh_in = vec![false; parcels.names.len()];
-        let stored = to_read
-            .chunks(HANDOVER)
-            .try_for_each(|bunch| {
-                let wanted: Vec<(&str, &str)> = bunch.iter().map(|(p, _)| names[*p]).collect();
-                let found = read_arrivals(many, &wanted)?;
-                ready.hand_over(
-                    bunch
+        let mut writer = Writer {
+            writes,
+            many,
+            ready,
+            layout: layout_cell,
+            out,
+            waiting: Vec::new(),
+            sorted: false,
+            done: 0,
+        };
+        let stored = insert(tx, batch, now_us, |i, fresh| {
+            writer.out.fresh.push(fresh);
+            if i + 1 == BEGUN_BY {
+                ready.wait_begun(std::time::Duration::from_micros(500));
+            }
+            if (i + 1) % LOOK_EVERY == 0 {
+                writer.look(&from_thread)?;
+            }
+            Ok(())
+        })
+        .and_then(|()| writer.finish(&from_thread, policy, now_us));
+        if stored.is_err() {
+            // Nothing more is written: the thread stops at its next bunch.
+            ready.close(true);
+        }
+        let done = writer.done;
+        drop(from_thread);
+        let handed = layout_cell.get().map_or(0, Layout::parcels);
+        match stored {
+            Err(e) => Err(e),
+            Ok(()) if done != handed => Err(StoreError::Corrupt(format!(
+                "{handed} parcels were handed over to be judged and {done} came back"
+            ))),
+            Ok(()) => Ok(()),
+        }
+    })
+}
+
+/// The writer's side of a large batch, once its insert has started.
+struct Writer<'w, 'a, 'e> {
+    writes: &'w mut Writes<'a>,
+    /// [`arrivals_sql`].
+    many: &'w mut CachedStatement<'a>,
+    ready: &'e Ready<'e>,
+    layout: &'e OnceLock<Layout<'e>>,
+    out: &'w mut Ingested,
+    /// Verdicts on parcels with events still to insert.
+    waiting: Vec<(usize, Judged)>,
+    /// The thread has asked for every row it will ask for.
+    sorted: bool,
+    /// How many parcels' verdicts came back.
+    done: usize,
+}
+
+impl<'e> Writer<'_, '_, 'e> {
+    fn layout(&self) -> Result<&'e Layout<'e>> {
+        self.layout
+            .get()
+            .ok_or_else(|| StoreError::Corrupt("the judging thread sent out of order".into()))
+    }
+
+    /// Deals with what the judging thread sent.
+    fn take_in(&mut self, message: ToWriter) -> Result<()> {
+        match message {
+            ToWriter::Laid => Ok(()),
+            ToWriter::Unheld(parcels) => {
+                let layout = self.layout()?;
+                let wanted: Vec<(&str, &str)> = parcels.iter().map(|&p| layout.names[p]).collect();
+                let found = read_arrivals(self.many, &wanted)?;
+                self.ready.hand_over(
+                    parcels
                         .iter()
                         .zip(found)
-                        .map(|(&(p, events), row)| (p, row, events))
+                        .map(|(&p, row)| (p, row, layout.events(p)))
                         .collect(),
                 );
                 Ok(())
-            })
-            .and_then(|()| {
-                insert(tx, batch, now_us, &mut out.fresh, |i, fresh| {
-                    fresh_in[parcels.of_event[i]] |= fresh;
-                    Ok(())
-                })
-            });
-        ready.close(stored.is_err());
-        let mut failed = stored.err();
-        let mut done = 0usize;
-        let mut write = |(p, j): (usize, Result<Judged>), failed: &mut Option<StoreError>| {
-            if failed.is_none() {
-                match j.and_then(|j| writes.apply(j, fresh_in[p], out)) {
-                    Ok(()) => done += 1,
-                    Err(e) => *failed = Some(e),
-                }
             }
-        };
-        // The writer judges too, writing what the thread sent back in between.
-        while failed.is_none() {
-            for j in judged.try_iter().flatten() {
-                write(j, &mut failed);
+            ToWriter::Sorted => {
+                self.sorted = true;
+                Ok(())
             }
-            let Some(bunch) = ready.take() else { break };
-            for j in judge_bunch(bunch, policy, now_us) {
-                write(j, &mut failed);
-            }
+            ToWriter::Verdicts(verdicts) => self.write_all(verdicts),
         }
-        if failed.is_some() {
-            // Nothing more is written: the thread stops at its next bunch.
-            ready.close(true);
-            drop(judged);
+    }
+
+    fn write_all(&mut self, verdicts: Verdicts) -> Result<()> {
+        for (p, judged) in verdicts {
+            self.done += 1;
+            self.write_or_wait(p, judged?)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a parcel's verdict once all its events are in (whether one was new is known only
+    /// then); until then it waits.
+    fn write_or_wait(&mut self, p: usize, judged: Judged) -> Result<()> {
+        let places = self.layout()?.places(p);
+        let fresh = &self.out.fresh;
+        if places.iter().all(|&i| i < fresh.len()) {
+            let new = places.iter().any(|&i| fresh[i]);
+            self.writes.apply(judged, new, self.out)
         } else {
-            for j in judged.iter().flatten() {
-                write(j, &mut failed);
-            }
+            self.waiting.push((p, judged));
+            Ok(())
         }
-        let joined = judge_thread
-            .join()
-            .map_err(|_| StoreError::Corrupt("the judging thread failed".into()));
-        match (failed, joined) {
-            (Some(e), _) | (None, Err(e)) => Err(e),
-            (None, Ok(())) if done != handed => Err(StoreError::Corrupt(format!(
-                "{handed} parcels were handed over to be judged and {done} came back"
-            ))),
-            (None, Ok(())) => Ok(()),
+    }
+
+    /// Between inserts: reads the rows asked for and writes the verdicts that came back or
+    /// waited, as far as their parcels' events are in.
+    fn look(&mut self, from: &mpsc::Receiver<ToWriter>) -> Result<()> {
+        for (p, judged) in std::mem::take(&mut self.waiting) {
+            self.write_or_wait(p, judged)?;
         }
-    })
+        while let Ok(message) = from.try_recv() {
+            self.take_in(message)?;
+        }
+        Ok(())
+    }
+
+    /// Once every event is in: reads the rows still asked for, writes the verdicts that waited,
+    /// judges the bunches the thread has not taken, and writes what the thread sends back.
+    fn finish(
+        &mut self,
+        from: &mpsc::Receiver<ToWriter>,
+        policy: &WatchPolicy,
+        now_us: i64,
+    ) -> Result<()> {
+        let gone = || StoreError::Corrupt("the judging thread failed".into());
+        while !self.sorted {
+            let message = from.recv().map_err(|_| gone())?;
+            self.take_in(message)?;
+        }
+        self.ready.close(false);
+        for (p, judged) in std::mem::take(&mut self.waiting) {
+            self.write_or_wait(p, judged)?;
+        }
+        loop {
+            self.look(from)?;
+            let Some(bunch) = self.ready.take() else {
+                break;
+            };
+            self.write_all(judge_bunch(bunch, policy, now_us))?;
+        }
+        // The thread ends once it has sent the verdicts on the bunch it was judging.
+        for message in from.iter() {
+            self.take_in(message)?;
+        }
+        Ok(())
+    }
 }
 
 /// Judges each parcel of a bunch.
@@ -467,13 +631,12 @@ fn read_arrivals(
     Ok(rows)
 }
 
-/// Inserts each event unless it is stored already, recording which were new and telling
-/// `each` (the event's place in the batch, whether it was new) as it goes.
+/// Inserts each event unless it is stored already, telling `each` (the event's place in the
+/// batch, whether it was new) as it goes.
 fn insert(
     tx: &Connection,
     batch: &PreparedBatch,
     now_us: i64,
-    fresh: &mut Vec<bool>,
     mut each: impl FnMut(usize, bool) -> Result<()>,
 ) -> Result<()> {
     let mut st = tx.prepare_cached(&q(crate::sql::INSERT_TRACKING_EVENT_SQL))?;
@@ -486,7 +649,6 @@ fn insert(
             to_micros(e.occurred_at),
             now_us
         ])?;
-        fresh.push(n == 1);
         each(i, n == 1)?;
     }
     Ok(())

@@ -71,13 +71,6 @@ impl Parcels {
         None
     }
 
-    /// Whether the row of a parcel is held ([`Parcels::take`] would give it).
-    pub(crate) fn holds(&self, carrier: &str, tracking_number: &str) -> bool {
-        self.rows
-            .get(tracking_number)
-            .is_some_and(|row| row.shipment.carrier == carrier)
-    }
-
     /// Forgets a parcel whose row is about to change (or just changed) in another way.
     pub(crate) fn forget(&mut self, carrier: &str, tracking_number: &str) {
         self.take(carrier, tracking_number);

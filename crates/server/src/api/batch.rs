@@ -4,7 +4,6 @@
 use crate::error::AppError;
 use herald_core::order::FieldError;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 /// The items of a body, and whether it was a batch (errors then name `[i]`).
@@ -172,35 +171,110 @@ where
     validate_all(parse_batch(body, key, noun, max)?, validate)
 }
 
-/// The raw items of a batch (`[...]` or `{"KEY": [...]}`), if it is one and is valid JSON.
-fn split_items<'a>(body: &'a [u8], key: &str) -> Option<Vec<&'a RawValue>> {
-    match shape(body, key) {
-        Shape::Array => serde_json::from_slice(body).ok(),
-        Shape::Wrapped => {
-            let mut map: BTreeMap<&str, Vec<&RawValue>> = serde_json::from_slice(body).ok()?;
-            if map.len() == 1 {
-                map.remove(key)
-            } else {
-                None
-            }
+/// The items of a batch (`[...]` or `{"KEY": [...]}`), each as its bytes in `body`, found by
+/// a pass that follows only strings and nesting; serde checks each item when it parses it. A
+/// full parse into `RawValue`s took a fifth of the parsing time of 1,000 tracking events, and
+/// the request waited for it before the two threads could start. `None` when the body is not
+/// plainly a batch (another key, escapes in the key, unbalanced): the full parser then answers.
+pub fn split_items<'a>(body: &'a [u8], key: &str) -> Option<Vec<&'a [u8]>> {
+    let mut at = skip_space(body, 0);
+    let wrapped = match body.get(at)? {
+        b'[' => false,
+        b'{' => true,
+        _ => return None,
+    };
+    if wrapped {
+        at = skip_space(body, at + 1);
+        let quoted_key = body.get(at..)?.strip_prefix(b"\"")?;
+        let after_key = quoted_key
+            .strip_prefix(key.as_bytes())?
+            .strip_prefix(b"\"")?;
+        at = body.len() - after_key.len();
+        at = skip_space(body, at);
+        if body.get(at) != Some(&b':') {
+            return None;
         }
-        Shape::One | Shape::Other => None,
+        at = skip_space(body, at + 1);
+        if body.get(at) != Some(&b'[') {
+            return None;
+        }
+    }
+    let (items, end) = array_items(body, at)?;
+    let mut rest = skip_space(body, end);
+    if wrapped {
+        if body.get(rest) != Some(&b'}') {
+            return None;
+        }
+        rest = skip_space(body, rest + 1);
+    }
+    (rest == body.len()).then_some(items)
+}
+
+/// Past JSON's white space (which, unlike ASCII's, has no form feed).
+fn skip_space(body: &[u8], from: usize) -> usize {
+    from + body.get(from..).map_or(0, |b| {
+        b.iter()
+            .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+            .count()
+    })
+}
+
+/// The items of the array opening at `open`, and where the array ends (just after `]`).
+fn array_items(body: &[u8], open: usize) -> Option<(Vec<&[u8]>, usize)> {
+    let mut items = Vec::new();
+    let mut i = skip_space(body, open + 1);
+    if body.get(i) == Some(&b']') {
+        return Some((items, i + 1));
+    }
+    let (mut start, mut depth) = (i, 0usize);
+    loop {
+        match *body.get(i)? {
+            b'"' => {
+                i = string_end(body, i + 1)?;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth > 0 => depth -= 1,
+            b']' => {
+                items.push(&body[start..i]);
+                return Some((items, i + 1));
+            }
+            b',' if depth == 0 => {
+                items.push(&body[start..i]);
+                start = i + 1;
+            }
+            b'}' => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+/// Just after the closing quote of the string whose text starts at `from`.
+fn string_end(body: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        from += memchr::memchr2(b'"', b'\\', body.get(from..)?)?;
+        if body[from] == b'\\' {
+            from += 2;
+        } else {
+            return Some(from + 1);
+        }
     }
 }
 
 /// Parses and checks `items`, half on another thread: `None` if an item does not parse.
 fn on_two_threads<I, T>(
-    items: &[&RawValue],
+    items: &[&[u8]],
     validate: &(impl Fn(I) -> Result<T, Vec<FieldError>> + Sync),
 ) -> Option<Result<Vec<T>, AppError>>
 where
     I: DeserializeOwned + Send,
     T: Send,
 {
-    let half = |from: usize, part: &[&RawValue]| -> Option<(Vec<T>, Vec<FieldError>)> {
+    let half = |from: usize, part: &[&[u8]]| -> Option<(Vec<T>, Vec<FieldError>)> {
         let parsed: Vec<I> = part
             .iter()
-            .map(|raw| serde_json::from_str(raw.get()).ok())
+            .map(|item| serde_json::from_slice(item).ok())
             .collect::<Option<_>>()?;
         Some(check(from, parsed, true, validate))
     };
@@ -325,6 +399,92 @@ mod tests {
             1 => Just(Item::BadStatus),
             1 => Just(Item::BadTime),
         ]
+    }
+
+    /// Any JSON value, strings with quotes, backslashes, brackets and commas in them.
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[a-z\\\\\",\\[\\]{}: \u{e9}\u{1F4E6}\n]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec(("[a-z\\\\\"\\]]{0,6}", inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// The items as serde's full parse splits them.
+    fn raw_items(body: &[u8], wrapped: bool) -> Vec<String> {
+        if wrapped {
+            let map: BTreeMap<String, Vec<&serde_json::value::RawValue>> =
+                serde_json::from_slice(body).unwrap();
+            map["events"].iter().map(|r| r.get().to_string()).collect()
+        } else {
+            let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body).unwrap();
+            items.iter().map(|r| r.get().to_string()).collect()
+        }
+    }
+
+    #[test]
+    fn the_split_leaves_out_what_is_not_plainly_a_batch() {
+        for body in [
+            &b"[1, 2"[..],
+            b"[1, 2]]",
+            b"[1, 2] x",
+            b"[\"a\", \"b]",
+            b"[\"a\\\"]",
+            b"[1}, 2]",
+            b"{\"events\": [1], \"more\": 2}",
+            b"{\"other\": [1]}",
+            b"{\"events\" [1]}",
+            b"{\"events\": 1}",
+            b"{\"events\": [1]",
+            b"\"events\"",
+            b"[1]\x0c",
+            b"\x0c[1]",
+        ] {
+            assert_eq!(
+                split_items(body, "events"),
+                None,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // Odd items are left to serde, which refuses them one by one.
+        let odd = split_items(b"[1,,[2,3], ]", "events").unwrap();
+        assert_eq!(odd, [&b"1"[..], b"", b"[2,3]", b" "]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Of any JSON array, compact or spread over lines, bare or under its key, the split
+        /// finds the items serde's full parse finds, byte for byte.
+        #[test]
+        fn the_split_finds_the_items_serde_finds(
+            items in prop::collection::vec(json(), 0..12),
+            pretty in any::<bool>(),
+            wrapped in any::<bool>(),
+        ) {
+            let array = serde_json::Value::Array(items);
+            let value = if wrapped { serde_json::json!({ "events": array }) } else { array };
+            let body = if pretty {
+                serde_json::to_vec_pretty(&value).unwrap()
+            } else {
+                serde_json::to_vec(&value).unwrap()
+            };
+            let split = split_items(&body, "events").expect("a plain batch splits");
+            let split: Vec<String> = split
+                .iter()
+                .map(|b| String::from_utf8(b.to_vec()).unwrap().trim().to_string())
+                .collect();
+            prop_assert_eq!(split, raw_items(&body, wrapped));
+        }
     }
 
     proptest! {

@@ -51,7 +51,9 @@ impl Parcels {
     /// Forgets every parcel if another connection wrote to the database since the last check.
     /// Call inside the writer's transaction, before taking rows.
     pub(crate) fn check(&mut self, c: &Connection) -> Result<()> {
-        let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let version: i64 = c
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
         if self.data_version != Some(version) {
             self.rows.clear();
             self.data_version = Some(version);

@@ -260,10 +260,9 @@ type Bunch<'e> = Vec<(usize, Option<ArrivalRow>, &'e [&'e TrackingEvent])>;
 /// What the rules made of a bunch's parcels, each with its place.
 type Verdicts = Vec<(usize, Result<Judged>)>;
 
-/// What the judging thread tells the writer, in this order.
+/// What the judging thread tells the writer, in this order, once it has made the batch's
+/// [`Layout`].
 enum ToWriter {
-    /// The batch's [`Layout`] is made.
-    Laid,
     /// Parcels whose rows are not held: the writer reads them from SQLite and hands them over.
     Unheld(Vec<usize>),
     /// Every parcel is either taken from memory or asked for.
@@ -391,9 +390,6 @@ fn judged_alongside<'a>(
         s.spawn(move |_| {
             ready.begin();
             let layout = layout_cell.get_or_init(|| Layout::of(events));
-            if to_writer.send(ToWriter::Laid).is_err() {
-                return;
-            }
             let (mut mine, mut unheld) = (Vec::new(), Vec::new());
             for p in 0..layout.parcels() {
                 let (carrier, number) = layout.names[p];
@@ -494,7 +490,6 @@ impl<'e> Writer<'_, '_, 'e> {
     /// Deals with what the judging thread sent.
     fn take_in(&mut self, message: ToWriter) -> Result<()> {
         match message {
-            ToWriter::Laid => Ok(()),
             ToWriter::Unheld(parcels) => {
                 let layout = self.layout()?;
                 let wanted: Vec<(&str, &str)> = parcels.iter().map(|&p| layout.names[p]).collect();

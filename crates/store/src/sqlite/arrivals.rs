@@ -34,7 +34,7 @@ use foldhash::HashMap;
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, mpsc};
 
-/// From how many events in one batch the second thread is worth starting.
+/// From how many events in one batch judging beside the insert is worth a helper thread.
 const ALONGSIDE_FROM: usize = 32;
 
 /// How many parcels go between the threads at a time: a hand-over may wake a sleeping thread,
@@ -559,9 +559,7 @@ impl<'e> Writer<'_, '_, 'e> {
             self.take_in(message)?;
         }
         self.ready.close(false);
-        for (p, judged) in std::mem::take(&mut self.waiting) {
-            self.write_or_wait(p, judged)?;
-        }
+        // Every event is in: `look` writes the verdicts that waited too.
         loop {
             self.look(from)?;
             let Some(bunch) = self.ready.take() else {
